@@ -1,0 +1,70 @@
+/**
+ * Drive key rules, one implementation for every backend (DESIGN.md §4). A key names an
+ * object inside a Drive: relative, `/`-separated, NFC-normalised, at most 1024 UTF-8 bytes
+ * (the GCS object-name limit). A key ending in `/` names a directory (a prefix).
+ */
+import { DriveError } from './errors.ts';
+
+export const MAX_KEY_BYTES = 1024;
+
+export type KeyRule =
+  | 'not-string'
+  | 'empty'
+  | 'too-long'
+  | 'absolute'
+  | 'backslash'
+  | 'control-character'
+  | 'empty-segment'
+  | 'dot-segment'
+  | 'encoded-dot-segment'
+  | 'drive-letter';
+
+const RULE_TEXT: Record<KeyRule, string> = {
+  'not-string': 'a key must be a string',
+  empty: 'a key must not be empty',
+  'too-long': `a key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
+  absolute: 'a key must be relative (no leading "/")',
+  backslash: 'a key must use "/" as separator, not "\\"',
+  'control-character': 'a key must not contain NUL or other control characters',
+  'empty-segment': 'a key must not contain empty segments ("//")',
+  'dot-segment': 'a key must not contain "." or ".." segments',
+  'encoded-dot-segment': 'a key must not contain percent-encoded "." or ".." segments',
+  'drive-letter': 'a key must not start with a drive letter ("C:")',
+};
+
+function fail(key: unknown, rule: KeyRule): never {
+  const shown = typeof key === 'string' ? JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}…` : key) : String(key);
+  throw new DriveError('INVALID_KEY', typeof key === 'string' ? key : '', `Invalid Drive key ${shown}: ${RULE_TEXT[rule]}.`, {
+    rule,
+  });
+}
+
+/**
+ * Validates a key and returns its NFC form. Throws DriveError('INVALID_KEY') naming the key
+ * and the rule. `allowDirectory` accepts a trailing `/` (a directory/prefix key).
+ */
+export function validateKey(key: unknown, options: { allowDirectory?: boolean } = {}): string {
+  if (typeof key !== 'string') fail(key, 'not-string');
+  if (key.length === 0) fail(key, 'empty');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
+  if (/[\u0000-\u001f\u007f]/.test(key)) fail(key, 'control-character');
+  if (key.includes('\\')) fail(key, 'backslash');
+  if (key.startsWith('/')) fail(key, 'absolute');
+  if (/^[A-Za-z]:/.test(key)) fail(key, 'drive-letter');
+  const normalized = key.normalize('NFC');
+  if (Buffer.byteLength(normalized, 'utf8') > MAX_KEY_BYTES) fail(key, 'too-long');
+  const body = options.allowDirectory && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+  if (body.length === 0) fail(key, 'empty');
+  for (const segment of body.split('/')) {
+    if (segment === '') fail(key, 'empty-segment');
+    if (segment === '.' || segment === '..') fail(key, 'dot-segment');
+    if (segment.includes('%') && /^(\.|%2e){1,2}$/i.test(segment)) fail(key, 'encoded-dot-segment');
+  }
+  return normalized;
+}
+
+/** Validates a listing prefix: empty (everything) or a key, optionally ending in `/`. */
+export function validatePrefix(prefix: unknown): string {
+  if (prefix === '' || prefix === undefined) return '';
+  return validateKey(prefix, { allowDirectory: true });
+}

@@ -1,0 +1,83 @@
+import { Construct } from 'constructs';
+import { componentName } from './component-name.ts';
+import { ProblemCollector } from './errors.ts';
+import type { StateShape } from './json.ts';
+import { BINDING, type FlowBinding, notRunning } from './runtime-binding.ts';
+
+const FLOW_BRAND = Symbol.for('lightning-local.Flow');
+
+export interface FlowProps<S extends StateShape = StateShape> {
+  /** Initial state of the flow. `lightning-local run --set key=value` overrides keys of the root flow. @default {} */
+  readonly state?: S;
+}
+
+/**
+ * Orchestrates Works. The app's event loop re-runs the root flow's `run()` whenever state
+ * changes (a work reported progress, a status changed, the flow set state); `run()` reads
+ * state and declares calls with `work.run(args)`. It must be synchronous and quick: it runs
+ * on the loop, serialized with every state change. Child flows run when their parent calls
+ * their `run()`.
+ *
+ * @example
+ * class Root extends Flow<{ done: boolean }> {
+ *   readonly train = new ScriptWork(this, 'train', { script: 'train.py' });
+ *   constructor(scope: Construct) { super(scope, 'root', { state: { done: false } }); }
+ *   override run() {
+ *     this.train.run({ lr: 0.01 });                 // blocks the rest of run() until it succeeds
+ *     this.stopApp('trained');
+ *   }
+ * }
+ */
+export abstract class Flow<S extends StateShape = StateShape> extends Construct {
+  static isFlow(x: unknown): x is Flow {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[FLOW_BRAND] === true;
+  }
+
+  readonly props: FlowProps<S>;
+  /** @internal */
+  [BINDING]: FlowBinding | undefined;
+
+  constructor(scope: Construct, id: string, props: FlowProps<S> = {}) {
+    super(scope, id);
+    Object.defineProperty(this, FLOW_BRAND, { value: true });
+    this.props = props;
+    this[BINDING] = undefined;
+    const problems = new ProblemCollector();
+    if (!/^[A-Za-z0-9_-]+$/.test(id)) {
+      problems.add(componentName(this), `id "${id}" may only contain letters, digits, "_" and "-"`, 'rename the flow');
+    }
+    problems.throwIfAny('Invalid flow');
+  }
+
+  get name(): string {
+    return componentName(this);
+  }
+
+  get initialState(): S {
+    return (this.props.state ?? {}) as S;
+  }
+
+  /** The flow's state; writes are recorded and trigger another pass of the loop. */
+  get state(): S {
+    const b = this[BINDING];
+    if (!b) throw notRunning(`${this.name}.state`);
+    return b.state as S;
+  }
+
+  /** Ends the app successfully once this pass finishes: every work is stopped, exit code 0. */
+  stopApp(message = 'stopped by the flow'): void {
+    const b = this[BINDING];
+    if (!b) throw notRunning(`${this.name}.stopApp()`);
+    b.stopApp(message);
+  }
+
+  /** Ends the app as failed once this pass finishes: every work is stopped, exit code 1. */
+  failApp(message: string): void {
+    const b = this[BINDING];
+    if (!b) throw notRunning(`${this.name}.failApp()`);
+    b.failApp(message);
+  }
+
+  /** One pass of orchestration. Synchronous; re-run by the loop on every state change. */
+  abstract run(): void;
+}

@@ -1,0 +1,25 @@
+/**
+ * The public authoring API of lightning-local. Everything an app file imports comes from
+ * here; anything not named here is internal.
+ */
+export { type AppCloudProps, LightningApp, type LightningAppProps } from './app.ts';
+export { CloudCompute, type CloudComputeProps, type GpuType } from './cloud-compute.ts';
+export type { Drive, DriveStat, GetOptions, PutOptions, PutSource, TransferProgress } from './drive.ts';
+export { type KeyRule, validateKey } from './drive-key.ts';
+export {
+  DaemonError,
+  DriveError,
+  type DriveErrorCode,
+  LightningError,
+  ValidationError,
+  type ValidationProblem,
+  WorkFailedError,
+} from './errors.ts';
+export { Flow, type FlowProps } from './flow.ts';
+export type { JsonObject, JsonValue } from './json.ts';
+export { Path, Payload } from './path.ts';
+export type { RunOptions } from './runtime-binding.ts';
+export { type ArgvBuilder, ScriptWork, type ScriptWorkProps } from './script-work.ts';
+export { Work, type WorkContext, type WorkProps } from './work.ts';
+export { WorkMap } from './work-map.ts';
+export type { WorkPhase, WorkStatus } from './work-status.ts';

@@ -1,0 +1,36 @@
+/**
+ * The seam between the declarative construct tree and a runtime role. Constructors only
+ * declare; a role (flow loop, work daemon) attaches a binding to each component after the
+ * tree is built. Not exported from the public entry.
+ */
+import type { JsonObject } from './json.ts';
+import type { WorkStatus } from './work-status.ts';
+
+export const BINDING = Symbol.for('lightning-local.binding');
+
+export interface RunOptions {
+  /** Overrides the work's `parallel` prop for this call. */
+  readonly parallel?: boolean;
+}
+
+/** What a Work construct delegates to while an app runs. */
+export interface WorkBinding {
+  readonly state: object;
+  readonly status: WorkStatus;
+  run(args: JsonObject, options: RunOptions): void;
+  stop(): void;
+}
+
+/** What a Flow construct delegates to while an app runs. */
+export interface FlowBinding {
+  readonly state: object;
+  stopApp(message: string): void;
+  failApp(message: string): void;
+}
+
+export function notRunning(what: string): Error {
+  return new Error(
+    `${what} is only available while the app runs (inside flow.run() under \`lightning-local run\`). ` +
+      'Constructors only declare components; move this call into run().',
+  );
+}

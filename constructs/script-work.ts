@@ -1,0 +1,119 @@
+import type { Construct } from 'constructs';
+import { ProblemCollector } from './errors.ts';
+import type { JsonObject, StateShape } from './json.ts';
+import type { Path } from './path.ts';
+import { Work, type WorkContext, type WorkProps } from './work.ts';
+
+/** Builds the script's argument list from the call's arguments. */
+export type ArgvBuilder<A> = (args: A, ctx: WorkContext) => readonly string[];
+
+export interface ScriptWorkProps<S extends StateShape = StateShape, A extends object = JsonObject>
+  extends WorkProps<S> {
+  /**
+   * The script, relative to the app file. Run by extension: `.py` with `python`, `.sh`
+   * with `bash`, `.js`/`.mjs` with node, anything else executed directly.
+   * Exactly one of `script` and `command` must be set.
+   */
+  readonly script?: string;
+  /**
+   * A full command instead of a script, e.g. `['tensorboard', '--logdir', 'logs']`. The
+   * first element is looked up on PATH (or relative to the app file if it contains "/").
+   */
+  readonly command?: readonly string[];
+  /**
+   * Arguments after the script (or the command): a fixed list, or a function of the call's
+   * arguments (Paths in them arrive as local file paths).
+   * @default [] for a fixed list; with no builder, each run() argument becomes `--key value`
+   */
+  readonly args?: readonly string[] | ArgvBuilder<A>;
+  /**
+   * Working directory, relative to the app file.
+   * @default the work's own directory, `.lightning/works/<name>/` beside the app file, so each
+   * work sees only its own files and its inputs, as on its own VM in the cloud
+   */
+  readonly cwd?: string;
+  /**
+   * A port the script serves on: a number, or 'auto' for a free one. It is passed as
+   * `PORT` and `LIGHTNING_PORT`; the work's `url` is set once the port answers.
+   * @default no port
+   */
+  readonly port?: number | 'auto';
+  /**
+   * Files (or directories, with a trailing `/`) the script writes, relative to its cwd.
+   * Uploaded to the Drive after a successful run; `work.output(name)` is their Path.
+   * @default []
+   */
+  readonly outputs?: readonly string[];
+  /**
+   * Paths to place in the working directory before the script starts, by destination.
+   * @default {}
+   */
+  readonly inputs?: Readonly<Record<string, Path>>;
+  /** Python interpreter for `.py` scripts. @default $LIGHTNING_PYTHON, else 'python3' */
+  readonly python?: string;
+}
+
+/**
+ * Wraps an existing script or program, unchanged: its exit code is the call's result, its
+ * stdout/stderr are the work's logs, its declared outputs become Paths. A script that wants
+ * to report live state POSTs JSON merge patches to `$LIGHTNING_STATE_URL` (see
+ * `daemon/python/lightning_state.py` for a zero-dependency helper).
+ *
+ * @example
+ * const train = new ScriptWork(this, 'train', {
+ *   script: 'train.py',
+ *   args: (a: { lr: number }) => ['--lr', String(a.lr)],
+ *   outputs: ['model.pt', 'lightning_logs/'],
+ *   state: { loss: null as number | null },
+ * });
+ */
+export class ScriptWork<S extends StateShape = StateShape, A extends object = JsonObject> extends Work<S, A> {
+  override readonly props: ScriptWorkProps<S, A>;
+
+  constructor(scope: Construct, id: string, props: ScriptWorkProps<S, A>) {
+    super(scope, id, props);
+    this.props = props;
+    const problems = new ProblemCollector();
+    const name = this.name;
+    if ((props.script === undefined) === (props.command === undefined)) {
+      problems.add(name, 'exactly one of `script` and `command` must be set', 'give `script` (a file beside the app) or `command` (an argv list)');
+    }
+    if (props.command !== undefined && props.command.length === 0) problems.add(name, '`command` is empty');
+    const port = props.port;
+    if (port !== undefined && port !== 'auto' && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+      problems.add(name, `port ${port} is not a TCP port`, "use 1-65535, or 'auto' for a free port");
+    }
+    for (const out of props.outputs ?? []) {
+      try {
+        this.output(out);
+      } catch (err) {
+        problems.add(name, `output "${out}" is not a valid Drive key: ${(err as Error).message}`, 'use a relative path inside the work directory');
+      }
+    }
+    problems.throwIfAny(`Invalid ScriptWork ${name}`);
+  }
+
+  override get declaredOutputs(): readonly string[] {
+    return this.props.outputs ?? [];
+  }
+
+  override get declaredInputs(): Readonly<Record<string, Path>> {
+    return this.props.inputs ?? {};
+  }
+
+  override get servesPort(): number | 'auto' | undefined {
+    return this.props.port;
+  }
+
+  /** Runs the script in the daemon. Provided by the runtime (daemon/script-runner.ts). */
+  override async execute(args: A, ctx: WorkContext): Promise<void> {
+    const runner = (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] as
+      | ((work: ScriptWork<S, A>, args: A, ctx: WorkContext) => Promise<void>)
+      | undefined;
+    if (!runner) throw new Error(`${this.name}: ScriptWork.execute() runs inside a work daemon only`);
+    return runner(this, args, ctx);
+  }
+}
+
+/** The daemon registers its script runner here, keeping constructs free of process code. */
+export const SCRIPT_RUNNER = Symbol.for('lightning-local.scriptRunner');

@@ -1,0 +1,79 @@
+import { Construct } from 'constructs';
+import { componentName } from './component-name.ts';
+import { ValidationError } from './errors.ts';
+import type { Work } from './work.ts';
+
+const WORK_MAP_BRAND = Symbol.for('lightning-local.WorkMap');
+export const WORK_CREATED = Symbol.for('lightning-local.workCreated');
+
+/**
+ * A collection of Works created while the app runs: fan-out such as one Work per
+ * hyper-parameter. `get(key)` creates the Work on first use with `factory`; the factory
+ * must build the same Work for the same key (each work's daemon calls it to find its Work).
+ *
+ * @example
+ * readonly trials = new WorkMap(this, 'trials', (scope, key) =>
+ *   new ScriptWork(scope, key, { script: 'train.py', parallel: true }));
+ * override run() {
+ *   for (const lr of ['0_1', '0_01']) this.trials.get(`lr-${lr}`).run({ lr });
+ * }
+ */
+export class WorkMap<W extends Work = Work> extends Construct {
+  static isWorkMap(x: unknown): x is WorkMap {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[WORK_MAP_BRAND] === true;
+  }
+
+  private readonly factory: (scope: Construct, key: string) => W;
+  private readonly items = new Map<string, W>();
+
+  constructor(scope: Construct, id: string, factory: (scope: Construct, key: string) => W) {
+    super(scope, id);
+    Object.defineProperty(this, WORK_MAP_BRAND, { value: true });
+    this.factory = factory;
+  }
+
+  /** The Work for `key`, created on first use. Keys: letters, digits, "_" and "-". */
+  get(key: string): W {
+    const existing = this.items.get(key);
+    if (existing) return existing;
+    if (!/^[A-Za-z0-9_-]{1,63}$/.test(key)) {
+      throw new ValidationError([
+        {
+          path: `${componentName(this)}.${key}`,
+          message: `WorkMap key "${key}" may only contain letters, digits, "_" and "-" (1-63 characters)`,
+          fix: 'derive keys like `lr-0_01` instead of `lr=0.01`',
+        },
+      ]);
+    }
+    const work = this.factory(this, key);
+    if (work.node.scope !== this || work.node.id !== key) {
+      throw new ValidationError([
+        {
+          path: `${componentName(this)}.${key}`,
+          message: 'the WorkMap factory must create the work with (scope, key) as given',
+          fix: 'write the factory as (scope, key) => new ScriptWork(scope, key, {...})',
+        },
+      ]);
+    }
+    this.items.set(key, work);
+    const hook = (this as unknown as Record<symbol, unknown>)[WORK_CREATED];
+    if (typeof hook === 'function') hook(work);
+    return work;
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+
+  values(): W[] {
+    return [...this.items.values()];
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+}

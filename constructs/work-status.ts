@@ -1,0 +1,53 @@
+/** Lifecycle of a Work's current call. */
+export type WorkPhase = 'not_started' | 'pending' | 'running' | 'succeeded' | 'failed' | 'stopped';
+
+export const WORK_PHASES: readonly WorkPhase[] = [
+  'not_started',
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'stopped',
+];
+
+/** The status part of a Work's state (`state.status` in the app state tree). */
+export interface WorkStatus {
+  readonly phase: WorkPhase;
+  /** Hash of the current call's arguments, null before the first call. */
+  readonly callHash: string | null;
+  /** 0 for the first attempt of the current call, then 1, 2, ... */
+  readonly attempt: number;
+  /** How many times the work was restarted (retries, daemon restarts). */
+  readonly restarts: number;
+  /** Unix ms of the last transition. */
+  readonly updatedAt: number;
+  readonly startedAt: number | null;
+  readonly endedAt: number | null;
+  readonly exitCode: number | null;
+  /** Machine-readable reason for failed/stopped (e.g. "exit_code", "timeout", "spawn_error"). */
+  readonly reason: string | null;
+  /** What happened, why, and how to fix it. */
+  readonly message: string | null;
+  /** The work's server URL once its port answers. */
+  readonly url: string | null;
+}
+
+export function initialStatus(now = Date.now()): WorkStatus {
+  return {
+    phase: 'not_started',
+    callHash: null,
+    attempt: 0,
+    restarts: 0,
+    updatedAt: now,
+    startedAt: null,
+    endedAt: null,
+    exitCode: null,
+    reason: null,
+    message: null,
+    url: null,
+  };
+}
+
+export function isTerminal(phase: WorkPhase): boolean {
+  return phase === 'succeeded' || phase === 'failed' || phase === 'stopped';
+}
