@@ -1,0 +1,233 @@
+"""Train a small classifier on a 2-D spiral dataset with PyTorch Lightning.
+
+An ordinary Lightning script: a LightningModule, a Trainer, TensorBoard logs in
+./lightning_logs/, the best checkpoint by validation accuracy, and at the end that checkpoint
+exported with torch.export (model.pt2) so a server can load it without this file's classes.
+
+The data is generated here (three interleaved spirals, the classic "is it non-linear?" toy
+problem), so nothing is downloaded. On 2 CPU cores the default settings train in seconds.
+
+Run it by hand:
+    python train.py --epochs 30
+Inside a lightning-local app it also reports live progress (epoch, step, losses, val
+accuracy) through the lightning_state helper; outside an app that reporting does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import warnings
+
+try:
+    import lightning as L
+    import numpy as np
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from torch import nn
+    from torch.nn import functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+except ImportError as err:
+    sys.exit(
+        f"train.py: {err}. This script needs torch, lightning, tensorboard and numpy: "
+        "run `bash scripts/setup-flagship.sh` and use examples/flagship/.venv/bin/python."
+    )
+
+# Live progress is optional: the helper exists only when the script runs as a lightning-local
+# Work (its directory is on PYTHONPATH and LIGHTNING_STATE_URL is set).
+try:
+    from lightning_state import report as _report
+except ImportError:
+    _report = None
+
+CLASSES = ["red", "green", "blue"]
+
+
+def report_state(**fields: object) -> None:
+    """Send live state to the app; a no-op outside one, and never fatal to training."""
+    global _report
+    if _report is None or not os.environ.get("LIGHTNING_STATE_URL"):
+        return
+    try:
+        _report(**fields)
+    except Exception as err:  # the app being unreachable must not cost the training run
+        print(f"train.py: live state reporting failed, disabling it: {err}", file=sys.stderr, flush=True)
+        _report = None
+
+
+def make_spirals(per_class: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Three spiral arms: point i of arm k sits at radius r and angle 4k + 4r (+ noise)."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for k in range(len(CLASSES)):
+        r = np.linspace(0.05, 1.0, per_class)
+        t = 4.0 * k + 4.0 * r + rng.normal(0.0, noise, per_class)
+        xs.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
+        ys.append(np.full(per_class, k))
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
+
+
+class SpiralClassifier(L.LightningModule):
+    def __init__(self, hidden: int = 64, lr: float = 0.01) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = nn.Sequential(
+            nn.Linear(2, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, len(CLASSES)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = F.cross_entropy(self(x), y)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        logits = self(x)
+        self.log("val_loss", F.cross_entropy(logits, y), prog_bar=True)
+        self.log("val_acc", (logits.argmax(dim=1) == y).float().mean(), prog_bar=True)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+class LiveProgress(L.Callback):
+    """Prints one line per epoch and reports progress to the app (throttled per batch)."""
+
+    def __init__(self, checkpoint: ModelCheckpoint, every_seconds: float = 0.25) -> None:
+        self.checkpoint = checkpoint
+        self.every_seconds = every_seconds
+        self.last_report = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        report_state(stage="training", max_epochs=trainer.max_epochs, total_steps=int(trainer.estimated_stepping_batches))
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.monotonic()
+        if now - self.last_report < self.every_seconds:
+            return
+        self.last_report = now
+        loss = outputs["loss"].item() if isinstance(outputs, dict) else float(outputs)
+        report_state(epoch=trainer.current_epoch, step=trainer.global_step, train_loss=round(loss, 5))
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        m = trainer.callback_metrics
+        val_loss, val_acc = float(m["val_loss"]), float(m["val_acc"])
+        train_loss = float(m["train_loss"]) if "train_loss" in m else None
+        # The checkpoint callback runs after this hook, so fold this epoch in by hand.
+        best = self.checkpoint.best_model_score
+        best_acc = max(val_acc, float(best)) if best is not None else val_acc
+        print(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} step {trainer.global_step} "
+            f"train_loss {train_loss if train_loss is None else round(train_loss, 4)} "
+            f"val_loss {val_loss:.4f} val_acc {val_acc:.4f}",
+            flush=True,
+        )
+        report_state(
+            epoch=trainer.current_epoch,
+            step=trainer.global_step,
+            train_loss=None if train_loss is None else round(train_loss, 5),
+            val_loss=round(val_loss, 5),
+            val_acc=round(val_acc, 5),
+            best_val_acc=round(best_acc, 5),
+        )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    p.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default 0.01)")
+    p.add_argument("--hidden", type=int, default=64, help="hidden units per layer (default 64)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--samples-per-class", type=int, default=300)
+    p.add_argument("--noise", type=float, default=0.4, help="angular noise of the spirals (default 0.4)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--logdir", default=".", help="lightning_logs/ is created here (default .)")
+    p.add_argument("--out", default="model.pt2", help="torch.export archive of the best model (default model.pt2)")
+    p.add_argument("--metrics", default="metrics.json", help="final metrics as JSON (default metrics.json)")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.samples_per_class < 10 or args.batch_size < 1 or args.hidden < 1:
+        p.error("--epochs, --batch-size, --hidden must be >= 1 and --samples-per-class >= 10")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    started = time.monotonic()
+    # Researchers' scripts carry this kind of noise filter; the toy data needs no workers.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    L.seed_everything(args.seed, workers=True)
+    report_state(stage="preparing data", epoch=None, step=0, train_loss=None, val_loss=None, val_acc=None, best_val_acc=None)
+
+    x, y = make_spirals(args.samples_per_class, args.noise, args.seed)
+    order = np.random.default_rng(args.seed).permutation(len(x))
+    n_val = max(len(CLASSES), len(x) // 5)
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    train_dl = DataLoader(
+        TensorDataset(torch.from_numpy(x[train_idx]), torch.from_numpy(y[train_idx])),
+        batch_size=args.batch_size,
+        shuffle=True,
+    )
+    val_dl = DataLoader(TensorDataset(torch.from_numpy(x[val_idx]), torch.from_numpy(y[val_idx])), batch_size=512)
+
+    model = SpiralClassifier(hidden=args.hidden, lr=args.lr)
+    checkpoint = ModelCheckpoint(monitor="val_acc", mode="max", save_top_k=1, filename="best-{epoch}-{val_acc:.3f}")
+    trainer = L.Trainer(
+        max_epochs=args.epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=TensorBoardLogger(save_dir=args.logdir, name="lightning_logs"),
+        callbacks=[checkpoint, LiveProgress(checkpoint)],
+        log_every_n_steps=5,
+        enable_progress_bar=sys.stderr.isatty(),
+        deterministic=True,
+    )
+    trainer.fit(model, train_dl, val_dl)
+    if trainer.interrupted:
+        sys.exit("train.py: training was interrupted; no model exported")
+
+    report_state(stage="exporting")
+    best_path = checkpoint.best_model_path
+    best = SpiralClassifier.load_from_checkpoint(best_path) if best_path else model
+    best.eval()
+    meta = {"classes": CLASSES, "input_dim": 2, "best_val_acc": float(checkpoint.best_model_score or 0.0)}
+    # torch.export (TorchScript's successor): the server loads the graph and weights alone,
+    # for any batch size, without importing this file.
+    exported = torch.export.export(
+        best.net, (torch.zeros(4, 2),), dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=65536)},)
+    )
+    torch.export.save(exported, args.out, extra_files={"meta.json": json.dumps(meta)})
+
+    seconds = time.monotonic() - started
+    metrics = {
+        **meta,
+        "best_checkpoint": os.path.relpath(best_path) if best_path else None,
+        "epochs": trainer.current_epoch,
+        "steps": trainer.global_step,
+        "log_dir": trainer.logger.log_dir,
+        "train_seconds": round(seconds, 2),
+    }
+    with open(args.metrics, "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(f"exported {args.out} (best val_acc {meta['best_val_acc']:.4f}) in {seconds:.1f} s", flush=True)
+    report_state(stage="done", best_val_acc=round(meta["best_val_acc"], 5), train_seconds=round(seconds, 2))
+    if math.isnan(meta["best_val_acc"]):
+        sys.exit("train.py: validation accuracy is NaN; the run diverged (try a lower --lr)")
+
+
+if __name__ == "__main__":
+    main()
