@@ -6,6 +6,13 @@
 import { DriveError } from './errors.ts';
 
 export const MAX_KEY_BYTES = 1024;
+/** Longest segment most local filesystems accept (NAME_MAX); GCS has no such limit, so we impose it on both. */
+export const MAX_SEGMENT_BYTES = 255;
+/**
+ * Segments starting with this are reserved for the local backend's temp and lock files, so
+ * a key can never name (or collide with) a half-written object. Rejected on every backend.
+ */
+export const RESERVED_SEGMENT_PREFIX = '.lightning-drive-';
 
 export type KeyRule =
   | 'not-string'
@@ -17,7 +24,9 @@ export type KeyRule =
   | 'empty-segment'
   | 'dot-segment'
   | 'encoded-dot-segment'
-  | 'drive-letter';
+  | 'drive-letter'
+  | 'segment-too-long'
+  | 'reserved';
 
 const RULE_TEXT: Record<KeyRule, string> = {
   'not-string': 'a key must be a string',
@@ -30,13 +39,21 @@ const RULE_TEXT: Record<KeyRule, string> = {
   'dot-segment': 'a key must not contain "." or ".." segments',
   'encoded-dot-segment': 'a key must not contain percent-encoded "." or ".." segments',
   'drive-letter': 'a key must not start with a drive letter ("C:")',
+  'segment-too-long': `each "/"-separated segment of a key must be at most ${MAX_SEGMENT_BYTES} bytes of UTF-8 (the local file-name limit)`,
+  reserved: `a key segment must not start with "${RESERVED_SEGMENT_PREFIX}" (reserved for the Drive's temporary files)`,
 };
 
 function fail(key: unknown, rule: KeyRule): never {
-  const shown = typeof key === 'string' ? JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}…` : key) : String(key);
-  throw new DriveError('INVALID_KEY', typeof key === 'string' ? key : '', `Invalid Drive key ${shown}: ${RULE_TEXT[rule]}.`, {
-    rule,
-  });
+  const shown =
+    typeof key === 'string' ? JSON.stringify(key.length > 200 ? `${key.slice(0, 200)}…` : key) : String(key);
+  throw new DriveError(
+    'INVALID_KEY',
+    typeof key === 'string' ? key : '',
+    `Invalid Drive key ${shown}: ${RULE_TEXT[rule]}. Use a relative "/"-separated key such as "works/root.train/model.pt".`,
+    {
+      rule,
+    },
+  );
 }
 
 /**
@@ -47,7 +64,7 @@ export function validateKey(key: unknown, options: { allowDirectory?: boolean } 
   if (typeof key !== 'string') fail(key, 'not-string');
   if (key.length === 0) fail(key, 'empty');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
-  if (/[\u0000-\u001f\u007f]/.test(key)) fail(key, 'control-character');
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) fail(key, 'control-character');
   if (key.includes('\\')) fail(key, 'backslash');
   if (key.startsWith('/')) fail(key, 'absolute');
   if (/^[A-Za-z]:/.test(key)) fail(key, 'drive-letter');
@@ -59,6 +76,8 @@ export function validateKey(key: unknown, options: { allowDirectory?: boolean } 
     if (segment === '') fail(key, 'empty-segment');
     if (segment === '.' || segment === '..') fail(key, 'dot-segment');
     if (segment.includes('%') && /^(\.|%2e){1,2}$/i.test(segment)) fail(key, 'encoded-dot-segment');
+    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) fail(key, 'segment-too-long');
+    if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) fail(key, 'reserved');
   }
   return normalized;
 }

@@ -1,0 +1,106 @@
+/**
+ * Helpers shared by the Drive backends: key ordering, bounded parallelism, directory walks.
+ * Both backends use the same helpers so that they give the same answers (same order, same
+ * directory semantics) for the same calls.
+ */
+import { randomBytes } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TransferProgress } from '../../constructs/drive.ts';
+import { RESERVED_SEGMENT_PREFIX, validateKey } from '../../constructs/drive-key.ts';
+
+/** Orders keys by their UTF-8 bytes, as GCS lists objects. (JS `<` compares UTF-16 units.) */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Validates a directory prefix (a key ending in `/`; a missing trailing `/` is added). */
+export function directoryPrefix(prefix: string): string {
+  const withSlash = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  return validateKey(withSlash, { allowDirectory: true });
+}
+
+/** A name for a temporary file; starts with the reserved prefix so no key can collide with it. */
+export function tempName(kind: 'tmp' | 'get' | 'lock'): string {
+  return `${RESERVED_SEGMENT_PREFIX}${kind}-${randomBytes(8).toString('hex')}`;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  async function worker(): Promise<void> {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T, i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  }
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
+  const settled = await Promise.allSettled(workers);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results;
+}
+
+export interface WalkedFile {
+  /** `/`-separated path relative to the walked directory. */
+  readonly relative: string;
+  readonly absolute: string;
+  readonly size: number;
+}
+
+/**
+ * Every regular file under `dir` (following symlinks to files, not to directories, so a
+ * link cycle cannot loop), skipping the Drive's reserved temp files. Sorted by key order.
+ */
+export async function walkFiles(dir: string): Promise<WalkedFile[]> {
+  const out: WalkedFile[] = [];
+  async function visit(abs: string, rel: string): Promise<void> {
+    const entries = await readdir(abs, { withFileTypes: true });
+    await mapLimit(entries, 32, async (entry) => {
+      if (entry.name.startsWith(RESERVED_SEGMENT_PREFIX)) return;
+      const childAbs = join(abs, entry.name);
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory()) return visit(childAbs, childRel);
+      if (entry.isFile() || entry.isSymbolicLink()) {
+        const st = await stat(childAbs).catch(() => undefined);
+        if (st?.isFile()) out.push({ relative: childRel, absolute: childAbs, size: st.size });
+      }
+    });
+  }
+  await visit(dir, '');
+  return out.sort((a, b) => compareKeys(a.relative, b.relative));
+}
+
+/**
+ * Sums per-file progress of a multi-file transfer into one stream of events for the whole
+ * transfer (`key` is the directory prefix).
+ */
+export class AggregateProgress {
+  private readonly done = new Map<string, number>();
+  private total = 0;
+  constructor(
+    private readonly key: string,
+    private readonly totalBytes: number | null,
+    private readonly onProgress: ((p: TransferProgress) => void) | undefined,
+  ) {}
+  update(p: TransferProgress): void {
+    const before = this.done.get(p.key) ?? 0;
+    this.done.set(p.key, p.bytes);
+    this.total += p.bytes - before;
+    this.onProgress?.({ key: this.key, bytes: this.total, totalBytes: this.totalBytes });
+  }
+  get callback(): ((p: TransferProgress) => void) | undefined {
+    return this.onProgress ? (p) => this.update(p) : undefined;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * One entry point for every Drive backend, chosen by URL:
+ *
+ * - `file:///abs/dir` or a plain directory path → {@link LocalDrive}
+ * - `gs://bucket` or `gs://bucket/prefix` → GcsDrive (loaded on demand, so local runs never
+ *   load the Google client)
+ *
+ * @example
+ * const drive = await openDrive('.lightning/drive/default');
+ * const cloud = await openDrive('gs://my-app-drive/apps/demo', { apiEndpoint: 'http://127.0.0.1:4443' });
+ */
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Drive } from '../../constructs/drive.ts';
+import { DriveError } from '../../constructs/errors.ts';
+import { LocalDrive } from './local-drive.ts';
+
+export interface OpenDriveOptions {
+  /** Drive name, as in `Path.drive`. @default 'default' */
+  readonly name?: string;
+  /** Local: how get() places objects. @default 'link' (hard link, falling back to clone/copy) */
+  readonly fetchMode?: 'link' | 'copy';
+  /** Local: fsync objects before they become visible. @default false */
+  readonly durable?: boolean;
+  /** Files moved at once by putDirectory/getDirectory. @default 16 locally, 32 on GCS */
+  readonly concurrency?: number;
+  /**
+   * GCS: the JSON API endpoint, e.g. `http://127.0.0.1:4443` for an emulator.
+   * @default $STORAGE_EMULATOR_HOST if set, else Google Cloud Storage
+   */
+  readonly apiEndpoint?: string;
+  /** GCS: project id (an emulator accepts any). @default from the environment / ADC */
+  readonly projectId?: string;
+  /**
+   * Create the local directory / the bucket if missing. Creating buckets is meant for
+   * emulators and tests; in the cloud Terraform owns the bucket.
+   * @default true locally, false on GCS
+   */
+  readonly create?: boolean;
+  /** GCS: retries of a transient failure (5xx, 429, reset or refused connection). @default 5 */
+  readonly maxRetries?: number;
+  /** GCS: first retry delay, doubling per retry up to 10 s. @default 250 */
+  readonly retryDelayMs?: number;
+  /** GCS: files at least this large use a resumable upload. @default 16 MiB */
+  readonly resumableThresholdBytes?: number;
+}
+
+/** The app's local Drive directory: `<appDir>/.lightning/drive/<name>`. */
+export function localDriveDir(appDir: string, name = 'default'): string {
+  return join(resolve(appDir), '.lightning', 'drive', name);
+}
+
+/** Opens the Drive at `url` (see the module comment for the forms accepted). */
+export async function openDrive(url: string, options: OpenDriveOptions = {}): Promise<Drive> {
+  if (typeof url !== 'string' || url.trim() === '') {
+    throw new DriveError(
+      'INVALID_KEY',
+      '',
+      'No Drive URL given. Use a directory (".lightning/drive/default"), "file:///abs/dir" or "gs://bucket/prefix".',
+    );
+  }
+  if (url.startsWith('gs://')) {
+    throw new DriveError('UNAVAILABLE', '', `GCS Drive (${url}) is not available in this build yet.`);
+  }
+  let dir: string;
+  if (url.startsWith('file:')) {
+    try {
+      dir = fileURLToPath(url);
+    } catch (err) {
+      throw new DriveError(
+        'INVALID_KEY',
+        '',
+        `Drive URL "${url}" is not a valid file URL: use file:///absolute/dir.`,
+        {
+          cause: err,
+        },
+      );
+    }
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
+    throw new DriveError(
+      'INVALID_KEY',
+      '',
+      `Drive URL "${url}" has an unsupported scheme. Use a directory, "file:///abs/dir" or "gs://bucket/prefix".`,
+    );
+  } else {
+    dir = resolve(url);
+  }
+  const drive = new LocalDrive(dir, {
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    ...(options.fetchMode !== undefined ? { fetchMode: options.fetchMode } : {}),
+    ...(options.durable !== undefined ? { durable: options.durable } : {}),
+    ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+  });
+  if (options.create ?? true) await drive.init();
+  return drive;
+}
