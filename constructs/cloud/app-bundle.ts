@@ -1,0 +1,130 @@
+/**
+ * The app bundle uploaded to the Drive bucket and run on every VM: the app file bundled with
+ * esbuild, the lightning-local runtime bundled with it (one shared copy of the constructs),
+ * and the files of the app's directory (its scripts). Layout inside the .tar.gz:
+ *
+ *   app.mjs                        the user's app, bundled
+ *   lightning-runtime/main.mjs     the CLI (flow and daemon roles)
+ *   lightning-runtime/chunks/*     code shared by both
+ *   <app dir files>                train.py, serve.sh, ... (scripts resolve against app.mjs)
+ *
+ * Synthesis-only module (esbuild), never loaded by the runtime roles.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LightningError } from '../errors.ts';
+import { deterministicTarGz, type TarEntry } from './deterministic-tar.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The runtime entry: the lightning-local CLI. */
+export const RUNTIME_ENTRY = join(REPO_ROOT, 'cli', 'main.ts');
+const ALWAYS_EXCLUDED = [
+  'node_modules',
+  '.git',
+  '.lightning',
+  'cdktf.out',
+  '.venv',
+  '__pycache__',
+  '.terraform',
+];
+
+export interface AppBundleOptions {
+  /** The app file (absolute or relative to cwd). */
+  readonly appFile: string;
+  /** Where to write the .tar.gz. */
+  readonly outFile: string;
+  /** Paths (relative to the app dir) to leave out. @default [] */
+  readonly exclude?: readonly string[];
+  /** @default RUNTIME_ENTRY */
+  readonly runtimeEntry?: string;
+}
+
+export interface AppBundle {
+  /** Absolute path of the .tar.gz. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly bytes: number;
+  /** Paths inside the archive, sorted. */
+  readonly files: readonly string[];
+}
+
+function walk(dir: string, base: string, excluded: ReadonlySet<string>, out: TarEntry[]): void {
+  for (const name of readdirSync(dir).sort()) {
+    const abs = join(dir, name);
+    const rel = relative(base, abs).split(sep).join('/');
+    if (excluded.has(name) || excluded.has(rel)) continue;
+    const st = statSync(abs);
+    if (st.isDirectory()) walk(abs, base, excluded, out);
+    else if (st.isFile())
+      out.push({ path: rel, data: readFileSync(abs), executable: (st.mode & 0o111) !== 0 });
+  }
+}
+
+/** Builds the bundle. Deterministic: the same sources give the same bytes. */
+export async function buildAppBundle(options: AppBundleOptions): Promise<AppBundle> {
+  const appFile = resolve(options.appFile);
+  const appDir = dirname(appFile);
+  const runtimeEntry = options.runtimeEntry ?? RUNTIME_ENTRY;
+  const esbuild = await import('esbuild');
+  const outdir = mkdtempSync(join(tmpdir(), 'lightning-bundle-'));
+  try {
+    try {
+      await esbuild.build({
+        entryPoints: { app: appFile, 'lightning-runtime/main': runtimeEntry },
+        bundle: true,
+        splitting: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        outdir,
+        outExtension: { '.js': '.mjs' },
+        chunkNames: 'lightning-runtime/chunks/[name]-[hash]',
+        // Synthesis code stays out: the VM never synthesizes, and DESIGN §2 keeps CDKTF
+        // out of the runtime roles.
+        external: ['cdktf', '@cdktf/*', 'esbuild', 'tsx', 'tsx/*', 'vitest'],
+        alias: { 'lightning-local': join(REPO_ROOT, 'constructs', 'index.ts') },
+        // CommonJS dependencies call require() for Node built-ins; ESM output needs a require.
+        banner: {
+          js: "import { createRequire as __lightningCreateRequire } from 'node:module';\nconst require = __lightningCreateRequire(import.meta.url);",
+        },
+        absWorkingDir: REPO_ROOT,
+        legalComments: 'none',
+        logLevel: 'silent',
+        write: true,
+      });
+    } catch (err) {
+      const errors =
+        (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ??
+        [];
+      const detail = errors
+        .slice(0, 5)
+        .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`)
+        .join('\n');
+      throw new LightningError(
+        'BUNDLE',
+        `Could not bundle ${basename(appFile)} for the cloud:\n${detail || String(err)}\n` +
+          'The app and everything it imports must bundle with esbuild (no native modules); fix the import above or move it into a script the Work runs.',
+        { cause: err },
+      );
+    }
+    const entries: TarEntry[] = [];
+    walk(appDir, appDir, new Set([...ALWAYS_EXCLUDED, ...(options.exclude ?? [])]), entries);
+    const built: TarEntry[] = [];
+    walk(outdir, outdir, new Set(), built);
+    const builtPaths = new Set(built.map((e) => e.path));
+    const all = [...entries.filter((e) => !builtPaths.has(e.path)), ...built];
+    const tgz = deterministicTarGz(all);
+    writeFileSync(options.outFile, tgz);
+    return {
+      path: resolve(options.outFile),
+      sha256: createHash('sha256').update(tgz).digest('hex'),
+      bytes: tgz.length,
+      files: all.map((e) => e.path).sort(),
+    };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

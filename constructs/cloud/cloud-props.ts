@@ -1,0 +1,62 @@
+/**
+ * The cloud settings of an app (`new LightningApp({ name, cloud: {...} })`), typed. No cdktf
+ * imports: the runtime and `lightning-local cost` read these too.
+ */
+import type { CloudCompute } from '../cloud-compute.ts';
+
+/** An existing VPC to deploy into instead of creating one. Names or self links. */
+export interface ExistingNetworkProps {
+  /** Network name or self link. Must give the VMs egress (Cloud NAT) for package installs. */
+  readonly network: string;
+  /** Subnetwork name or self link in the app's region. */
+  readonly subnetwork: string;
+}
+
+export interface DriveBucketProps {
+  /**
+   * Bucket name (globally unique). Ignored when `existing` is set.
+   * @default `${project}-${app}-drive`, or `${app}-drive-<hash>` if that is over 63 characters
+   */
+  readonly name?: string;
+  /** @default the app's region */
+  readonly location?: string;
+  /** Let `cdktf destroy` delete a bucket that still has objects. @default false (destroy fails on a non-empty bucket) */
+  readonly forceDestroy?: boolean;
+}
+
+/** `cloud` settings of a LightningApp for GCP. */
+export interface GcpCloudProps {
+  /** GCP project id. */
+  readonly project: string;
+  /** @default 'us-central1' */
+  readonly region?: string;
+  /** @default `${region}-a` */
+  readonly zone?: string;
+  /** The flow VM. @default e2-standard-2, 20 GB pd-balanced, Debian 12 */
+  readonly flowCompute?: CloudCompute;
+  /** Port of the flow's gRPC server (daemons dial it). @default 7500 */
+  readonly flowPort?: number;
+  /** Port of the flow's UI/API, bound to 127.0.0.1 on the flow VM (reached by an IAP SSH tunnel). @default 7501 */
+  readonly uiPort?: number;
+  /** Deploy into an existing network. @default a new VPC + subnet + Cloud NAT */
+  readonly network?: ExistingNetworkProps;
+  /** CIDR of the subnet created when `network` is not given. @default '10.20.0.0/24' */
+  readonly subnetCidr?: string;
+  /** The Drive bucket. @default a new bucket, see {@link DriveBucketProps} */
+  readonly bucket?: DriveBucketProps;
+  /** Labels on every VM and the bucket, besides `lightning-app`. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Glob-free path prefixes (relative to the app dir) left out of the bundle. @default [] (node_modules, .git, .lightning, cdktf.out are always left out) */
+  readonly bundleExclude?: readonly string[];
+}
+
+/** Defaults, applied in one place. */
+export const CLOUD_DEFAULTS = {
+  region: 'us-central1',
+  flowPort: 7500,
+  uiPort: 7501,
+  subnetCidr: '10.20.0.0/24',
+} as const;
+
+/** Node.js version installed on the VMs (pinned so synth output is the same on every machine). */
+export const VM_NODE_VERSION = '20.20.2';

@@ -1,0 +1,333 @@
+/**
+ * Turns an app and its cloud settings into a deployment plan (names, VM shapes, ports) and
+ * validates everything at once. Pure data, no cdktf imports: `lightning-local cost` and
+ * the synthesis both start here, so they can never disagree about what gets deployed.
+ */
+import type { LightningApp } from '../app.ts';
+import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
+import { ProblemCollector } from '../errors.ts';
+import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
+import {
+  bucketNameProblem,
+  fitName,
+  GCE_NAME,
+  isToken,
+  LABEL_VALUE,
+  SA_ID,
+  shortHash,
+  slug,
+} from './gce-names.ts';
+
+export interface VmPlan {
+  /** Construct path (`root.train`), or `flow` for the flow VM. */
+  readonly component: string;
+  readonly role: 'flow' | 'work';
+  /** GCE instance name. */
+  readonly name: string;
+  /** Id of the Terraform resource (stable across synths). */
+  readonly id: string;
+  readonly compute: ResolvedCompute;
+  /** Ports the work serves (opened from the flow only). */
+  readonly ports: readonly number[];
+}
+
+export interface AppPlan {
+  readonly app: string;
+  readonly project: string;
+  readonly region: string;
+  readonly zone: string;
+  readonly flowPort: number;
+  readonly uiPort: number;
+  readonly subnetCidr: string;
+  readonly bucketName: string;
+  readonly bucketLocation: string;
+  readonly forceDestroy: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly flow: VmPlan;
+  readonly works: readonly VmPlan[];
+  readonly names: {
+    readonly flowSa: string;
+    readonly workSa: string;
+    readonly network: string;
+    readonly subnet: string;
+    readonly router: string;
+    readonly nat: string;
+    readonly flowAddress: string;
+    readonly fwFlow: string;
+    readonly fwIap: string;
+    readonly fwWorkPorts: string;
+    readonly tokenSecret: string;
+    readonly tlsKeySecret: string;
+    readonly vmControlRole: string;
+  };
+}
+
+export interface PlanOverrides {
+  /** The bucket exists already (embedding in a stack); its name is not validated if a token. */
+  readonly existingBucketName?: string;
+  /** The network exists already; skips the subnet CIDR check. */
+  readonly existingNetwork?: boolean;
+}
+
+/** The app's `cloud` props, typed; throws a ValidationError naming what is missing. */
+export function cloudPropsOf(app: LightningApp): GcpCloudProps | undefined {
+  return app.props.cloud as GcpCloudProps | undefined;
+}
+
+/**
+ * Plans the deployment of `app`, reporting every problem at once (a ValidationError listing
+ * each with the construct path and a fix).
+ */
+export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: PlanOverrides = {}): AppPlan {
+  const problems = new ProblemCollector();
+  const appName = app.name;
+  const cloud = cloudIn ?? cloudPropsOf(app);
+  if (!cloud || typeof cloud.project !== 'string' || cloud.project === '') {
+    problems.add(
+      `${appName}.cloud`,
+      'no GCP project is set',
+      `add cloud settings: new LightningApp({ name: '${appName}', cloud: { project: 'my-project', region: 'us-central1' } })`,
+    );
+    problems.throwIfAny('Cannot synthesize for GCP');
+    throw new Error('unreachable');
+  }
+  const project = cloud.project;
+  const region = cloud.region ?? CLOUD_DEFAULTS.region;
+  const zone = cloud.zone ?? `${region}-a`;
+  const at = `${appName}.cloud`;
+
+  if (!isToken(project) && !/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(project)) {
+    problems.add(
+      at,
+      `project ${JSON.stringify(project)} is not a GCP project id`,
+      'use the project id (6-30 lowercase letters, digits, "-"), not its name or number: gcloud projects list',
+    );
+  }
+  if (!/^[a-z]+-[a-z]+\d+$/.test(region)) {
+    problems.add(at, `region ${JSON.stringify(region)} is not a GCP region name`, "use e.g. 'us-central1'");
+  }
+  if (!zone.startsWith(`${region}-`) || !/^[a-z]+-[a-z]+\d+-[a-z]$/.test(zone)) {
+    problems.add(
+      at,
+      `zone ${JSON.stringify(zone)} is not a zone of region ${region}`,
+      `use e.g. '${region}-a', or leave zone unset`,
+    );
+  }
+
+  const flowPort = cloud.flowPort ?? CLOUD_DEFAULTS.flowPort;
+  const uiPort = cloud.uiPort ?? CLOUD_DEFAULTS.uiPort;
+  for (const [field, port] of [
+    ['flowPort', flowPort],
+    ['uiPort', uiPort],
+  ] as const) {
+    if (!(Number.isInteger(port) && port >= 1024 && port <= 65535)) {
+      problems.add(
+        at,
+        `${field} ${port} is not an unprivileged TCP port`,
+        'use 1024-65535: the roles run as an unprivileged user',
+      );
+    }
+  }
+  if (flowPort === uiPort) {
+    problems.add(
+      at,
+      `flowPort and uiPort are both ${flowPort}`,
+      `give them different ports, e.g. flowPort ${CLOUD_DEFAULTS.flowPort}, uiPort ${CLOUD_DEFAULTS.uiPort}`,
+    );
+  }
+
+  const subnetCidr = cloud.subnetCidr ?? CLOUD_DEFAULTS.subnetCidr;
+  if (!overrides.existingNetwork && !cloud.network) {
+    const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnetCidr);
+    const ok = m?.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) >= 8 && Number(m[5]) <= 29;
+    if (!ok)
+      problems.add(
+        at,
+        `subnetCidr ${JSON.stringify(subnetCidr)} is not an IPv4 CIDR between /8 and /29`,
+        "use e.g. '10.20.0.0/24'",
+      );
+  }
+  if (cloud.network) {
+    for (const f of ['network', 'subnetwork'] as const) {
+      const v = cloud.network[f];
+      if (typeof v !== 'string' || v === '')
+        problems.add(at, `network.${f} is empty`, `give the existing ${f}'s name or self link`);
+    }
+  }
+
+  const labels: Record<string, string> = { ...(cloud.labels ?? {}) };
+  for (const [k, v] of Object.entries(labels)) {
+    if (!/^[a-z][a-z0-9_-]{0,62}$/.test(k) || k.startsWith('lightning-')) {
+      problems.add(
+        at,
+        `label key ${JSON.stringify(k)} is invalid or reserved`,
+        'label keys: lowercase letter first, then lowercase letters, digits, "_" or "-"; not "lightning-*"',
+      );
+    }
+    if (typeof v !== 'string' || !LABEL_VALUE.test(v)) {
+      problems.add(
+        at,
+        `label ${k}=${JSON.stringify(v)} has an invalid value`,
+        'label values: lowercase letters, digits, "_" or "-", at most 63',
+      );
+    }
+  }
+  labels['lightning-app'] = appName;
+
+  // Bucket.
+  const fallbackBucket = `${appName}-drive-${shortHash(`${project}/${appName}`, 8)}`;
+  const defaultBucket =
+    `${project}-${appName}-drive`.length <= 63 ? `${project}-${appName}-drive` : fallbackBucket;
+  const bucketName = overrides.existingBucketName ?? cloud.bucket?.name ?? defaultBucket;
+  if (!isToken(bucketName)) {
+    const why = bucketNameProblem(bucketName);
+    if (why)
+      problems.add(
+        `${at}.bucket`,
+        `bucket name ${JSON.stringify(bucketName)} is invalid: ${why}`,
+        `set cloud.bucket.name to a valid name, e.g. '${fallbackBucket}'`,
+      );
+  }
+
+  // Flow VM.
+  const flowCompute = cloud.flowCompute ?? new CloudCompute({ machineType: 'e2-standard-2', diskSizeGb: 20 });
+  for (const p of flowCompute.validate(`${appName}.flow`, zone)) problems.add(p.path, p.message, p.fix);
+  const flowResolved = flowCompute.resolve();
+  if (flowResolved.gpuType) {
+    problems.add(
+      `${appName}.flow`,
+      'the flow VM has a GPU; the flow only orchestrates',
+      'give the GPU to a Work: flowCompute: CloudCompute.named("cpu")',
+    );
+  }
+  if (flowResolved.spot) {
+    problems.add(
+      `${appName}.flow`,
+      'the flow VM is Spot; a preempted flow stops every work',
+      'use an on-demand flow (spot: false); make the Works Spot instead',
+    );
+  }
+  if (flowResolved.startWith !== 'flow' || flowResolved.idleTimeoutSeconds !== undefined) {
+    problems.add(
+      `${appName}.flow`,
+      'startWith/idleTimeoutSeconds apply to Works, not to the flow VM',
+      'remove them from cloud.flowCompute',
+    );
+  }
+  const flow: VmPlan = {
+    component: 'flow',
+    role: 'flow',
+    name: fitName(appName, 'flow'),
+    id: 'flow',
+    compute: flowResolved,
+    ports: [],
+  };
+
+  // Work VMs.
+  try {
+    app.root;
+  } catch (err) {
+    const first = (err as { problems?: { message: string; fix?: string }[] }).problems?.[0];
+    problems.add(appName, first?.message ?? String(err), first?.fix);
+  }
+  for (const map of app.workMaps()) {
+    if (map.size === 0) {
+      problems.add(
+        map.node.path.split('/').slice(-2).join('.'),
+        'this WorkMap has no members at synth time, so no VM would exist for the Works it creates while running',
+        'create the members in the flow constructor (this.trials.get("lr-0_1") for each key) so each gets a VM',
+      );
+    }
+  }
+  const works: VmPlan[] = [];
+  const byVmName = new Map<string, string>([[flow.name, `${appName}.flow`]]);
+  for (const work of app.works()) {
+    const component = work.name;
+    const compute = work.props.compute ?? new CloudCompute();
+    for (const p of compute.validate(component, zone)) problems.add(p.path, p.message, p.fix);
+    const name = fitName(appName, slug(component) || 'work');
+    const other = byVmName.get(name);
+    if (other) {
+      problems.add(
+        component,
+        `its VM name ${name} is the same as ${other}'s`,
+        'rename one of them: VM names lowercase ids and turn "_" and "." into "-"',
+      );
+    }
+    byVmName.set(name, component);
+    if (!GCE_NAME.test(name))
+      problems.add(
+        component,
+        `VM name ${name} is not a valid GCE name`,
+        'use ids of letters, digits and "-"',
+      );
+    const port = work.servesPort;
+    const ports: number[] = [];
+    if (port === 'auto') {
+      problems.add(
+        component,
+        "port 'auto' cannot be opened in the cloud firewall",
+        'give the work a fixed port (e.g. port: 6006) for the cloud',
+      );
+    } else if (port !== undefined) {
+      if (port < 1024)
+        problems.add(
+          component,
+          `port ${port} is privileged; the work runs as an unprivileged user`,
+          'use a port of 1024 or more',
+        );
+      else ports.push(port);
+    }
+    works.push({
+      component,
+      role: 'work',
+      name,
+      id: `work-${slug(component) || 'work'}`,
+      compute: compute.resolve(),
+      ports,
+    });
+  }
+
+  const saBase = appName.slice(0, 24).replace(/-+$/, '');
+  const names = {
+    flowSa: `${saBase}-flow`,
+    workSa: `${saBase}-work`,
+    network: fitName(appName, 'net'),
+    subnet: fitName(appName, 'subnet'),
+    router: fitName(appName, 'router'),
+    nat: fitName(appName, 'nat'),
+    flowAddress: fitName(appName, 'flow-ip'),
+    fwFlow: fitName(appName, 'allow-flow-grpc'),
+    fwIap: fitName(appName, 'allow-iap-ssh'),
+    fwWorkPorts: fitName(appName, 'allow-work-ports'),
+    tokenSecret: `${appName}-app-token`,
+    tlsKeySecret: `${appName}-flow-tls-key`,
+    vmControlRole: `lightningVmControl_${appName.replace(/-/g, '_')}`,
+  };
+  for (const sa of [names.flowSa, names.workSa]) {
+    if (!SA_ID.test(sa))
+      problems.add(
+        at,
+        `service account id ${sa} is invalid (6-30 characters)`,
+        'use an app name of at least 1 letter and at most 24 characters',
+      );
+  }
+
+  problems.throwIfAny(`Cannot synthesize app ${appName} for GCP`);
+  return {
+    app: appName,
+    project,
+    region,
+    zone,
+    flowPort,
+    uiPort,
+    subnetCidr,
+    bucketName,
+    bucketLocation: cloud.bucket?.location ?? region.toUpperCase(),
+    forceDestroy: cloud.bucket?.forceDestroy ?? false,
+    labels,
+    flow,
+    works,
+    names,
+  };
+}
