@@ -58,13 +58,7 @@ export class ProblemCollector {
 }
 
 /** Stable codes for {@link DriveError}. */
-export type DriveErrorCode =
-  | 'INVALID_KEY'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'UNAVAILABLE'
-  | 'INTEGRITY'
-  | 'IO';
+export type DriveErrorCode = 'INVALID_KEY' | 'NOT_FOUND' | 'CONFLICT' | 'UNAVAILABLE' | 'INTEGRITY' | 'IO';
 
 /** A Drive operation failed. `key` is the Drive key involved, `rule` the key rule broken. */
 export class DriveError extends LightningError {

@@ -44,7 +44,11 @@ export abstract class Flow<S extends StateShape = StateShape> extends Construct 
     this[BINDING] = undefined;
     const problems = new ProblemCollector();
     if (!/^[A-Za-z0-9_-]+$/.test(id)) {
-      problems.add(componentName(this), `id "${id}" may only contain letters, digits, "_" and "-"`, 'rename the flow');
+      problems.add(
+        componentName(this),
+        `id "${id}" may only contain letters, digits, "_" and "-"`,
+        'rename the flow',
+      );
     }
     problems.throwIfAny('Invalid flow');
   }

@@ -3,4 +3,4 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 export type JsonObject = { [key: string]: JsonValue };
 
 /** The state a component may declare: a JSON object. */
-export type StateShape = { [key: string]: unknown };
+export type StateShape = object;

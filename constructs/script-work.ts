@@ -4,8 +4,17 @@ import type { JsonObject, StateShape } from './json.ts';
 import type { Path } from './path.ts';
 import { Work, type WorkContext, type WorkProps } from './work.ts';
 
-/** Builds the script's argument list from the call's arguments. */
-export type ArgvBuilder<A> = (args: A, ctx: WorkContext) => readonly string[];
+/** Call arguments as the work sees them: every Path fetched and replaced by its local file path. */
+export type Fetched<A> = A extends Path
+  ? string
+  : A extends readonly (infer E)[]
+    ? Fetched<E>[]
+    : A extends object
+      ? { [K in keyof A]: Fetched<A[K]> }
+      : A;
+
+/** Builds the script's argument list from the call's (fetched) arguments. */
+export type ArgvBuilder<A> = (args: Fetched<A>, ctx: WorkContext) => readonly string[];
 
 export interface ScriptWorkProps<S extends StateShape = StateShape, A extends object = JsonObject>
   extends WorkProps<S> {
@@ -76,7 +85,11 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
     const problems = new ProblemCollector();
     const name = this.name;
     if ((props.script === undefined) === (props.command === undefined)) {
-      problems.add(name, 'exactly one of `script` and `command` must be set', 'give `script` (a file beside the app) or `command` (an argv list)');
+      problems.add(
+        name,
+        'exactly one of `script` and `command` must be set',
+        'give `script` (a file beside the app) or `command` (an argv list)',
+      );
     }
     if (props.command !== undefined && props.command.length === 0) problems.add(name, '`command` is empty');
     const port = props.port;
@@ -87,7 +100,11 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
       try {
         this.output(out);
       } catch (err) {
-        problems.add(name, `output "${out}" is not a valid Drive key: ${(err as Error).message}`, 'use a relative path inside the work directory');
+        problems.add(
+          name,
+          `output "${out}" is not a valid Drive key: ${(err as Error).message}`,
+          'use a relative path inside the work directory',
+        );
       }
     }
     problems.throwIfAny(`Invalid ScriptWork ${name}`);

@@ -80,7 +80,10 @@ export interface WorkContext {
  *   }
  * }
  */
-export abstract class Work<S extends StateShape = StateShape, A extends object = JsonObject> extends Construct {
+export abstract class Work<
+  S extends StateShape = StateShape,
+  A extends object = JsonObject,
+> extends Construct {
   /** Type guard that also works across copies of this package. */
   static isWork(x: unknown): x is Work {
     return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[WORK_BRAND] === true;

@@ -5,5 +5,6 @@
  */
 export default function setup(): void {
   const [major] = process.versions.node.split('.').map(Number);
-  if ((major ?? 0) < 20) throw new Error(`Node ${process.versions.node} is too old: lightning-local needs Node 20+`);
+  if ((major ?? 0) < 20)
+    throw new Error(`Node ${process.versions.node} is too old: lightning-local needs Node 20+`);
 }

@@ -50,7 +50,9 @@ export function checkKey(key: string, where: string): void {
     throw invalid(`key "${key}" at ${where} is not allowed in state (it could reach object prototypes)`);
   }
   if (key.length > StateLimits.maxKeyLength) {
-    throw invalid(`key at ${where} is ${key.length} characters long; the limit is ${StateLimits.maxKeyLength}`);
+    throw invalid(
+      `key at ${where} is ${key.length} characters long; the limit is ${StateLimits.maxKeyLength}`,
+    );
   }
 }
 
@@ -68,7 +70,8 @@ export function toStateValue(value: unknown, where = '', depth = 0): JsonValue {
     case 'boolean':
       return value;
     case 'number':
-      if (!Number.isFinite(value)) throw invalid(`value at ${where || '/'} is ${value}; state numbers must be finite`);
+      if (!Number.isFinite(value))
+        throw invalid(`value at ${where || '/'} is ${value}; state numbers must be finite`);
       return value;
     case 'object': {
       if (value === null) return null;
@@ -198,7 +201,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
   for (const k of ka) {
-    if (!Object.hasOwn(b, k) || !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) {
+    if (
+      !Object.hasOwn(b, k) ||
+      !deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    ) {
       return false;
     }
   }
@@ -307,7 +313,8 @@ function applyOne(doc: JsonContainer, op: PatchOperation, undo: Undo[]): void {
     case 'move': {
       if (op.from === undefined) throw invalid(`"move" to ${op.path} has no "from"`);
       const fromTokens = parsePointer(op.from);
-      if (op.path.startsWith(`${op.from}/`)) throw invalid(`cannot move ${op.from} into its own child ${op.path}`);
+      if (op.path.startsWith(`${op.from}/`))
+        throw invalid(`cannot move ${op.from} into its own child ${op.path}`);
       const value = removeAt(root, fromTokens, op.from, undo);
       addAt(root, tokens, value, op.path, undo);
       return;
@@ -339,7 +346,11 @@ export function readPointer(doc: JsonValue, pointer: string): JsonValue | undefi
  * Converts an RFC 7386 JSON merge patch into JSON Patch ops against `target` (the value at
  * `base`). `null` removes a key; objects merge recursively; anything else replaces.
  */
-export function mergePatchToOps(target: JsonValue | undefined, patch: JsonValue, base: string): PatchOperation[] {
+export function mergePatchToOps(
+  target: JsonValue | undefined,
+  patch: JsonValue,
+  base: string,
+): PatchOperation[] {
   const ops: PatchOperation[] = [];
   const walk = (cur: JsonValue | undefined, p: JsonValue, path: string) => {
     if (!isContainer(p) || Array.isArray(p)) {

@@ -57,7 +57,10 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof key === 'symbol' || typeof value !== 'object' || value === null) return value;
-      if (Array.isArray(target) && typeof (Array.prototype as unknown as Record<string, unknown>)[key] === 'function') {
+      if (
+        Array.isArray(target) &&
+        typeof (Array.prototype as unknown as Record<string, unknown>)[key] === 'function'
+      ) {
         return value;
       }
       return viewOf(value as object, { ...meta, pointer: childPointer(key) });
@@ -106,14 +109,18 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       if (meta.readonly) refuse(`cannot delete "${key}"`);
       if (!Object.hasOwn(target, key)) return true;
       if (Array.isArray(target)) {
-        throw new TypeError(`${meta.label}${childPointer(key)}: use splice() to remove array elements in state`);
+        throw new TypeError(
+          `${meta.label}${childPointer(key)}: use splice() to remove array elements in state`,
+        );
       }
       delete target[key];
       meta.sink({ op: 'remove', path: childPointer(key) });
       return true;
     },
     defineProperty() {
-      throw new TypeError(`${meta.label}: defineProperty is not supported on state; assign plain JSON values`);
+      throw new TypeError(
+        `${meta.label}: defineProperty is not supported on state; assign plain JSON values`,
+      );
     },
     setPrototypeOf() {
       throw new TypeError(`${meta.label}: state objects have no prototype and cannot get one`);
@@ -133,7 +140,12 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
  * A recording view of `target` (an object inside a state document located at `pointer`).
  * Writes are applied to `target` and reported to `sink`.
  */
-export function recordingView<T extends object>(target: object, pointer: string, sink: OpSink, label: string): T {
+export function recordingView<T extends object>(
+  target: object,
+  pointer: string,
+  sink: OpSink,
+  label: string,
+): T {
   return viewOf(target, { pointer, sink, readonly: false, label }) as T;
 }
 

@@ -1,0 +1,146 @@
+/**
+ * The roles an app plays besides `run`: `daemon` (serve one Work; started by `run` locally
+ * and by systemd on a work VM) and `flow` (the event loop and gRPC server without local
+ * daemons; started by systemd on the flow VM).
+ */
+import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import type { Command } from 'commander';
+import pc from 'picocolors';
+import { ValidationError } from '../constructs/errors.ts';
+import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
+import { EventLoop } from '../daemon/flow/event-loop.ts';
+import { FlowServer } from '../daemon/flow/flow-server.ts';
+import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
+import { WorkDaemon } from '../daemon/work/work-daemon.ts';
+import { loadAppFile } from './load-app.ts';
+import { LogPrinter } from './log-printer.ts';
+import { collect, parseSetPairs } from './options.ts';
+
+function requireToken(): string {
+  const token = process.env.LIGHTNING_TOKEN;
+  if (!token) {
+    throw new ValidationError(
+      [
+        {
+          path: 'LIGHTNING_TOKEN',
+          message: 'the app token is not set',
+          fix: 'export LIGHTNING_TOKEN=<the token the flow was started with>',
+        },
+      ],
+      'Cannot start',
+    );
+  }
+  return token;
+}
+
+interface DaemonOptions {
+  work: string;
+  flow: string;
+  drive?: string;
+  exitWithParent?: boolean;
+  tlsCa?: string;
+}
+
+interface FlowOptions {
+  listen: string;
+  set: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export function registerDaemonCommands(program: Command): void {
+  program
+    .command('daemon')
+    .description(
+      'Serve one Work of an app: dial the flow, run the calls it sends. (Started for you by `run` and on cloud VMs.)',
+    )
+    .argument('<app>', 'the app file')
+    .requiredOption('--work <name>', 'the work to serve, by construct path (e.g. root.train)')
+    .requiredOption('--flow <host:port>', "the flow's gRPC address")
+    .option('--drive <url>', 'the Drive (file:///dir or gs://bucket/prefix)')
+    .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS and verify the flow against it')
+    .option('--exit-with-parent', 'stop when the parent process goes away (local mode)')
+    .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
+    .action(async (appFile: string, opts: DaemonOptions) => {
+      const token = requireToken();
+      const { app, appDir } = await loadAppFile(appFile);
+      const drive = await openDrive(opts.drive ?? pathToFileURL(localDriveDir(appDir)).href);
+      const env = process.env.LIGHTNING_APP_ENV_JSON
+        ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
+        : {};
+      const daemon = new WorkDaemon({
+        app,
+        appDir,
+        workName: opts.work,
+        flowAddress: opts.flow,
+        token,
+        drive,
+        env,
+        ...(opts.tlsCa ? { credentials: grpc.credentials.createSsl(readFileSync(opts.tlsCa)) } : {}),
+      });
+      const stop = (why: string) => void daemon.shutdown(why);
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGUSR2', () => {
+        killAllScriptsNow();
+        process.exit(137);
+      });
+      if (opts.exitWithParent) process.on('disconnect', () => stop('the parent process exited'));
+      await daemon.start();
+      process.exitCode = await daemon.exited;
+      // Handles (IPC channel, grpc) may linger; the daemon is done.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+    });
+
+  program
+    .command('flow')
+    .description(
+      'Run the flow role only: the event loop and its gRPC server, waiting for work daemons to dial in (the flow VM in the cloud).',
+    )
+    .argument('<app>', 'the app file')
+    .option('--listen <host:port>', 'address for the gRPC server', '127.0.0.1:7500')
+    .option(
+      '-s, --set <key=value>',
+      "initial value of a key in the root flow's state (repeatable)",
+      collect,
+      [],
+    )
+    .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN.')
+    .action(async (appFile: string, opts: FlowOptions) => {
+      const token = requireToken();
+      const { app, appDir } = await loadAppFile(appFile);
+      const printer = new LogPrinter(appDir);
+      const loop = new EventLoop(app, {
+        observer: printer,
+        rootStateOverrides: parseSetPairs(opts.set, app.root.initialState as Record<string, unknown>),
+      });
+      const credentials =
+        opts.tlsCert && opts.tlsKey
+          ? grpc.ServerCredentials.createSsl(null, [
+              { cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) },
+            ])
+          : undefined;
+      const server = new FlowServer(loop, {
+        token,
+        listen: opts.listen,
+        ...(credentials ? { credentials } : {}),
+      });
+      const port = await server.listen();
+      process.stdout.write(
+        `${pc.bold('lightning')} flow of ${app.name} listening on ${opts.listen.replace(/:\d+$/, `:${port}`)}\n`,
+      );
+      process.on('SIGTERM', () => loop.requestEnd(143, 'SIGTERM'));
+      process.on('SIGINT', () => loop.requestEnd(130, 'SIGINT'));
+      loop.start();
+      const end = await loop.done;
+      await new Promise((r) => setTimeout(r, 500));
+      await server.close();
+      await printer.close();
+      process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
+      process.exitCode = end.exitCode;
+    });
+}

@@ -1,0 +1,63 @@
+/**
+ * Loads a user's app file (TypeScript, through tsx) and finds its LightningApp. Every way
+ * this can go wrong ends in a ValidationError naming the file and what to change.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LightningApp } from '../constructs/app.ts';
+import { LightningError, ValidationError } from '../constructs/errors.ts';
+
+export interface LoadedApp {
+  readonly app: LightningApp;
+  /** Absolute path of the app file. */
+  readonly appFile: string;
+  /** Its directory: scripts, `.lightning/` and the local Drive live beside it. */
+  readonly appDir: string;
+}
+
+function fail(file: string, message: string, fix: string): never {
+  throw new ValidationError([{ path: file, message, fix }], 'Cannot load the app');
+}
+
+export async function loadAppFile(file: string): Promise<LoadedApp> {
+  const appFile = resolve(file);
+  const shown = relative(process.cwd(), appFile) || appFile;
+  if (!existsSync(appFile))
+    fail(shown, 'the file does not exist', 'check the path (it is resolved against the current directory)');
+  if (statSync(appFile).isDirectory()) fail(shown, 'this is a directory', 'pass the app file, e.g. app.ts');
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(appFile).href)) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof LightningError) throw err;
+    const e = err as Error;
+    const detail = (e?.message ?? String(err)).split('\n').slice(0, 12).join('\n    ');
+    fail(
+      shown,
+      `the app file failed to load: ${e?.name ?? 'Error'}: ${detail}`,
+      'fix the error above (a syntax error, a missing import, or code that throws while the app is constructed)',
+    );
+  }
+  const candidates = new Set<LightningApp>();
+  if (LightningApp.isLightningApp(mod.default)) candidates.add(mod.default);
+  else for (const v of Object.values(mod)) if (LightningApp.isLightningApp(v)) candidates.add(v);
+  if (candidates.size === 0) {
+    fail(
+      shown,
+      'the file exports no LightningApp',
+      'end the file with `export default app;` where app = new LightningApp({ name: ... })',
+    );
+  }
+  if (candidates.size > 1) {
+    fail(shown, `the file exports ${candidates.size} LightningApps`, 'export one app as the default export');
+  }
+  const app = [...candidates][0]!;
+  app.root; // validates there is exactly one root flow
+  return { app, appFile, appDir: dirname(appFile) };
+}
+
+/** The LightningApp of an app file (for synth, cost and other tools). */
+export async function loadApp(file: string): Promise<LightningApp> {
+  return (await loadAppFile(file)).app;
+}

@@ -1,0 +1,38 @@
+/**
+ * `lightning-local`: run an app locally, and the roles the same app plays elsewhere
+ * (a work daemon, the flow on a VM).
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import pc from 'picocolors';
+import { LightningError } from '../constructs/errors.ts';
+import { registerDaemonCommands } from './daemon-command.ts';
+import { registerRunCommand } from './run-command.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+export function buildProgram(): Command {
+  const program = new Command('lightning-local')
+    .description(
+      'Wire existing scripts into one Flow/Work app: run it locally as processes, deploy the same code to GCP with CDKTF.',
+    )
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--no-color', 'disable colours'));
+  registerRunCommand(program);
+  registerDaemonCommands(program);
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof LightningError) {
+    process.stderr.write(`${pc.red('error')} ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

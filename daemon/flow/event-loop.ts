@@ -1,0 +1,863 @@
+/**
+ * The app's event loop: the one place that mutates app state.
+ *
+ * Invariants
+ * - Single-threaded and serialized: every input (a daemon message, a stream closing, a
+ *   retry timer, a daemon process exiting, an outside state patch) becomes an event in
+ *   `queue`; nothing touches state outside `drain()`. User code (`flow.run()`) runs only
+ *   inside `drain()`, after the events of the burst were applied.
+ * - Event-driven: `drain()` is scheduled with `setImmediate` when the first event of a burst
+ *   arrives. There is no polling interval. A burst is coalesced: everything queued is
+ *   applied in arrival order, then the root flow's `run()` runs once (again only if that
+ *   pass changed state, up to MAX_PASSES).
+ * - Ordering per Work (DESIGN §3.3): a daemon message carries (epoch, seq). Epoch must equal
+ *   the Work's current epoch (a newer daemon process fences older ones); seq must be
+ *   applied+1. Duplicates (seq <= applied) are dropped; a gap drops the message and asks the
+ *   daemon for a snapshot, which replaces the Work's state wholesale.
+ * - Deltas are applied atomically (json-patch.ts); an invalid one ends that daemon's stream
+ *   with INVALID_ARGUMENT and changes nothing. Other Works and the loop carry on.
+ * - A Work's status is owned by the flow for `pending` (dispatch, retry) and by the daemon
+ *   for everything after; a daemon status for another call than the current one is stale
+ *   and ignored.
+ */
+
+import { create } from '@bufbuild/protobuf';
+import type { LightningApp } from '../../constructs/app.ts';
+import { DaemonError, GrpcCode, LightningError, WorkFailedError } from '../../constructs/errors.ts';
+import type { Flow } from '../../constructs/flow.ts';
+import type { JsonObject, JsonValue } from '../../constructs/json.ts';
+import { BINDING, type RunOptions } from '../../constructs/runtime-binding.ts';
+import { Work } from '../../constructs/work.ts';
+import { WORK_CREATED } from '../../constructs/work-map.ts';
+import { initialStatus, isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
+import {
+  type DaemonMessage,
+  type FlowMessage,
+  FlowMessageSchema,
+  type Hello,
+  LogChunk_Stream,
+  type Snapshot,
+  type StateDelta,
+  type Status,
+} from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { opsFromWire, opsToWire, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
+import { phaseFromWire } from '../protocol/status-codec.ts';
+import {
+  applyPatch,
+  cloneState,
+  type PatchOperation,
+  parseStateJson,
+  toStateValue,
+} from '../state/json-patch.ts';
+import { callHash } from '../state/stable-hash.ts';
+import { readonlyView, recordingView } from '../state/state-recorder.ts';
+
+/** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
+export interface DaemonSession {
+  readonly id: number;
+  readonly peer: string;
+  send(message: FlowMessage): void;
+  /** Ends the stream with a gRPC status (the daemon will reconnect). */
+  close(code: GrpcCode, message: string): void;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'daemon';
+
+/** What the loop tells the outside world (the CLI prints it, tests observe it). */
+export interface LoopObserver {
+  onLog?(work: string, stream: LogStream, lines: readonly string[]): void;
+  onStatus?(work: string, status: WorkStatus, previous: WorkPhase): void;
+  onNotice?(message: string): void;
+  /** After every drain that changed state (for UIs, benchmarks and tests). */
+  onStateChanged?(): void;
+}
+
+/** Hooks into process management (local: spawn processes; cloud: start VMs). */
+export interface DaemonHost {
+  /** Make sure a daemon for `work` is (being) started. Idempotent. */
+  ensureDaemon(work: string): void;
+}
+
+export interface AppEnd {
+  readonly exitCode: number;
+  readonly message: string;
+}
+
+export interface EventLoopOptions {
+  readonly observer?: LoopObserver;
+  readonly host?: DaemonHost;
+  /** Overrides of the root flow's initial state (`--set`). */
+  readonly rootStateOverrides?: Readonly<Record<string, JsonValue>>;
+  /** Grace period for Stop/Shutdown when a work gives none. @default 10 s */
+  readonly defaultStopGraceMs?: number;
+}
+
+type LoopEvent =
+  | { readonly kind: 'hello'; readonly session: DaemonSession; readonly hello: Hello }
+  | { readonly kind: 'message'; readonly session: DaemonSession; readonly message: DaemonMessage }
+  | { readonly kind: 'closed'; readonly session: DaemonSession }
+  | { readonly kind: 'retry'; readonly work: string; readonly hash: string }
+  | { readonly kind: 'daemon-exit'; readonly work: string; readonly detail: string }
+  | { readonly kind: 'call'; readonly fn: () => void };
+
+interface ActiveCall {
+  readonly hash: string;
+  readonly argsJson: string;
+  attempt: number;
+}
+
+interface WorkRecord {
+  readonly name: string;
+  readonly work: Work;
+  /** The flow's copy of the work's vars (prototype-free). */
+  vars: Record<string, JsonValue>;
+  readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] };
+  epoch: number;
+  instanceId: string | null;
+  appliedSeq: number;
+  awaitingSnapshot: boolean;
+  session: DaemonSession | null;
+  flowSeq: number;
+  outOps: PatchOperation[];
+  call: ActiveCall | null;
+  /** A Run that still has to reach the daemon. */
+  runUnsent: boolean;
+  retryTimer: NodeJS.Timeout | null;
+  /** Highest seq applied since the last ack was sent. */
+  ackDue: boolean;
+}
+
+/** Thrown inside flow.run() by a blocking call that has not succeeded yet: ends the pass. */
+const WAIT = Symbol('lightning-local.wait');
+
+const MAX_PASSES = 100;
+
+export class EventLoop {
+  readonly app: LightningApp;
+  private readonly root: Flow;
+  private readonly works = new Map<string, WorkRecord>();
+  private readonly flowVars = new Map<string, Record<string, JsonValue>>();
+  private readonly sessions = new Map<DaemonSession, WorkRecord>();
+  private readonly observer: LoopObserver;
+  private readonly host: DaemonHost | undefined;
+  private readonly defaultStopGraceMs: number;
+
+  private queue: LoopEvent[] = [];
+  private scheduled = false;
+  private changed = false;
+  private passChanged = false;
+  private endRequest: AppEnd | null = null;
+  private ended: AppEnd | null = null;
+  private idleNoticeShown = false;
+  private resolveDone!: (end: AppEnd) => void;
+  /** Resolves when the app has ended (stopApp/failApp/error/shutdown). */
+  readonly done: Promise<AppEnd>;
+
+  /** Counters, for tests and benchmarks. */
+  readonly stats = {
+    deltasApplied: 0,
+    opsApplied: 0,
+    duplicates: 0,
+    gaps: 0,
+    rejected: 0,
+    passes: 0,
+    drains: 0,
+  };
+
+  constructor(app: LightningApp, options: EventLoopOptions = {}) {
+    this.app = app;
+    this.root = app.root;
+    this.observer = options.observer ?? {};
+    this.host = options.host;
+    this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    for (const flow of app.flows())
+      this.bindFlow(flow, flow === this.root ? options.rootStateOverrides : undefined);
+    for (const work of app.works()) this.bindWork(work);
+    for (const map of app.workMaps()) {
+      (map as unknown as Record<symbol, unknown>)[WORK_CREATED] = (w: Work) => this.bindWork(w);
+    }
+  }
+
+  /** Starts the app: asks for every declared work's daemon and runs the first pass. */
+  start(): void {
+    for (const rec of this.works.values()) this.host?.ensureDaemon(rec.name);
+    this.changed = true;
+    this.schedule();
+  }
+
+  // ---- inputs (any thread of control may call these; they only enqueue) ----
+
+  onHello(session: DaemonSession, hello: Hello): void {
+    this.enqueue({ kind: 'hello', session, hello });
+  }
+
+  onMessage(session: DaemonSession, message: DaemonMessage): void {
+    this.enqueue({ kind: 'message', session, message });
+  }
+
+  onClosed(session: DaemonSession): void {
+    this.enqueue({ kind: 'closed', session });
+  }
+
+  /** The local process host reports that a work's daemon process ended. */
+  onDaemonExit(work: string, detail: string): void {
+    this.enqueue({ kind: 'daemon-exit', work, detail });
+  }
+
+  /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
+  post(fn: () => void): void {
+    this.enqueue({ kind: 'call', fn });
+  }
+
+  /** Ends the app from outside (Ctrl-C): works are stopped, `done` resolves. */
+  requestEnd(exitCode: number, message: string): void {
+    this.post(() => {
+      this.endRequest ??= { exitCode, message };
+    });
+  }
+
+  get hasEnded(): boolean {
+    return this.ended !== null;
+  }
+
+  /** The app state tree: `{ "root": {vars}, "root.train": {status, vars} }` (a copy). */
+  snapshot(): Record<string, { vars: JsonValue; status?: WorkStatus }> {
+    const out: Record<string, { vars: JsonValue; status?: WorkStatus }> = {};
+    for (const [name, vars] of this.flowVars) out[name] = { vars: cloneState(vars) };
+    for (const rec of this.works.values())
+      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.vars) };
+    return out;
+  }
+
+  workNames(): string[] {
+    return [...this.works.keys()];
+  }
+
+  statusOf(work: string): WorkStatus | undefined {
+    const rec = this.works.get(work);
+    return rec ? { ...rec.status } : undefined;
+  }
+
+  // ---- the loop ----
+
+  private enqueue(event: LoopEvent): void {
+    this.queue.push(event);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.ended) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    if (this.ended) return;
+    this.stats.drains++;
+    const events = this.queue;
+    this.queue = [];
+    for (const event of events) {
+      try {
+        this.handle(event);
+      } catch (err) {
+        this.reportInternal(err);
+      }
+    }
+    if (this.changed && !this.endRequest) this.runPasses();
+    this.flushOutgoing();
+    if (this.changed) {
+      this.changed = false;
+      this.observer.onStateChanged?.();
+    }
+    if (this.endRequest) this.end(this.endRequest);
+    else this.noticeIfIdle();
+  }
+
+  private runPasses(): void {
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      this.passChanged = false;
+      this.stats.passes++;
+      try {
+        this.root.run();
+      } catch (err) {
+        if (err !== WAIT) {
+          this.endRequest ??= flowErrorEnd(err, this.root.name);
+          return;
+        }
+      }
+      if (this.endRequest || !this.passChanged) return;
+    }
+    this.endRequest ??= {
+      exitCode: 1,
+      message:
+        `${this.root.name}.run() changed state on ${MAX_PASSES} passes in a row, so the loop would never settle. ` +
+        'Only write state when something new happened (e.g. guard with an if on the value you write).',
+    };
+  }
+
+  private handle(event: LoopEvent): void {
+    switch (event.kind) {
+      case 'hello':
+        this.handleHello(event.session, event.hello);
+        return;
+      case 'message':
+        this.handleMessage(event.session, event.message);
+        return;
+      case 'closed': {
+        const rec = this.sessions.get(event.session);
+        this.sessions.delete(event.session);
+        if (rec && rec.session === event.session) rec.session = null;
+        return;
+      }
+      case 'retry': {
+        const rec = this.works.get(event.work);
+        if (!rec || rec.call?.hash !== event.hash) return;
+        rec.retryTimer = null;
+        rec.call.attempt++;
+        this.sendRun(rec);
+        return;
+      }
+      case 'daemon-exit': {
+        const rec = this.works.get(event.work);
+        if (!rec) return;
+        if (rec.session) {
+          this.sessions.delete(rec.session);
+          rec.session = null;
+        }
+        rec.instanceId = null;
+        if (rec.call && !isTerminal(rec.status.phase) && rec.retryTimer === null) {
+          this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
+        }
+        return;
+      }
+      case 'call':
+        event.fn();
+        this.changed = true;
+        return;
+    }
+  }
+
+  private handleHello(session: DaemonSession, hello: Hello): void {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      session.close(
+        GrpcCode.FAILED_PRECONDITION,
+        `protocol version ${hello.protocolVersion} is not supported (flow speaks ${PROTOCOL_VERSION}); run the same lightning-local version on both ends`,
+      );
+      return;
+    }
+    if (this.ended || this.endRequest) {
+      session.close(GrpcCode.UNAVAILABLE, 'the app is shutting down');
+      return;
+    }
+    let rec = this.works.get(hello.work);
+    if (!rec) {
+      const found = safeFind(this.app, hello.work);
+      if (found) rec = this.works.get(found.name);
+    }
+    if (!rec) {
+      session.close(GrpcCode.NOT_FOUND, `no work named "${hello.work}" in app ${this.app.name}`);
+      return;
+    }
+    if (!hello.instanceId) {
+      session.close(GrpcCode.INVALID_ARGUMENT, 'hello has no instance_id');
+      return;
+    }
+    const resumed = rec.instanceId === hello.instanceId && Number(hello.epoch) === rec.epoch && rec.epoch > 0;
+    if (rec.session && rec.session !== session) {
+      const old = rec.session;
+      this.sessions.delete(old);
+      old.close(GrpcCode.ABORTED, `superseded by a newer connection for ${rec.name}`);
+    }
+    rec.session = session;
+    this.sessions.set(session, rec);
+    if (!resumed) {
+      rec.epoch++;
+      rec.instanceId = hello.instanceId;
+      rec.appliedSeq = 0;
+      // A new daemon process while a call was active: the old process (and its script) is
+      // gone; run the call again on the new one.
+      if (rec.call && (rec.status.phase === 'running' || rec.status.phase === 'pending') && !rec.runUnsent) {
+        rec.status.restarts++;
+        this.setStatus(rec, {
+          phase: 'pending',
+          reason: 'daemon_restart',
+          message: 'the daemon restarted; running the call again',
+        });
+        rec.runUnsent = true;
+      }
+    }
+    rec.awaitingSnapshot = true;
+    const welcome = create(FlowMessageSchema, {
+      kind: {
+        case: 'welcome',
+        value: {
+          epoch: BigInt(rec.epoch),
+          appliedSeq: BigInt(rec.appliedSeq),
+          stateJson: JSON.stringify(rec.vars),
+        },
+      },
+    });
+    session.send(welcome);
+    if (rec.runUnsent && rec.retryTimer === null) this.sendRun(rec);
+  }
+
+  private handleMessage(session: DaemonSession, message: DaemonMessage): void {
+    const rec = this.sessions.get(session);
+    if (!rec) {
+      session.close(GrpcCode.FAILED_PRECONDITION, 'send hello first');
+      return;
+    }
+    const kind = message.kind;
+    switch (kind.case) {
+      case 'delta':
+        this.sequenced(rec, session, kind.value, () => this.applyDelta(rec, kind.value));
+        return;
+      case 'status':
+        this.sequenced(rec, session, kind.value, () => this.applyStatus(rec, kind.value));
+        return;
+      case 'snapshot':
+        this.applySnapshot(rec, session, kind.value);
+        return;
+      case 'log':
+        if (kind.value.lines.length > 0) {
+          this.observer.onLog?.(rec.name, logStream(kind.value.stream), kind.value.lines);
+        }
+        return;
+      case 'heartbeat':
+        return;
+      case 'hello':
+        session.close(GrpcCode.FAILED_PRECONDITION, 'hello may be sent only once per stream');
+        return;
+      default:
+        session.close(GrpcCode.INVALID_ARGUMENT, 'empty or unknown message kind');
+    }
+  }
+
+  /** Epoch fencing and seq ordering for deltas and statuses. */
+  private sequenced(
+    rec: WorkRecord,
+    session: DaemonSession,
+    m: { readonly work: string; readonly epoch: bigint; readonly seq: bigint },
+    apply: () => void,
+  ): void {
+    if (m.work !== '' && m.work !== rec.name) {
+      this.reject(
+        rec,
+        session,
+        GrpcCode.INVALID_ARGUMENT,
+        `message for "${m.work}" on the stream of ${rec.name}`,
+      );
+      return;
+    }
+    const epoch = Number(m.epoch);
+    if (epoch !== rec.epoch) {
+      this.reject(
+        rec,
+        session,
+        GrpcCode.FAILED_PRECONDITION,
+        `stale epoch ${epoch} for ${rec.name} (current ${rec.epoch}): a newer daemon owns this work`,
+      );
+      return;
+    }
+    const seq = Number(m.seq);
+    if (seq <= rec.appliedSeq) {
+      this.stats.duplicates++;
+      return;
+    }
+    if (rec.awaitingSnapshot) return;
+    if (seq !== rec.appliedSeq + 1) {
+      this.stats.gaps++;
+      rec.awaitingSnapshot = true;
+      session.send(
+        create(FlowMessageSchema, {
+          kind: {
+            case: 'snapshotRequest',
+            value: {
+              epoch: BigInt(rec.epoch),
+              reason: `gap: expected seq ${rec.appliedSeq + 1}, got ${seq}`,
+            },
+          },
+        }),
+      );
+      return;
+    }
+    try {
+      apply();
+    } catch (err) {
+      const code = err instanceof DaemonError ? err.grpcCode : GrpcCode.INVALID_ARGUMENT;
+      this.reject(rec, session, code, err instanceof Error ? err.message : String(err));
+      return;
+    }
+    rec.appliedSeq = seq;
+    rec.ackDue = true;
+  }
+
+  private reject(rec: WorkRecord, session: DaemonSession, code: GrpcCode, message: string): void {
+    this.stats.rejected++;
+    this.observer.onNotice?.(`${rec.name}: rejected a message from its daemon: ${message}`);
+    this.sessions.delete(session);
+    if (rec.session === session) rec.session = null;
+    session.close(code, message);
+  }
+
+  private applyDelta(rec: WorkRecord, delta: StateDelta): void {
+    const ops = opsFromWire(delta.ops);
+    applyPatch(rec.vars, ops);
+    this.stats.deltasApplied++;
+    this.stats.opsApplied += ops.length;
+    if (ops.length > 0) this.changed = true;
+  }
+
+  private applyStatus(rec: WorkRecord, s: Status): void {
+    const phase = phaseFromWire(s.phase);
+    if (!phase) throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `status has no valid phase (${s.phase})`);
+    if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
+    if (rec.retryTimer !== null) return; // a retry is already scheduled for this failure
+    const ts = Number(s.timestampMs) || Date.now();
+    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
+      this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
+      return;
+    }
+    this.setStatus(rec, {
+      phase,
+      updatedAt: ts,
+      ...(phase === 'running' && rec.status.phase !== 'running' ? { startedAt: ts } : {}),
+      ...(isTerminal(phase) ? { endedAt: ts } : {}),
+      exitCode: s.exitCode ?? (isTerminal(phase) ? rec.status.exitCode : null),
+      reason: s.reason || null,
+      message: s.message || null,
+      ...(s.url ? { url: s.url } : {}),
+    });
+  }
+
+  private applySnapshot(rec: WorkRecord, session: DaemonSession, snap: Snapshot): void {
+    if (Number(snap.epoch) !== rec.epoch) {
+      this.reject(
+        rec,
+        session,
+        GrpcCode.FAILED_PRECONDITION,
+        `stale epoch ${snap.epoch} in snapshot for ${rec.name}`,
+      );
+      return;
+    }
+    const seq = Number(snap.seq);
+    if (seq <= rec.appliedSeq) {
+      this.stats.duplicates++;
+      return;
+    }
+    let vars: JsonValue;
+    try {
+      vars = parseStateJson(snap.stateJson, `${rec.name} snapshot`);
+      if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
+        throw new DaemonError(GrpcCode.INVALID_ARGUMENT, 'snapshot state must be a JSON object');
+      }
+      if (snap.status) this.applyStatus(rec, snap.status);
+    } catch (err) {
+      const code = err instanceof DaemonError ? err.grpcCode : GrpcCode.INVALID_ARGUMENT;
+      this.reject(rec, session, code, (err as Error).message);
+      return;
+    }
+    rec.vars = vars as Record<string, JsonValue>;
+    rec.appliedSeq = seq;
+    rec.awaitingSnapshot = false;
+    rec.ackDue = true;
+    this.rebindWorkState(rec);
+    this.changed = true;
+  }
+
+  // ---- calls ----
+
+  private declareCall(rec: WorkRecord, args: JsonObject, options: RunOptions): void {
+    if (this.ended || this.endRequest) return;
+    let argsValue: JsonValue;
+    try {
+      argsValue = toStateValue(args, '');
+    } catch (err) {
+      throw new LightningError(
+        'INVALID_ARGS',
+        `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
+      );
+    }
+    const hash = callHash(argsValue);
+    const props = rec.work.props;
+    const parallel = options.parallel ?? props.parallel ?? false;
+    const cacheCalls = props.cacheCalls ?? true;
+    const st = rec.status;
+    const sameCall = rec.call?.hash === hash;
+    const dispatch =
+      !sameCall ||
+      st.phase === 'not_started' ||
+      (!cacheCalls && isTerminal(st.phase) && rec.retryTimer === null);
+    if (dispatch) {
+      if (rec.retryTimer) clearTimeout(rec.retryTimer);
+      rec.retryTimer = null;
+      rec.call = { hash, argsJson: JSON.stringify(argsValue), attempt: 0 };
+      this.setStatus(rec, {
+        phase: 'pending',
+        callHash: hash,
+        attempt: 0,
+        startedAt: null,
+        endedAt: null,
+        exitCode: null,
+        reason: null,
+        message: null,
+      });
+      this.sendRun(rec);
+    }
+    if (parallel) return;
+    if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
+    if (
+      (rec.status.phase === 'failed' || rec.status.phase === 'stopped') &&
+      rec.retryTimer === null &&
+      !dispatch
+    ) {
+      throw new WorkFailedError(
+        rec.name,
+        rec.status.reason ?? rec.status.phase,
+        rec.status.exitCode,
+        rec.status.message ?? `the call ended ${rec.status.phase}`,
+      );
+    }
+    throw WAIT;
+  }
+
+  private sendRun(rec: WorkRecord): void {
+    const call = rec.call;
+    if (!call) return;
+    this.flushOps(rec);
+    if (!rec.session) {
+      rec.runUnsent = true;
+      this.host?.ensureDaemon(rec.name);
+      return;
+    }
+    rec.runUnsent = false;
+    if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
+      this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
+    }
+    rec.session.send(
+      create(FlowMessageSchema, {
+        kind: { case: 'run', value: { callHash: call.hash, argsJson: call.argsJson, attempt: call.attempt } },
+      }),
+    );
+  }
+
+  private callFailed(rec: WorkRecord, reason: string, exitCode: number | null, message: string): void {
+    const call = rec.call;
+    const maxRetries = rec.work.props.maxRetries ?? 0;
+    if (call && call.attempt < maxRetries) {
+      const base = (rec.work.props.retryBackoffSeconds ?? 1) * 1000;
+      const delayMs = Math.min(60_000, base * 2 ** call.attempt);
+      rec.status.restarts++;
+      this.setStatus(rec, {
+        phase: 'pending',
+        reason: 'retry_scheduled',
+        exitCode,
+        message: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}; retry ${call.attempt + 1}/${maxRetries} in ${delayMs / 1000}s`,
+      });
+      const hash = call.hash;
+      rec.retryTimer = setTimeout(() => this.enqueue({ kind: 'retry', work: rec.name, hash }), delayMs);
+      return;
+    }
+    this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
+  }
+
+  private stopWork(rec: WorkRecord): void {
+    if (rec.retryTimer) {
+      clearTimeout(rec.retryTimer);
+      rec.retryTimer = null;
+      this.setStatus(rec, {
+        phase: 'stopped',
+        reason: 'stopped',
+        message: 'stopped by the flow',
+        endedAt: Date.now(),
+      });
+      return;
+    }
+    if (isTerminal(rec.status.phase) || rec.status.phase === 'not_started') return;
+    if (rec.runUnsent) {
+      rec.runUnsent = false;
+      this.setStatus(rec, {
+        phase: 'stopped',
+        reason: 'stopped',
+        message: 'stopped before it started',
+        endedAt: Date.now(),
+      });
+      return;
+    }
+    this.flushOps(rec);
+    rec.session?.send(
+      create(FlowMessageSchema, {
+        kind: { case: 'stop', value: { reason: 'stopped by the flow', graceMs: this.graceMs(rec) } },
+      }),
+    );
+  }
+
+  private graceMs(rec: WorkRecord): number {
+    const s = rec.work.props.stopGraceSeconds;
+    return s === undefined ? this.defaultStopGraceMs : Math.round(s * 1000);
+  }
+
+  private setStatus(rec: WorkRecord, patch: Partial<WorkStatus>): void {
+    const previous = rec.status.phase;
+    const previousUrl = rec.status.url;
+    Object.assign(rec.status, patch, { updatedAt: patch.updatedAt ?? Date.now() });
+    this.changed = true;
+    this.passChanged = true;
+    this.idleNoticeShown = false;
+    const phaseChanged = patch.phase !== undefined && patch.phase !== previous;
+    if (phaseChanged || patch.reason === 'retry_scheduled' || (patch.url && patch.url !== previousUrl)) {
+      this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
+    }
+  }
+
+  // ---- outgoing ----
+
+  private flushOps(rec: WorkRecord): void {
+    if (rec.outOps.length === 0 || !rec.session) return;
+    const ops = rec.outOps;
+    rec.outOps = [];
+    rec.flowSeq++;
+    rec.session.send(
+      create(FlowMessageSchema, {
+        kind: {
+          case: 'delta',
+          value: { work: rec.name, epoch: BigInt(rec.epoch), seq: BigInt(rec.flowSeq), ops: opsToWire(ops) },
+        },
+      }),
+    );
+  }
+
+  private flushOutgoing(): void {
+    for (const rec of this.works.values()) {
+      this.flushOps(rec);
+      if (rec.ackDue && rec.session) {
+        rec.ackDue = false;
+        rec.session.send(
+          create(FlowMessageSchema, {
+            kind: { case: 'ack', value: { epoch: BigInt(rec.epoch), seq: BigInt(rec.appliedSeq) } },
+          }),
+        );
+      }
+    }
+  }
+
+  private end(end: AppEnd): void {
+    if (this.ended) return;
+    this.ended = end;
+    for (const rec of this.works.values()) {
+      if (rec.retryTimer) clearTimeout(rec.retryTimer);
+      rec.retryTimer = null;
+      rec.session?.send(
+        create(FlowMessageSchema, {
+          kind: { case: 'shutdown', value: { reason: end.message, graceMs: this.graceMs(rec) } },
+        }),
+      );
+    }
+    this.resolveDone(end);
+  }
+
+  private noticeIfIdle(): void {
+    if (this.idleNoticeShown || this.queue.length > 0) return;
+    for (const rec of this.works.values()) {
+      const p = rec.status.phase;
+      if (p === 'pending' || p === 'running' || rec.retryTimer !== null) return;
+    }
+    this.idleNoticeShown = true;
+    this.observer.onNotice?.(
+      'No work is running and the flow is waiting for a state change. Press Ctrl-C to stop, or call this.stopApp() in run() to end the app when it is done.',
+    );
+  }
+
+  private reportInternal(err: unknown): void {
+    this.observer.onNotice?.(
+      `internal error in the event loop (the app goes on): ${(err as Error)?.stack ?? err}`,
+    );
+  }
+
+  // ---- binding constructs to the loop ----
+
+  private bindFlow(flow: Flow, overrides?: Readonly<Record<string, JsonValue>>): void {
+    const vars = toStateValue({ ...flow.initialState, ...(overrides ?? {}) }, '') as Record<
+      string,
+      JsonValue
+    >;
+    this.flowVars.set(flow.name, vars);
+    const sink = () => {
+      this.changed = true;
+      this.passChanged = true;
+    };
+    const state = recordingView(vars, '', sink, `${flow.name}.state`);
+    flow[BINDING] = {
+      state,
+      stopApp: (message) => {
+        this.endRequest ??= { exitCode: 0, message };
+      },
+      failApp: (message) => {
+        this.endRequest ??= { exitCode: 1, message };
+      },
+    };
+  }
+
+  private bindWork(work: Work): void {
+    const name = work.name;
+    if (this.works.has(name)) return;
+    const rec: WorkRecord = {
+      name,
+      work,
+      vars: toStateValue(work.initialState, '') as Record<string, JsonValue>,
+      status: initialStatus(),
+      epoch: 0,
+      instanceId: null,
+      appliedSeq: 0,
+      awaitingSnapshot: false,
+      session: null,
+      flowSeq: 0,
+      outOps: [],
+      call: null,
+      runUnsent: false,
+      retryTimer: null,
+      ackDue: false,
+    };
+    this.works.set(name, rec);
+    this.rebindWorkState(rec);
+  }
+
+  private rebindWorkState(rec: WorkRecord): void {
+    const sink = (op: PatchOperation) => {
+      rec.outOps.push(op);
+      this.changed = true;
+      this.passChanged = true;
+    };
+    const state = recordingView(rec.vars, '', sink, `${rec.name}.state`);
+    const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
+    rec.work[BINDING] = {
+      state,
+      status,
+      run: (args, options) => this.declareCall(rec, args, options),
+      stop: () => this.stopWork(rec),
+    };
+  }
+}
+
+function safeFind(app: LightningApp, name: string): Work | undefined {
+  try {
+    const found = app.find(name);
+    return found && Work.isWork(found) ? found : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function logStream(s: LogChunk_Stream): LogStream {
+  return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
+}
+
+function flowErrorEnd(err: unknown, root: string): AppEnd {
+  if (err instanceof WorkFailedError) return { exitCode: 1, message: err.message };
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return { exitCode: 1, message: `${root}.run() threw, so the app ends:\n${detail}` };
+}

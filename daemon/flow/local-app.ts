@@ -1,0 +1,102 @@
+/**
+ * Local mode, programmatically: load an app file, start the event loop and its gRPC server
+ * on 127.0.0.1, and one daemon process per Work. `lightning-local run` is a thin shell around
+ * this; tests and benchmarks use it directly.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { loadAppFile } from '../../cli/load-app.ts';
+import { parseSetPairs } from '../../cli/options.ts';
+import type { JsonValue } from '../../constructs/json.ts';
+import { localDriveDir } from '../drive/open-drive.ts';
+import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
+import { FlowServer } from './flow-server.ts';
+import { LocalDaemons } from './local-daemons.ts';
+
+export interface LocalAppOptions {
+  readonly appFile: string;
+  /** `--env K=V`: environment for every work. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Overrides of the root flow's initial state. */
+  readonly set?: Readonly<Record<string, JsonValue>>;
+  /** `--set key=value` pairs, parsed against the root flow's declared state. */
+  readonly setPairs?: readonly string[];
+  /** Drive URL. @default the app's local Drive, `<appDir>/.lightning/drive/default` */
+  readonly driveUrl?: string;
+  readonly observer?: LoopObserver;
+  /** A line a daemon process printed itself (crash traces before it connected). */
+  readonly onDaemonOutput?: (work: string, line: string) => void;
+}
+
+export interface LocalApp {
+  readonly loop: EventLoop;
+  readonly daemons: LocalDaemons;
+  readonly flowAddress: string;
+  readonly appDir: string;
+  readonly driveUrl: string;
+  /** Resolves once the app ended and every daemon process has exited. */
+  readonly finished: Promise<AppEnd>;
+  /** Ends the app (like Ctrl-C) and waits for it to finish. */
+  stop(exitCode?: number, message?: string): Promise<AppEnd>;
+  /** Kills everything at once (second Ctrl-C). */
+  kill(): Promise<void>;
+}
+
+export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
+  const { app, appFile, appDir } = await loadAppFile(options.appFile);
+  const overrides = {
+    ...(options.setPairs
+      ? parseSetPairs(options.setPairs, app.root.initialState as Record<string, unknown>)
+      : {}),
+    ...(options.set ?? {}),
+  };
+  const driveDir = localDriveDir(appDir);
+  await mkdir(driveDir, { recursive: true });
+  const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
+  const token = randomBytes(32).toString('hex');
+  let daemons: LocalDaemons | undefined;
+  const loop = new EventLoop(app, {
+    ...(options.observer ? { observer: options.observer } : {}),
+    rootStateOverrides: overrides,
+    host: { ensureDaemon: (work) => daemons?.ensureDaemon(work) },
+  });
+  const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
+  const port = await server.listen();
+  const flowAddress = `127.0.0.1:${port}`;
+  daemons = new LocalDaemons({
+    appFile,
+    flowAddress,
+    token,
+    driveUrl,
+    env: options.env ?? {},
+    onOutput: options.onDaemonOutput ?? ((work, line) => process.stderr.write(`[${work} daemon] ${line}\n`)),
+    onExit: (work, detail) => loop.onDaemonExit(work, detail),
+  });
+  const local = daemons;
+  const maxGraceMs =
+    Math.max(10_000, ...app.works().map((w) => (w.props.stopGraceSeconds ?? 10) * 1000)) + 2000;
+  const finished = (async () => {
+    const end = await loop.done;
+    await local.stopAll(maxGraceMs);
+    await server.close();
+    return end;
+  })();
+  loop.start();
+  return {
+    loop,
+    daemons: local,
+    flowAddress,
+    appDir,
+    driveUrl,
+    finished,
+    stop: async (exitCode = 130, message = 'stopped') => {
+      loop.requestEnd(exitCode, message);
+      return finished;
+    },
+    kill: async () => {
+      await local.killAll();
+      await server.close();
+    },
+  };
+}
