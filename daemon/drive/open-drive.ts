@@ -60,7 +60,8 @@ export async function openDrive(url: string, options: OpenDriveOptions = {}): Pr
     );
   }
   if (url.startsWith('gs://')) {
-    throw new DriveError('UNAVAILABLE', '', `GCS Drive (${url}) is not available in this build yet.`);
+    const { GcsDrive } = await import('./gcs-drive.ts');
+    return GcsDrive.open(url, options);
   }
   let dir: string;
   if (url.startsWith('file:')) {

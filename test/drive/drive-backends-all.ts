@@ -1,4 +1,4 @@
 /** Every backend the conformance suites run against. */
-import { type Backend, localBackend } from './drive-backends.ts';
+import { type Backend, gcsBackend, localBackend } from './drive-backends.ts';
 
-export const BACKENDS: readonly Backend[] = [localBackend];
+export const BACKENDS: readonly Backend[] = [localBackend, gcsBackend()];

@@ -6,8 +6,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Storage } from '@google-cloud/storage';
 import type { Drive } from '../../constructs/drive.ts';
 import { openDrive } from '../../daemon/drive/open-drive.ts';
+import { type GcsEmulator, startGcsEmulator } from '../support/gcs-emulator.ts';
 
 export interface BackendFixture {
   readonly drive: Drive;
@@ -59,3 +61,52 @@ export const localBackend: Backend = {
     };
   },
 };
+
+/**
+ * GCS through a real emulator (fake-gcs-server) started on a free port. Each fixture gets
+ * its own bucket; the canary is an object in a second bucket plus one outside the Drive's
+ * prefix in the same bucket.
+ */
+export function gcsBackend(): Backend {
+  let emu: GcsEmulator | undefined;
+  let n = 0;
+  return {
+    name: 'gcs-emulator',
+    async start() {
+      emu = await startGcsEmulator();
+    },
+    async stop() {
+      await emu?.stop();
+      emu = undefined;
+    },
+    async fresh() {
+      if (!emu) throw new Error('gcs backend not started');
+      const endpoint = emu.endpoint;
+      const bucket = `drive-test-${process.pid}-${++n}`;
+      const storage = new Storage({ apiEndpoint: endpoint, projectId: 'test' });
+      const [b] = await storage.createBucket(bucket);
+      await b.file('canary').save(CANARY_TEXT);
+      const drive = await openDrive(`gs://${bucket}/app`, {
+        apiEndpoint: endpoint,
+        maxRetries: 1,
+        retryDelayMs: 50,
+      });
+      const base = await mkdtemp(join(tmpdir(), 'drive-gcs-'));
+      return {
+        drive,
+        scratch: base,
+        async readCanary() {
+          const [buf] = await b.file('canary').download();
+          return buf.toString();
+        },
+        async rawEntries() {
+          const [files] = await b.getFiles({ prefix: 'app/' });
+          return files.map((f) => f.name.slice('app/'.length)).sort();
+        },
+        async dispose() {
+          await rm(base, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
