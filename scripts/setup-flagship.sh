@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates the Python environment of the flagship example (examples/flagship/.venv) with
 # the pinned packages of examples/flagship/requirements.txt: CPU-only torch, Lightning,
-# TensorBoard, numpy. Idempotent: a venv whose recorded requirements hash matches and
+# TensorBoard, numpy, Streamlit. Idempotent: a venv whose recorded requirements hash matches and
 # whose packages import is left alone (about a second); otherwise it is (re)installed.
 #
 # Environment:
@@ -31,7 +31,7 @@ command -v "$python" >/dev/null || fail "no '$python' on PATH; install Python 3.
 [[ -f "$req" ]] || fail "missing $req"
 
 want="$(sha256sum "$req" | cut -d' ' -f1)"
-check='import torch, lightning, tensorboard, numpy'
+check='import torch, lightning, tensorboard, numpy, streamlit'
 if [[ "${FLAGSHIP_FORCE:-0}" != 1 && -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] &&
   "$venv/bin/python" -c "$check" 2>/dev/null; then
   echo "setup-flagship: $venv is up to date"
@@ -55,10 +55,10 @@ fi
 # Fails if anything does not import, or if a CUDA build of torch slipped in.
 "$venv/bin/python" - <<'PY' || fail "the venv's packages do not import cleanly (see above); rerun with FLAGSHIP_FORCE=1"
 import sys
-import lightning, numpy, tensorboard, torch
+import lightning, numpy, streamlit, tensorboard, torch
 if torch.version.cuda is not None:
     sys.exit(f"torch {torch.__version__} is a CUDA build; the flagship pins the CPU build (torch==2.13.0+cpu)")
 print(f"setup-flagship: python {sys.version.split()[0]}, torch {torch.__version__}, lightning {lightning.__version__}, "
-      f"tensorboard {tensorboard.__version__}, numpy {numpy.__version__}")
+      f"tensorboard {tensorboard.__version__}, numpy {numpy.__version__}, streamlit {streamlit.__version__}")
 PY
 echo "setup-flagship: python for the app: $venv/bin/python"

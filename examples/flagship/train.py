@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         max_epochs=args.epochs,
         accelerator="cpu",
         devices=1,
-        logger=TensorBoardLogger(save_dir=args.logdir, name="lightning_logs"),
+        logger=TensorBoardLogger(save_dir=args.logdir, name="lightning_logs", default_hp_metric=False),
         callbacks=[checkpoint, LiveProgress(checkpoint)],
         log_every_n_steps=5,
         enable_progress_bar=sys.stderr.isatty(),
