@@ -186,7 +186,7 @@ export class CloudCompute {
           `a Work with ${r.gpuCount}× ${GPUS[r.gpuType].short} cannot run on ${r.machineType}: ${why}`,
           suggestion
             ? `use machineType '${suggestion}' (or leave machineType unset)`
-            : 'pick a machine type from the GPU table in docs/deploy-gcp.md',
+            : `use a gpuCount that ${GPUS[r.gpuType].short} is sold in (1, 2, 4; see the GPU table in docs/deploy-gcp.md)`,
         );
       }
       const zones = GPUS[r.gpuType].zones;

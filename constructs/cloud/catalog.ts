@@ -204,7 +204,7 @@ export function gpuMachineProblem(machineType: string, gpu: GpuTypeId, count: nu
 
 /** The smallest machine type that carries `count` × `gpu` (for presets and fix texts). */
 export function suggestMachineType(gpu: GpuTypeId, count = 1): string | undefined {
-  if (gpu === 'nvidia-tesla-t4') return count <= 4 ? 'n1-standard-8' : undefined;
+  if (gpu === 'nvidia-tesla-t4') return [1, 2, 4].includes(count) ? 'n1-standard-8' : undefined;
   for (const [type, fixed] of Object.entries(FIXED_GPU_TYPES)) {
     if (fixed.gpu === gpu && fixed.count === count) return type;
   }

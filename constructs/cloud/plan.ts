@@ -5,18 +5,10 @@
  */
 import type { LightningApp } from '../app.ts';
 import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
+import { componentName } from '../component-name.ts';
 import { ProblemCollector } from '../errors.ts';
 import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
-import {
-  bucketNameProblem,
-  fitName,
-  GCE_NAME,
-  isToken,
-  LABEL_VALUE,
-  SA_ID,
-  shortHash,
-  slug,
-} from './gce-names.ts';
+import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
 
 export interface VmPlan {
   /** Construct path (`root.train`), or `flow` for the flow VM. */
@@ -233,7 +225,7 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   for (const map of app.workMaps()) {
     if (map.size === 0) {
       problems.add(
-        map.node.path.split('/').slice(-2).join('.'),
+        componentName(map),
         'this WorkMap has no members at synth time, so no VM would exist for the Works it creates while running',
         'create the members in the flow constructor (this.trials.get("lr-0_1") for each key) so each gets a VM',
       );
@@ -255,12 +247,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
       );
     }
     byVmName.set(name, component);
-    if (!GCE_NAME.test(name))
-      problems.add(
-        component,
-        `VM name ${name} is not a valid GCE name`,
-        'use ids of letters, digits and "-"',
-      );
     const port = work.servesPort;
     const ports: number[] = [];
     if (port === 'auto') {
@@ -304,14 +290,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     tlsKeySecret: `${appName}-flow-tls-key`,
     vmControlRole: `lightningVmControl_${appName.replace(/-/g, '_')}`,
   };
-  for (const sa of [names.flowSa, names.workSa]) {
-    if (!SA_ID.test(sa))
-      problems.add(
-        at,
-        `service account id ${sa} is invalid (6-30 characters)`,
-        'use an app name of at least 1 letter and at most 24 characters',
-      );
-  }
 
   problems.throwIfAny(`Cannot synthesize app ${appName} for GCP`);
   return {

@@ -1,0 +1,463 @@
+/**
+ * Every validation rule of the GCP synthesis, one case each: the error names the construct
+ * path, says what is wrong, and carries a fix. One case checks that all problems of an app
+ * are reported together.
+ */
+import type { Construct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import type { GcpCloudProps } from '../../constructs/cloud/cloud-props.ts';
+import { planApp } from '../../constructs/cloud/plan.ts';
+import { CloudCompute, type CloudComputeProps } from '../../constructs/cloud-compute.ts';
+import { ValidationError, type ValidationProblem } from '../../constructs/errors.ts';
+import { Flow, LightningApp, ScriptWork, type ScriptWorkProps, WorkMap } from '../../constructs/index.ts';
+
+interface WorkSpec {
+  readonly id: string;
+  readonly compute?: CloudComputeProps;
+  readonly port?: ScriptWorkProps['port'];
+}
+
+function buildApp(
+  cloud: Partial<GcpCloudProps> | undefined,
+  works: readonly WorkSpec[] = [{ id: 'train' }],
+  withEmptyMap = false,
+): LightningApp {
+  const app = new LightningApp({
+    name: 'demo',
+    ...(cloud === undefined ? {} : { cloud: { project: 'my-project', ...cloud } as GcpCloudProps }),
+  });
+  class Root extends Flow {
+    constructor(scope: Construct) {
+      super(scope, 'root');
+      for (const w of works) {
+        new ScriptWork(this, w.id, {
+          script: 'train.py',
+          ...(w.compute ? { compute: new CloudCompute(w.compute) } : {}),
+          ...(w.port !== undefined ? { port: w.port } : {}),
+        });
+      }
+      if (withEmptyMap)
+        new WorkMap(this, 'trials', (scope, key) => new ScriptWork(scope, key, { script: 'train.py' }));
+    }
+    override run(): void {}
+  }
+  new Root(app);
+  return app;
+}
+
+function problemsOf(app: LightningApp): readonly ValidationProblem[] {
+  try {
+    planApp(app);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ValidationError);
+    return (err as ValidationError).problems;
+  }
+  throw new Error('expected a ValidationError, but the app planned fine');
+}
+
+type Case = readonly [name: string, app: () => LightningApp, path: string, message: RegExp, fix: RegExp];
+
+const work =
+  (compute: CloudComputeProps, extra: Partial<GcpCloudProps> = {}) =>
+  () =>
+    buildApp(extra, [{ id: 'train', compute }]);
+
+const cases: readonly Case[] = [
+  // CloudCompute on a Work
+  ['unknown GPU type', work({ gpuType: 'V200' as never }), 'root.train', /unknown gpuType "V200"/, /T4, L4/],
+  [
+    'fractional GPU count',
+    work({ gpuType: 'T4', gpuCount: 1.5 }),
+    'root.train',
+    /gpuCount 1.5 is not a whole number/,
+    /1, 2, 4 or 8/,
+  ],
+  [
+    'GPU count without a GPU type',
+    work({ gpuCount: 2 }),
+    'root.train',
+    /gpuCount is 2 but no gpuType/,
+    /set gpuType/,
+  ],
+  [
+    'malformed machine type',
+    work({ machineType: 'Big Machine' }),
+    'root.train',
+    /not a GCE machine type name/,
+    /e2-standard-4/,
+  ],
+  [
+    'GPU count no machine type carries',
+    work({ gpuType: 'L4', gpuCount: 3 }),
+    'root.train',
+    /no machine type carries 3× L4/,
+    /set machineType/,
+  ],
+  [
+    'GPU on a machine family that cannot take one',
+    work({ machineType: 'e2-standard-8', gpuType: 'T4' }),
+    'root.train',
+    /cannot run on e2-standard-8: E2 machine types cannot take GPUs/,
+    /n1-standard-8/,
+  ],
+  [
+    'wrong GPU for an accelerator-optimized type',
+    work({ machineType: 'g2-standard-4', gpuType: 'A100' }),
+    'root.train',
+    /g2-standard-4 comes with 1× L4.*not A100/,
+    /a2-highgpu-1g/,
+  ],
+  [
+    'wrong GPU count for an accelerator-optimized type',
+    work({ machineType: 'a2-highgpu-1g', gpuCount: 2 }),
+    'root.train',
+    /comes with exactly 1 GPU\(s\), not 2/,
+    /a2-highgpu-2g/,
+  ],
+  [
+    'A100 asked on N1',
+    work({ machineType: 'n1-standard-8', gpuType: 'A100' }),
+    'root.train',
+    /A100 \(nvidia-tesla-a100\) is not offered on N1/,
+    /a2-highgpu-1g/,
+  ],
+  [
+    'N1 GPU count not sold',
+    work({ machineType: 'n1-standard-8', gpuType: 'T4', gpuCount: 3 }),
+    'root.train',
+    /N1 takes 1, 2 or 4 T4 GPUs, not 3/,
+    /gpuCount that T4 is sold in/,
+  ],
+  [
+    'N1 too large for its T4s',
+    work({ machineType: 'n1-standard-64', gpuType: 'T4' }),
+    'root.train',
+    /n1-standard-64 has 64 vCPUs.*at most 48 vCPUs/,
+    /n1-standard-8/,
+  ],
+  [
+    'GPU not offered in the zone, region has it elsewhere',
+    work({ machineType: 'g2-standard-4' }, { zone: 'us-central1-f' }),
+    'root.train',
+    /L4 \(nvidia-l4\) is not offered in zone us-central1-f/,
+    /us-central1-a or us-central1-b or us-central1-c/,
+  ],
+  [
+    'GPU not offered in the region at all',
+    work({ machineType: 'a3-highgpu-1g' }, { region: 'europe-west1', zone: 'europe-west1-b' }),
+    'root.train',
+    /H100 .* not offered in zone europe-west1-b/,
+    /accelerator-types list/,
+  ],
+  [
+    'disk size not a whole number',
+    work({ diskSizeGb: 10.5 }),
+    'root.train',
+    /diskSizeGb 10.5 is not a whole number/,
+    /100/,
+  ],
+  [
+    'disk below the image minimum',
+    work({ machineType: 'g2-standard-4', diskSizeGb: 30 }),
+    'root.train',
+    /30 GB is smaller than image .*needs \(50 GB\)/,
+    /at least 50/,
+  ],
+  [
+    'disk below the Debian minimum',
+    work({ diskSizeGb: 5 }),
+    'root.train',
+    /5 GB is smaller than image debian-cloud\/debian-12/,
+    /at least 10/,
+  ],
+  ['disk over the limit', work({ diskSizeGb: 70000 }), 'root.train', /over the 64 TB limit/, /smaller/],
+  [
+    'unsupported disk type',
+    work({ diskType: 'local-ssd' as never }),
+    'root.train',
+    /diskType "local-ssd" is not supported/,
+    /pd-balanced/,
+  ],
+  [
+    'idle timeout too short',
+    work({ idleTimeoutSeconds: 5 }),
+    'root.train',
+    /idleTimeoutSeconds 5 is below 60/,
+    /at least 60/,
+  ],
+  [
+    'unknown startWith',
+    work({ startWith: 'later' as never }),
+    'root.train',
+    /startWith "later"/,
+    /'first-run'/,
+  ],
+  [
+    'malformed image',
+    work({ image: 'ubuntu' }),
+    'root.train',
+    /image "ubuntu" is not/,
+    /debian-cloud\/debian-12/,
+  ],
+  [
+    'invalid label key',
+    work({ labels: { Team: 'x' } }),
+    'root.train',
+    /label key "Team" is invalid/,
+    /lowercase letter first/,
+  ],
+  [
+    'invalid label value',
+    work({ labels: { team: 'Vision Team' } }),
+    'root.train',
+    /label team="Vision Team" has an invalid value/,
+    /lowercase/,
+  ],
+  [
+    'reserved label key',
+    work({ labels: { 'lightning-app': 'x' } }),
+    'root.train',
+    /label key lightning-app is reserved/,
+    /drop the "lightning-" prefix/,
+  ],
+  // App-level cloud settings
+  [
+    'no cloud settings',
+    () => buildApp(undefined),
+    'demo.cloud',
+    /no GCP project is set/,
+    /cloud: \{ project:/,
+  ],
+  [
+    'project name instead of id',
+    () => buildApp({ project: 'My Project' }),
+    'demo.cloud',
+    /"My Project" is not a GCP project id/,
+    /gcloud projects list/,
+  ],
+  [
+    'bad region',
+    () => buildApp({ region: 'us-central' }),
+    'demo.cloud',
+    /region "us-central" is not a GCP region name/,
+    /us-central1/,
+  ],
+  [
+    'zone outside the region',
+    () => buildApp({ region: 'us-central1', zone: 'europe-west4-a' }),
+    'demo.cloud',
+    /zone "europe-west4-a" is not a zone of region us-central1/,
+    /us-central1-a/,
+  ],
+  [
+    'privileged flow port',
+    () => buildApp({ flowPort: 80 }),
+    'demo.cloud',
+    /flowPort 80 is not an unprivileged TCP port/,
+    /1024-65535/,
+  ],
+  [
+    'ui port out of range',
+    () => buildApp({ uiPort: 70000 }),
+    'demo.cloud',
+    /uiPort 70000 is not an unprivileged TCP port/,
+    /1024-65535/,
+  ],
+  [
+    'flow and UI port clash',
+    () => buildApp({ flowPort: 8000, uiPort: 8000 }),
+    'demo.cloud',
+    /flowPort and uiPort are both 8000/,
+    /different ports/,
+  ],
+  [
+    'bad subnet CIDR',
+    () => buildApp({ subnetCidr: '10.0.0.0/33' }),
+    'demo.cloud',
+    /subnetCidr "10.0.0.0\/33" is not an IPv4 CIDR/,
+    /10.20.0.0\/24/,
+  ],
+  [
+    'existing network without subnetwork',
+    () => buildApp({ network: { network: 'vpc', subnetwork: '' } }),
+    'demo.cloud',
+    /network.subnetwork is empty/,
+    /existing subnetwork/,
+  ],
+  [
+    'invalid app label key',
+    () => buildApp({ labels: { 'Cost Center': 'x' } }),
+    'demo.cloud',
+    /label key "Cost Center" is invalid or reserved/,
+    /lowercase letter first/,
+  ],
+  [
+    'invalid app label value',
+    () => buildApp({ labels: { owner: 'Ada@Lab' } }),
+    'demo.cloud',
+    /label owner="Ada@Lab" has an invalid value/,
+    /lowercase/,
+  ],
+  [
+    'bucket name with "google"',
+    () => buildApp({ bucket: { name: 'my-google-drive' } }),
+    'demo.cloud.bucket',
+    /cannot contain "google"/,
+    /cloud.bucket.name/,
+  ],
+  [
+    'bucket name starting with goog',
+    () => buildApp({ bucket: { name: 'goog-drive' } }),
+    'demo.cloud.bucket',
+    /cannot start with "goog"/,
+    /cloud.bucket.name/,
+  ],
+  [
+    'bucket name with uppercase',
+    () => buildApp({ bucket: { name: 'My_Drive' } }),
+    'demo.cloud.bucket',
+    /lowercase letters/,
+    /cloud.bucket.name/,
+  ],
+  [
+    'bucket name too long',
+    () => buildApp({ bucket: { name: 'a'.repeat(64) } }),
+    'demo.cloud.bucket',
+    /at most 63 characters/,
+    /cloud.bucket.name/,
+  ],
+  [
+    'bucket name that is an IP',
+    () => buildApp({ bucket: { name: '192.168.1.1' } }),
+    'demo.cloud.bucket',
+    /cannot be an IP address/,
+    /cloud.bucket.name/,
+  ],
+  [
+    'flow VM with a GPU',
+    () => buildApp({ flowCompute: CloudCompute.named('gpu-l4') }),
+    'demo.flow',
+    /the flow VM has a GPU/,
+    /give the GPU to a Work/,
+  ],
+  [
+    'Spot flow VM',
+    () => buildApp({ flowCompute: CloudCompute.named('cpu', { spot: true }) }),
+    'demo.flow',
+    /the flow VM is Spot/,
+    /on-demand flow/,
+  ],
+  [
+    'flow VM with an idle timeout',
+    () => buildApp({ flowCompute: new CloudCompute({ idleTimeoutSeconds: 600 }) }),
+    'demo.flow',
+    /apply to Works, not to the flow VM/,
+    /remove them/,
+  ],
+  [
+    'flow VM settings are checked like a work',
+    () => buildApp({ flowCompute: new CloudCompute({ diskSizeGb: 1 }) }),
+    'demo.flow',
+    /1 GB is smaller than image/,
+    /at least 10/,
+  ],
+  // The app tree
+  [
+    'two works with the same VM name',
+    () => buildApp({}, [{ id: 'train_a' }, { id: 'train-a' }]),
+    'root.train-a',
+    /VM name demo-train-a is the same as root.train_a's/,
+    /rename one/,
+  ],
+  [
+    'a work named like the flow VM',
+    () => buildApp({}, [{ id: 'flow' }]),
+    'root.flow',
+    /VM name demo-flow is the same as demo.flow's/,
+    /rename one/,
+  ],
+  [
+    'auto port',
+    () => buildApp({}, [{ id: 'tb', port: 'auto' }]),
+    'root.tb',
+    /port 'auto' cannot be opened/,
+    /fixed port/,
+  ],
+  [
+    'privileged work port',
+    () => buildApp({}, [{ id: 'web', port: 80 }]),
+    'root.web',
+    /port 80 is privileged/,
+    /1024 or more/,
+  ],
+  [
+    'WorkMap without members at synth time',
+    () => buildApp({}, [{ id: 'train' }], true),
+    'root.trials',
+    /no members at synth time/,
+    /this.trials.get/,
+  ],
+];
+
+describe('GCP synthesis validation', () => {
+  it.each(cases)('reports %s', (_name, make, path, message, fix) => {
+    const problems = problemsOf(make());
+    const match = problems.find((p) => p.path === path && message.test(p.message));
+    expect(
+      match,
+      `no problem at ${path} matching ${message}; got:\n${problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`,
+    ).toBeDefined();
+    expect(match!.fix).toMatch(fix);
+  });
+
+  it('reports an app without a root flow', () => {
+    const app = new LightningApp({ name: 'empty', cloud: { project: 'my-project' } });
+    const problems = problemsOf(app);
+    expect(problems).toContainEqual(
+      expect.objectContaining({
+        path: 'empty',
+        message: expect.stringMatching(/exactly one root Flow, found 0/),
+      }),
+    );
+  });
+
+  it('rejects an unknown preset name at once', () => {
+    expect(() => CloudCompute.named('gpu-v100' as never)).toThrow(/unknown preset "gpu-v100"[\s\S]*gpu-l4/);
+  });
+
+  it('reports every problem of an app in one error, each with its path and a fix', () => {
+    const app = buildApp({ flowPort: 7501, zone: 'us-central1-f', bucket: { name: 'google' } }, [
+      { id: 'train', compute: { machineType: 'e2-standard-8', gpuType: 'T4', diskSizeGb: 5 } },
+      { id: 'serve', compute: { machineType: 'g2-standard-4' }, port: 'auto' },
+    ]);
+    let error: ValidationError | undefined;
+    try {
+      planApp(app);
+    } catch (err) {
+      error = err as ValidationError;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    const summary = error!.problems.map((p) => `${p.path}: ${p.message}`);
+    expect(summary).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^demo\.cloud: flowPort and uiPort are both 7501/),
+        expect.stringMatching(/^demo\.cloud\.bucket: bucket name "google" is invalid/),
+        expect.stringMatching(/^root\.train: a Work with 1× T4 cannot run on e2-standard-8/),
+        expect.stringMatching(/^root\.train: boot disk of 5 GB/),
+        expect.stringMatching(/^root\.serve: L4 .* not offered in zone us-central1-f/),
+        expect.stringMatching(/^root\.serve: port 'auto'/),
+      ]),
+    );
+    expect(error!.problems.every((p) => (p.fix ?? '').length > 0)).toBe(true);
+    expect(error!.message).toMatch(/Cannot synthesize app demo for GCP \(\d+ problems\)/);
+    expect(error!.message).toContain('fix: ');
+  });
+
+  it('accepts the presets in a zone that has their GPU', () => {
+    for (const preset of CloudCompute.presets) {
+      const zone = preset === 'gpu-a100-80gb' ? 'us-central1-a' : 'us-central1-a';
+      const app = buildApp({ zone }, [{ id: 'train', compute: CloudCompute.named(preset).props }]);
+      expect(() => planApp(app), preset).not.toThrow();
+    }
+  });
+});
