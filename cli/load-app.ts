@@ -33,10 +33,13 @@ export async function loadAppFile(file: string): Promise<LoadedApp> {
     if (err instanceof LightningError) throw err;
     const e = err as Error;
     const detail = (e?.message ?? String(err)).split('\n').slice(0, 12).join('\n    ');
+    const esmHint = /require\(\) ES Module|ERR_REQUIRE_ESM|ERR_REQUIRE_CYCLE/.test(detail);
     fail(
       shown,
       `the app file failed to load: ${e?.name ?? 'Error'}: ${detail}`,
-      'fix the error above (a syntax error, a missing import, or code that throws while the app is constructed)',
+      esmHint
+        ? 'the app file is loaded as CommonJS: add "type": "module" to the nearest package.json, or name the file app.mts'
+        : 'fix the error above (a syntax error, a missing import, or code that throws while the app is constructed)',
     );
   }
   const candidates = new Set<LightningApp>();
