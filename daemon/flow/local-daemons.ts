@@ -78,14 +78,17 @@ export class LocalDaemons implements DaemonHost {
   }
 
   /**
-   * Waits for every daemon to exit after the loop sent Shutdown; after `graceMs` sends
-   * SIGTERM to each daemon's process group, and SIGKILL 2 s later.
+   * Ends every daemon: SIGTERM to each daemon process at once (a daemon handles it like the
+   * Shutdown message the loop sent: it stops its call with the work's grace period; this also
+   * reaches daemons that never connected), then SIGTERM to each daemon's process group after
+   * `graceMs`, and SIGKILL 2 s later.
    */
   async stopAll(graceMs: number): Promise<void> {
     this.stopping = true;
     const alive = [...this.children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
     const exits = alive.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
     const all = Promise.all(exits);
+    for (const c of alive) c.kill('SIGTERM');
     const signalAll = (sig: NodeJS.Signals) => {
       for (const c of alive) signalGroup(c, sig);
     };

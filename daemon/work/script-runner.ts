@@ -147,7 +147,13 @@ export async function runScript(
     stripFinalNewline: false,
   });
   const pid = child.pid;
-  if (pid !== undefined) liveScriptGroups.add(pid);
+  if (pid !== undefined) {
+    liveScriptGroups.add(pid);
+    // The call ends when the script's main process exits. Anything it left running in its
+    // group (`cmd &`, a killed shell's children) is reaped now; they would otherwise hold
+    // the output pipes open and the call would never finish.
+    child.on('exit', () => signalGroup(pid, 'SIGKILL'));
+  }
   const tail: string[] = [];
   const pump = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
     if (!stream) return;

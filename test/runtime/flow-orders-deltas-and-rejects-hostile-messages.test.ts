@@ -10,13 +10,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { ATTACH_PATH, decodeFlowMessage, opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
-import type { PatchOperation } from '../../daemon/state/json-patch.ts';
 import {
-  DaemonMessageSchema,
-  type FlowMessage,
-  Phase,
-} from '../../proto/gen/lightning/v1/runtime_pb.ts';
+  ATTACH_PATH,
+  decodeFlowMessage,
+  opsToWire,
+  PROTOCOL_VERSION,
+} from '../../daemon/protocol/flow-service.ts';
+import type { PatchOperation } from '../../daemon/state/json-patch.ts';
+import { DaemonMessageSchema, type FlowMessage, Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 
 class Idle extends Work<{ a?: number; nested?: object }> {
   override async execute(): Promise<void> {}
@@ -67,7 +68,9 @@ function rawDaemon(token = TOKEN) {
   });
   const md = new grpc.Metadata();
   md.set('authorization', `Bearer ${token}`);
-  const call = (client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }).attach(md);
+  const call = (
+    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
+  ).attach(md);
   const received: FlowMessage[] = [];
   const waiters: (() => void)[] = [];
   const ended = new Promise<grpc.StatusObject>((resolve) => {
@@ -91,7 +94,8 @@ function rawDaemon(token = TOKEN) {
       check();
     });
   return {
-    send: (kind: Kind) => call.write(Buffer.from(toBinary(DaemonMessageSchema, create(DaemonMessageSchema, { kind })))),
+    send: (kind: Kind) =>
+      call.write(Buffer.from(toBinary(DaemonMessageSchema, create(DaemonMessageSchema, { kind })))),
     sendBytes: (b: Buffer) => call.write(b),
     next,
     ended,
@@ -149,7 +153,9 @@ describe('ordering by epoch and seq', () => {
     const { d, epoch } = await attached();
     d.send(delta(epoch, 3, [{ op: 'replace', path: '/a', value: 3 }])); // seq 2 missing: arrives later
     const request = await d.next('snapshotRequest');
-    expect(request.kind.case === 'snapshotRequest' && request.kind.value.reason).toMatch(/expected seq 2, got 3/);
+    expect(request.kind.case === 'snapshotRequest' && request.kind.value.reason).toMatch(
+      /expected seq 2, got 3/,
+    );
     d.send(delta(epoch, 2, [{ op: 'replace', path: '/a', value: 2 }])); // late: ignored while a snapshot is due
     await settleAfter();
     expect(vars()).toEqual({ a: 0 });

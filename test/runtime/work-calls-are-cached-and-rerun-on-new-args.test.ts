@@ -54,7 +54,11 @@ describe('work.run() call hashing', () => {
     local.loop.post(() => {
       (local.loop.app.root.state as { lr: number }).lr = 2;
     });
-    await until(() => status().phase === 'succeeded' && status().callHash !== firstHash, 30_000, 'second call');
+    await until(
+      () => status().phase === 'succeeded' && status().callHash !== firstHash,
+      30_000,
+      'second call',
+    );
     const runs = (await readFile(join(dir, '.lightning/works/root.w/runs.txt'), 'utf8')).trim().split('\n');
     expect(runs).toEqual(['run 1', 'run 2']);
   });
@@ -87,7 +91,10 @@ describe('parallel vs blocking calls', () => {
     });
     const end = await running.local.finished;
     expect(end).toEqual({ exitCode: 0, message: 'both done' });
-    const vars = running.local.loop.snapshot().root!.vars as { afterBlocking: string[]; afterParallel: string[] };
+    const vars = running.local.loop.snapshot().root!.vars as {
+      afterBlocking: string[];
+      afterParallel: string[];
+    };
     // Code after the parallel call ran while b was still pending/running.
     expect(vars.afterParallel).toContain('pending');
     // Code after the blocking call only ever ran once a had succeeded.
@@ -109,14 +116,19 @@ describe('parallel vs blocking calls', () => {
         export default app;`,
     });
     const runsFile = join(running.dir, '.lightning/works/root.w/runs.txt');
-    const runCount = async () => (await readFile(runsFile, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).length;
+    const runCount = async () =>
+      (await readFile(runsFile, 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).length;
     let count = 0;
-    await running.until(() => {
-      void runCount().then((n) => {
-        count = n;
-      });
-      return count >= 3;
-    }, 30_000, 'three runs of the same call');
+    await running.until(
+      () => {
+        void runCount().then((n) => {
+          count = n;
+        });
+        return count >= 3;
+      },
+      30_000,
+      'three runs of the same call',
+    );
     expect(count).toBeGreaterThanOrEqual(3);
   });
 });

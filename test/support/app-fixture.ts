@@ -115,3 +115,14 @@ export async function processesWith(marker: string): Promise<number[]> {
   }
   return out;
 }
+
+/** Re-checks `check` (an outcome that settles shortly, like processes dying) until it holds or `ms` pass. */
+export async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await check();
+  while (!ok(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    value = await check();
+  }
+  return value;
+}
