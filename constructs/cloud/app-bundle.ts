@@ -4,8 +4,10 @@
  * and the files of the app's directory (its scripts). Layout inside the .tar.gz:
  *
  *   app.mjs                        the user's app, bundled
- *   lightning-runtime/main.mjs     the CLI (flow and daemon roles)
+ *   lightning-runtime/cli/main.mjs the CLI (flow and daemon roles)
  *   lightning-runtime/chunks/*     code shared by both
+ *   lightning-runtime/package.json name and version (the CLI reads ../package.json)
+ *   lightning-runtime/python/*     daemon/python (script-runner finds it at ../python)
  *   <app dir files>                train.py, serve.sh, ... (scripts resolve against app.mjs)
  *
  * Synthesis-only module (esbuild), never loaded by the runtime roles.
@@ -63,6 +65,36 @@ function walk(dir: string, base: string, excluded: ReadonlySet<string>, out: Tar
   }
 }
 
+/**
+ * Files the runtime reads relative to its own modules (import.meta.url). The bundle keeps
+ * their position relative to the code: cli/main.ts reads ../package.json, and
+ * daemon/work/script-runner.ts reads ../python; from lightning-runtime/cli/ and
+ * lightning-runtime/chunks/ both resolve inside lightning-runtime/.
+ */
+function runtimeFiles(): TarEntry[] {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  const out: TarEntry[] = [
+    {
+      path: 'lightning-runtime/package.json',
+      data: Buffer.from(
+        `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', private: true }, null, 2)}\n`,
+      ),
+    },
+  ];
+  const python: TarEntry[] = [];
+  walk(
+    join(REPO_ROOT, 'daemon', 'python'),
+    join(REPO_ROOT, 'daemon', 'python'),
+    new Set(ALWAYS_EXCLUDED),
+    python,
+  );
+  for (const e of python) out.push({ ...e, path: `lightning-runtime/python/${e.path}` });
+  return out;
+}
+
 /** Builds the bundle. Deterministic: the same sources give the same bytes. */
 export async function buildAppBundle(options: AppBundleOptions): Promise<AppBundle> {
   const appFile = resolve(options.appFile);
@@ -73,7 +105,7 @@ export async function buildAppBundle(options: AppBundleOptions): Promise<AppBund
   try {
     try {
       await esbuild.build({
-        entryPoints: { app: appFile, 'lightning-runtime/main': runtimeEntry },
+        entryPoints: { app: appFile, 'lightning-runtime/cli/main': runtimeEntry },
         bundle: true,
         splitting: true,
         format: 'esm',
@@ -114,6 +146,7 @@ export async function buildAppBundle(options: AppBundleOptions): Promise<AppBund
     walk(appDir, appDir, new Set([...ALWAYS_EXCLUDED, ...(options.exclude ?? [])]), entries);
     const built: TarEntry[] = [];
     walk(outdir, outdir, new Set(), built);
+    built.push(...runtimeFiles());
     const builtPaths = new Set(built.map((e) => e.path));
     const all = [...entries.filter((e) => !builtPaths.has(e.path)), ...built];
     const tgz = deterministicTarGz(all);

@@ -291,7 +291,7 @@ async function run() {
   writeFileSync(certFile, secrets.certPem, { mode: 0o600 });
   const tls = { certFile, keyFile: join(RUNTIME_DIR, 'flow-key.pem') };
   if (cfg.role === 'flow') writeFileSync(tls.keyFile, secrets.keyPem, { mode: 0o600 });
-  const runtime = join(bundleDir, 'lightning-runtime', 'main.mjs');
+  const runtime = join(bundleDir, 'lightning-runtime', 'cli', 'main.mjs');
   const args = roleArgs(cfg, bundleDir, tls);
   log(`starting: node ${runtime} ${args.join(' ')}`);
   const child = spawn(process.execPath, [runtime, ...args], {
