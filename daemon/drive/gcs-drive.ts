@@ -65,17 +65,31 @@ export class GcsDrive implements Drive {
     this.prefix = prefix;
     this.name = options.name ?? 'default';
     const emulator = process.env.STORAGE_EMULATOR_HOST;
-    const apiEndpoint = options.apiEndpoint ?? (emulator ? withScheme(emulator) : undefined);
+    const apiEndpoint = options.apiEndpoint
+      ? withScheme(options.apiEndpoint)
+      : emulator
+        ? withScheme(emulator)
+        : undefined;
     this.endpoint = apiEndpoint ?? GCS_ENDPOINT;
-    const storage = new Storage({
-      ...(apiEndpoint ? { apiEndpoint } : {}),
-      ...(options.projectId
-        ? { projectId: options.projectId }
-        : apiEndpoint
-          ? { projectId: 'emulator' }
-          : {}),
-      retryOptions: { autoRetry: false },
-    });
+    // The client takes STORAGE_EMULATOR_HOST as its base URL verbatim, without the
+    // `/storage/v1` path the JSON API (and fake-gcs-server) expects. We resolve the endpoint
+    // ourselves and hide the variable while the (synchronous) constructor reads it.
+    const saved = process.env.STORAGE_EMULATOR_HOST;
+    delete process.env.STORAGE_EMULATOR_HOST;
+    let storage: Storage;
+    try {
+      storage = new Storage({
+        ...(apiEndpoint ? { apiEndpoint } : {}),
+        ...(options.projectId
+          ? { projectId: options.projectId }
+          : apiEndpoint
+            ? { projectId: 'emulator' }
+            : {}),
+        retryOptions: { autoRetry: false },
+      });
+    } finally {
+      if (saved !== undefined) process.env.STORAGE_EMULATOR_HOST = saved;
+    }
     this.bucket = storage.bucket(bucketName);
     this.maxRetries = options.maxRetries ?? 5;
     this.retryDelayMs = options.retryDelayMs ?? 250;
@@ -445,6 +459,8 @@ function isValidKey(key: string): boolean {
   }
 }
 
+/** `host:port`, `http://host:port/` or `http://host:port/storage/v1` → `http://host:port`. */
 function withScheme(hostOrUrl: string): string {
-  return /^https?:\/\//.test(hostOrUrl) ? hostOrUrl : `http://${hostOrUrl}`;
+  const url = /^https?:\/\//.test(hostOrUrl) ? hostOrUrl : `http://${hostOrUrl}`;
+  return url.replace(/\/+$/, '').replace(/\/storage\/v1$/, '');
 }
