@@ -444,6 +444,8 @@ export class WorkDaemon {
 
   private startCall(run: Run): void {
     const previous = this.current;
+    // The same call re-sent (a flow that restarted or reconnected): it is already running.
+    if (previous && previous.hash === run.callHash && !previous.controller.signal.aborted) return;
     const controller = new AbortController();
     const call: CurrentCall = { hash: run.callHash, controller, done: Promise.resolve() };
     this.current = call;
