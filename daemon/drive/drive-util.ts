@@ -14,8 +14,12 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-/** Validates a directory prefix (a key ending in `/`; a missing trailing `/` is added). */
+/**
+ * Validates a directory prefix (a key ending in `/`; a missing trailing `/` is added).
+ * The empty prefix is the whole Drive.
+ */
 export function directoryPrefix(prefix: string): string {
+  if (prefix === '') return '';
   const withSlash = prefix.endsWith('/') ? prefix : `${prefix}/`;
   return validateKey(withSlash, { allowDirectory: true });
 }

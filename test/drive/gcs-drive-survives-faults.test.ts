@@ -47,7 +47,7 @@ async function driveError(p: Promise<unknown>): Promise<DriveError> {
 }
 
 interface Proxy {
-  readonly endpoint: string;
+  endpoint: string;
   /** Connections accepted so far. */
   connections: number;
 }
