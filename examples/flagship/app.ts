@@ -33,6 +33,14 @@ import { Flow, LightningApp, type Path, ScriptWork, Work, type WorkContext } fro
 const VENV_PYTHON = fileURLToPath(new URL('.venv/bin/python', import.meta.url));
 const PYTHON = process.env.LIGHTNING_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
 
+/**
+ * Address the servers listen on: loopback, unless the runtime says otherwise through
+ * LIGHTNING_HOST (on a cloud VM the flow reaches a work's port from another machine).
+ */
+function bindHost(ctx: WorkContext): string {
+  return ctx.env.LIGHTNING_HOST ?? '127.0.0.1';
+}
+
 /** What train.py reports while it runs (its LiveProgress callback). */
 interface TrainState {
   stage: string | null;
@@ -131,7 +139,7 @@ class Flagship extends Flow<FlagshipState> {
 
   readonly tensorboard = new ScriptWork<object, { logs: Path }>(this, 'tensorboard', {
     command: [PYTHON, '-m', 'tensorboard.main'],
-    args: (a, ctx) => ['--logdir', a.logs, '--host', '127.0.0.1', '--port', String(ctx.port)],
+    args: (a, ctx) => ['--logdir', a.logs, '--host', bindHost(ctx), '--port', String(ctx.port)],
     port: 'auto',
     parallel: true,
   });
@@ -149,13 +157,15 @@ class Flagship extends Flow<FlagshipState> {
     args: (a, ctx) => [
       join(ctx.appDir, 'ui.py'),
       '--server.address',
-      '127.0.0.1',
+      bindHost(ctx),
       '--server.port',
       String(ctx.port),
       '--server.headless',
       'true',
       '--browser.gatherUsageStats',
       'false',
+      '--client.toolbarMode',
+      'minimal',
       '--',
       '--server-url',
       a.server,

@@ -145,7 +145,11 @@ def make_handler(model: Model) -> type[BaseHTTPRequestHandler]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="model.pt2 written by train.py")
-    p.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="bind address (default $HOST or 127.0.0.1)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("LIGHTNING_HOST") or os.environ.get("HOST") or "127.0.0.1",
+        help="bind address (default $LIGHTNING_HOST, $HOST, else 127.0.0.1)",
+    )
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")), help="default $PORT or 8000; 0 = any free")
     args = p.parse_args(argv)
 
