@@ -6,8 +6,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import pc from 'picocolors';
 import { LightningError } from '../constructs/errors.ts';
+import { registerCostCommand } from './cost-command.ts';
 import { registerDaemonCommands } from './daemon-command.ts';
+import { registerDriveCommand } from './drive-command.ts';
 import { registerRunCommand } from './run-command.ts';
+import { registerSynthCommand } from './synth-command.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -22,6 +25,9 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addOption(new Option('--no-color', 'disable colours'));
   registerRunCommand(program);
+  registerSynthCommand(program);
+  registerCostCommand(program);
+  registerDriveCommand(program);
   registerDaemonCommands(program);
   return program;
 }

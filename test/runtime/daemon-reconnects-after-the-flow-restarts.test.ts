@@ -75,7 +75,8 @@ describe('daemon reconnect', () => {
       diagnostics: (l) => lines.push(l),
     });
     await daemon.start();
-    const tick = (loop: EventLoop) => (loop.snapshot()['root.w']?.vars as { tick: number }).tick;
+    const tick = (loop: EventLoop) =>
+      (loop.snapshot()['root.w']?.vars as { tick?: number } | undefined)?.tick ?? 0;
     await until(
       () => loop1.statusOf('root.w')?.phase === 'running' && tick(loop1) >= 3,
       20_000,

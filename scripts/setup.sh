@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Everything the project needs beyond `npm ci`, on a fresh machine (Debian, Node 20, Python
+# 3.10+). Idempotent: re-running on a set-up machine takes seconds.
+#   - system tools the runtime and tests use: curl (state-URL one-liner), iproute2 (network
+#     namespaces of the cloud startup test), python3-venv
+#   - the GCS emulator for the Drive tests (scripts/setup-drive.sh)
+#   - the flagship example's Python env: CPU torch, Lightning, TensorBoard, Streamlit
+#     (scripts/setup-flagship.sh)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+need=()
+command -v curl >/dev/null || need+=(curl)
+command -v ip >/dev/null || need+=(iproute2)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+if ((${#need[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing ${need[*]} with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: please install ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+
+bash "$root/scripts/setup-drive.sh"
+bash "$root/scripts/setup-flagship.sh"
+echo "setup: done"
