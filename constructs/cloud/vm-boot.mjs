@@ -248,8 +248,12 @@ async function readConfig() {
   };
 }
 
-/** The role's argv (after `node <runtime>`), exported for tests. */
-export function roleArgs(cfg, bundleDir, tls) {
+/**
+ * The role's argv (after `node <runtime>`): the `flow` and `daemon` commands of cli/daemon-command.ts.
+ * The flow role takes no --drive or --ui yet; when it does, pass `cfg.driveUrl` and
+ * `127.0.0.1:${cfg.uiPort}` here (the UI must stay on loopback: it is reached by an IAP SSH tunnel).
+ */
+function roleArgs(cfg, bundleDir, tls) {
   const app = join(bundleDir, cfg.appFile);
   if (cfg.role === 'flow') {
     return [
@@ -257,10 +261,6 @@ export function roleArgs(cfg, bundleDir, tls) {
       app,
       '--listen',
       `0.0.0.0:${cfg.flowPort}`,
-      '--ui',
-      `127.0.0.1:${cfg.uiPort}`,
-      '--drive',
-      cfg.driveUrl,
       '--tls-cert',
       tls.certFile,
       '--tls-key',
