@@ -51,6 +51,8 @@ interface TrainState {
   val_loss: number | null;
   val_acc: number | null;
   best_val_acc: number | null;
+  /** 0-based, like `epoch`. */
+  best_epoch: number | null;
 }
 
 interface DemoState {
@@ -67,8 +69,8 @@ interface FlagshipState {
   /** Best validation accuracy seen live, and its (1-based) epoch. */
   bestValAcc: number | null;
   bestEpoch: number | null;
-  /** Server URLs announced so far, by work name. */
-  urls: Record<string, string>;
+  /** What was announced in the log so far (server URLs by work name), to say it once. */
+  announced: Record<string, string>;
 }
 
 /** Lowest demo accuracy that counts as a working model (the demo points are easy ones). */
@@ -132,19 +134,24 @@ class Flagship extends Flow<FlagshipState> {
       val_loss: null,
       val_acc: null,
       best_val_acc: null,
+      best_epoch: null,
     },
     parallel: true, // run() keeps going while training, to react to the live numbers
     timeoutSeconds: 30 * 60,
   });
 
-  readonly tensorboard = new ScriptWork<object, { logs: Path }>(this, 'tensorboard', {
-    command: [PYTHON, '-m', 'tensorboard.main'],
-    args: (a, ctx) => ['--logdir', a.logs, '--host', bindHost(ctx), '--port', String(ctx.port)],
-    port: 'auto',
-    parallel: true,
-  });
+  readonly tensorboard = new ScriptWork<object, { logs: Path; trainCall: string | null }>(
+    this,
+    'tensorboard',
+    {
+      command: [PYTHON, '-m', 'tensorboard.main'],
+      args: (a, ctx) => ['--logdir', a.logs, '--host', bindHost(ctx), '--port', String(ctx.port)],
+      port: 'auto',
+      parallel: true,
+    },
+  );
 
-  readonly serve = new ScriptWork<object, { model: Path }>(this, 'serve', {
+  readonly serve = new ScriptWork<object, { model: Path; trainCall: string | null }>(this, 'serve', {
     script: 'serve.py',
     python: PYTHON,
     args: (a) => ['--model', a.model],
@@ -177,7 +184,9 @@ class Flagship extends Flow<FlagshipState> {
   readonly demo = new DemoClient(this, 'demo');
 
   constructor(scope: Construct) {
-    super(scope, 'root', { state: { demo: true, epochs: 30, bestValAcc: null, bestEpoch: null, urls: {} } });
+    super(scope, 'root', {
+      state: { demo: true, epochs: 30, bestValAcc: null, bestEpoch: null, announced: {} },
+    });
   }
 
   override run(): void {
@@ -189,9 +198,12 @@ class Flagship extends Flow<FlagshipState> {
     }
     if (!this.train.hasSucceeded) return;
 
-    // Training succeeded, so its outputs are in the Drive: hand them over as Paths.
-    this.tensorboard.run({ logs: this.train.output('lightning_logs/') });
-    this.serve.run({ model: this.train.output('model.pt2') });
+    // Training succeeded, so its outputs are in the Drive: hand them over as Paths. `trainCall`
+    // is unused by the scripts but part of the call: if the flow's `epochs` changes (state
+    // PATCH), train runs again and, once it succeeded, the servers restart on the new outputs.
+    const trainCall = this.train.status.callHash;
+    this.tensorboard.run({ logs: this.train.output('lightning_logs/'), trainCall });
+    this.serve.run({ model: this.train.output('model.pt2'), trainCall });
     const server = this.serve.url;
     if (server !== null) this.ui.run({ server });
 
@@ -226,11 +238,13 @@ class Flagship extends Flow<FlagshipState> {
 
   /** Records (and logs) each new best validation accuracy as train.py reports it. */
   private trackBest(): void {
+    // train.py reports its best so far with each epoch, so a pass that sees several epochs'
+    // patches at once (the loop coalesces bursts) still gets the right best and epoch.
     const t = this.train.state;
-    const acc = Math.max(t.val_acc ?? -1, t.best_val_acc ?? -1);
-    if (acc < 0 || (this.state.bestValAcc !== null && acc <= this.state.bestValAcc)) return;
+    const acc = t.best_val_acc;
+    if (typeof acc !== 'number' || (this.state.bestValAcc !== null && acc <= this.state.bestValAcc)) return;
     this.state.bestValAcc = acc;
-    this.state.bestEpoch = t.epoch === null ? null : t.epoch + 1;
+    this.state.bestEpoch = typeof t.best_epoch === 'number' ? t.best_epoch + 1 : null;
     console.log(
       `flagship: new best val_acc ${acc.toFixed(4)} at epoch ${this.state.bestEpoch}/${t.max_epochs}`,
     );
@@ -238,8 +252,8 @@ class Flagship extends Flow<FlagshipState> {
 
   /** Logs a URL (or message) once per distinct value. */
   private announce(name: string, url: string): void {
-    if (this.state.urls[name] === url) return;
-    this.state.urls[name] = url;
+    if (this.state.announced[name] === url) return;
+    this.state.announced[name] = url;
     console.log(`flagship: ${name} ${url}`);
   }
 }

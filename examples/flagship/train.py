@@ -49,7 +49,9 @@ CLASSES = ["red", "green", "blue"]
 
 
 def report_state(**fields: object) -> None:
-    """Send live state to the app; a no-op outside one, and never fatal to training."""
+    """Send live state to the app; a no-op outside one, and never fatal to training.
+
+    Fields are a JSON merge patch: a None value would delete the key, so none is sent."""
     global _report
     if _report is None or not os.environ.get("LIGHTNING_STATE_URL"):
         return
@@ -106,10 +108,11 @@ class SpiralClassifier(L.LightningModule):
 class LiveProgress(L.Callback):
     """Prints one line per epoch and reports progress to the app (throttled per batch)."""
 
-    def __init__(self, checkpoint: ModelCheckpoint, every_seconds: float = 0.25) -> None:
-        self.checkpoint = checkpoint
+    def __init__(self, every_seconds: float = 0.25) -> None:
         self.every_seconds = every_seconds
         self.last_report = 0.0
+        self.best_acc: float | None = None
+        self.best_epoch: int | None = None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         report_state(stage="training", max_epochs=trainer.max_epochs, total_steps=int(trainer.estimated_stepping_batches))
@@ -129,8 +132,8 @@ class LiveProgress(L.Callback):
         val_loss, val_acc = float(m["val_loss"]), float(m["val_acc"])
         train_loss = float(m["train_loss"]) if "train_loss" in m else None
         # The checkpoint callback runs after this hook, so fold this epoch in by hand.
-        best = self.checkpoint.best_model_score
-        best_acc = max(val_acc, float(best)) if best is not None else val_acc
+        if self.best_acc is None or val_acc > self.best_acc:
+            self.best_acc, self.best_epoch = val_acc, trainer.current_epoch
         print(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} step {trainer.global_step} "
             f"train_loss {train_loss if train_loss is None else round(train_loss, 4)} "
@@ -140,10 +143,11 @@ class LiveProgress(L.Callback):
         report_state(
             epoch=trainer.current_epoch,
             step=trainer.global_step,
-            train_loss=None if train_loss is None else round(train_loss, 5),
+            **({} if train_loss is None else {"train_loss": round(train_loss, 5)}),
             val_loss=round(val_loss, 5),
             val_acc=round(val_acc, 5),
-            best_val_acc=round(best_acc, 5),
+            best_val_acc=round(self.best_acc, 5),
+            best_epoch=self.best_epoch,
         )
 
 
@@ -171,7 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     # Researchers' scripts carry this kind of noise filter; the toy data needs no workers.
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     L.seed_everything(args.seed, workers=True)
-    report_state(stage="preparing data", epoch=None, step=0, train_loss=None, val_loss=None, val_acc=None, best_val_acc=None)
+    report_state(stage="preparing data", step=0)
 
     x, y = make_spirals(args.samples_per_class, args.noise, args.seed)
     order = np.random.default_rng(args.seed).permutation(len(x))
@@ -191,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         accelerator="cpu",
         devices=1,
         logger=TensorBoardLogger(save_dir=args.logdir, name="lightning_logs", default_hp_metric=False),
-        callbacks=[checkpoint, LiveProgress(checkpoint)],
+        callbacks=[checkpoint, LiveProgress()],
         log_every_n_steps=5,
         enable_progress_bar=sys.stderr.isatty(),
         deterministic=True,

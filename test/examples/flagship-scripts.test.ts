@@ -144,10 +144,13 @@ describe('flagship train.py', () => {
       expect(p.val_acc).toBeGreaterThanOrEqual(0);
       expect(p.val_acc).toBeLessThanOrEqual(1);
       expect(p.best_val_acc).toBeGreaterThanOrEqual(p.val_acc as number);
+      expect([0, 1, 2]).toContain(p.best_epoch);
       expect(typeof p.step).toBe('number');
       expect(typeof p.train_loss).toBe('number');
     }
     expect(patches.find((p) => p.stage === 'training')?.max_epochs).toBe(3);
+    // A null in a merge patch deletes the key, so the script never sends one.
+    expect(patches.flatMap((p) => Object.values(p)).includes(null)).toBe(false);
   });
 
   it('says how to install its packages when they are missing', async () => {
