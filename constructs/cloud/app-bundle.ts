@@ -65,6 +65,32 @@ function walk(dir: string, base: string, excluded: ReadonlySet<string>, out: Tar
   }
 }
 
+/** Synthesis modules (reached from `lightning-local synth` by a lazy import). */
+const SYNTHESIS_MODULES = new Set(
+  ['synth.ts', 'lightning-gcp.ts', 'app-bundle.ts', 'cdktf-app.ts', 'index.ts'].map((f) =>
+    join(REPO_ROOT, 'constructs', 'cloud', f),
+  ),
+);
+
+/**
+ * Keeps the synthesis modules out of the bundle: `lightning-local synth` imports them
+ * lazily, so the CLI works on a VM without them (only `synth` itself would fail there).
+ */
+const leaveOutSynthesis = {
+  name: 'leave-out-synthesis',
+  setup(build: {
+    onResolve(
+      o: { filter: RegExp },
+      cb: (a: { path: string; resolveDir: string }) => { path: string; external: boolean } | undefined,
+    ): void;
+  }) {
+    build.onResolve({ filter: /constructs\/cloud\/[a-z-]+\.ts$|^\.\/[a-z-]+\.ts$/ }, (args) => {
+      const abs = resolve(args.resolveDir, args.path);
+      return SYNTHESIS_MODULES.has(abs) ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
 /**
  * Files the runtime reads relative to its own modules (import.meta.url). The bundle keeps
  * their position relative to the code: cli/main.ts reads ../package.json, and
@@ -117,6 +143,7 @@ export async function buildAppBundle(options: AppBundleOptions): Promise<AppBund
         // Synthesis code stays out: the VM never synthesizes, and DESIGN §2 keeps CDKTF
         // out of the runtime roles.
         external: ['cdktf', '@cdktf/*', 'esbuild', 'tsx', 'tsx/*', 'vitest'],
+        plugins: [leaveOutSynthesis],
         alias: { 'lightning-local': join(REPO_ROOT, 'constructs', 'index.ts') },
         // CommonJS dependencies call require() for Node built-ins; ESM output needs a require.
         banner: {
