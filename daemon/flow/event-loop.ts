@@ -50,7 +50,7 @@ import {
   toStateValue,
 } from '../state/json-patch.ts';
 import { callHash } from '../state/stable-hash.ts';
-import { readonlyView, recordingView } from '../state/state-recorder.ts';
+import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 
 /** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
 export interface DaemonSession {
@@ -268,6 +268,7 @@ export class EventLoop {
       }
     }
     if (this.changed && !this.endRequest) this.runPasses();
+    flushPendingArrays(); // array mutations of this drain become ops now, not a microtask later
     this.flushOutgoing();
     if (this.changed) {
       this.changed = false;
@@ -717,6 +718,7 @@ export class EventLoop {
   // ---- outgoing ----
 
   private flushOps(rec: WorkRecord): void {
+    flushPendingArrays();
     if (rec.outOps.length === 0 || !rec.session) return;
     const ops = rec.outOps;
     rec.outOps = [];

@@ -7,12 +7,16 @@
  * code writes state (`this.state.loss = 0.3`) without the runtime ever diffing documents:
  * the cost of a change is O(size of the change), not O(size of the state).
  *
- * Arrays: appending (`push`, or assigning index == length) records `add /…/-`; any other
- * array mutation records one `replace` of the whole array (arrays in state are small; a
- * splice expressed as index moves would be larger than the array itself).
+ * Arrays: appending (`push`, or assigning index == length) records `add /…/-`. Any other
+ * array mutation (splice, shift, sort, index writes, length) marks the array; one `replace` of
+ * the whole array is recorded when the mutation is over (a microtask later, or at the next
+ * `flushPendingArrays`, or just before an op on a path that contains the array). A splice is
+ * many intermediate writes, some leaving holes that are not JSON; sending the final array once
+ * is both valid and smaller. Ops inside a marked array are not recorded separately: the
+ * replace carries them.
  */
 import type { JsonValue } from '../../constructs/json.ts';
-import { escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
+import { checkKey, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
 
@@ -21,6 +25,59 @@ interface Meta {
   readonly sink: OpSink;
   readonly readonly: boolean;
   readonly label: string;
+}
+
+// Marked arrays per sink: pointer → the live array, replaced whole when flushed.
+const pendingArrays = new Map<OpSink, Map<string, unknown[]>>();
+let flushQueued = false;
+
+function isWithin(path: string, ancestor: string): boolean {
+  return path.startsWith(`${ancestor}/`);
+}
+
+function markArray(meta: Meta, arr: unknown[]): void {
+  let marks = pendingArrays.get(meta.sink);
+  if (!marks) {
+    marks = new Map();
+    pendingArrays.set(meta.sink, marks);
+  }
+  for (const p of marks.keys()) {
+    if (p === meta.pointer || isWithin(meta.pointer, p)) return; // already covered
+    if (isWithin(p, meta.pointer)) marks.delete(p); // now covered by this one
+  }
+  marks.set(meta.pointer, arr);
+  if (!flushQueued) {
+    flushQueued = true;
+    queueMicrotask(() => {
+      flushQueued = false;
+      flushPendingArrays();
+    });
+  }
+}
+
+/** Records the pending whole-array replaces (of one sink, or all). Call before sending ops. */
+export function flushPendingArrays(sink?: OpSink): void {
+  for (const [s, marks] of pendingArrays) {
+    if (sink && s !== sink) continue;
+    pendingArrays.delete(s);
+    for (const [pointer, arr] of marks)
+      s({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
+  }
+}
+
+/** Sends `op` to the sink in order with marked arrays (see the module comment). */
+function emit(meta: Meta, op: PatchOperation): void {
+  const marks = pendingArrays.get(meta.sink);
+  if (marks && marks.size > 0) {
+    for (const [pointer, arr] of marks) {
+      if (op.path === pointer || isWithin(op.path, pointer)) return; // carried by the replace
+      if (isWithin(pointer, op.path)) {
+        marks.delete(pointer);
+        meta.sink({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
+      }
+    }
+  }
+  meta.sink(op);
 }
 
 // Views are cached per (target, sink, pointer): the same object re-read at the same place
@@ -68,12 +125,17 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
     set(target, key, value) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot set "${key}"`);
+      try {
+        checkKey(key, childPointer(key));
+      } catch (err) {
+        throw new TypeError(`cannot write ${meta.label}${childPointer(key)}: ${(err as Error).message}`);
+      }
       const isArray = Array.isArray(target);
       if (isArray && key === 'length') {
         const arr = target as unknown as unknown[];
         if (value === arr.length) return true;
         arr.length = value as number;
-        meta.sink({ op: 'replace', path: meta.pointer, value: toStateValue(arr, meta.pointer) });
+        markArray(meta, arr);
         return true;
       }
       if (value === undefined) {
@@ -83,7 +145,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         }
         if (Object.hasOwn(target, key)) {
           delete target[key];
-          meta.sink({ op: 'remove', path: childPointer(key) });
+          emit(meta, { op: 'remove', path: childPointer(key) });
         }
         return true;
       }
@@ -92,29 +154,29 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
           arr.push(stateValue);
-          meta.sink({ op: 'add', path: `${meta.pointer}/-`, value: stateValue });
+          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: stateValue });
         } else {
           (target as Record<string, unknown>)[key] = stateValue;
-          meta.sink({ op: 'replace', path: meta.pointer, value: toStateValue(arr, meta.pointer) });
+          markArray(meta, arr);
         }
         return true;
       }
       const existed = Object.hasOwn(target, key);
       target[key] = stateValue;
-      meta.sink({ op: existed ? 'replace' : 'add', path: childPointer(key), value: stateValue });
+      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: stateValue });
       return true;
     },
     deleteProperty(target, key) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot delete "${key}"`);
       if (!Object.hasOwn(target, key)) return true;
-      if (Array.isArray(target)) {
-        throw new TypeError(
-          `${meta.label}${childPointer(key)}: use splice() to remove array elements in state`,
-        );
-      }
       delete target[key];
-      meta.sink({ op: 'remove', path: childPointer(key) });
+      if (Array.isArray(target)) {
+        // Part of splice/shift: the array is sent whole (see the module comment).
+        markArray(meta, target as unknown as unknown[]);
+        return true;
+      }
+      emit(meta, { op: 'remove', path: childPointer(key) });
       return true;
     },
     defineProperty() {

@@ -50,7 +50,7 @@ import {
   parseStateJson,
   toStateValue,
 } from '../state/json-patch.ts';
-import { readonlyView, recordingView } from '../state/state-recorder.ts';
+import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
 import { resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
@@ -369,6 +369,7 @@ export class WorkDaemon {
 
   private flushOps(): void {
     this.flushScheduled = false;
+    flushPendingArrays();
     if (this.pendingOps.length === 0 || !this.connected) return;
     const ops = this.pendingOps;
     this.pendingOps = [];

@@ -60,8 +60,16 @@ describe('a work whose script cannot run or fails', () => {
     const st = running.local.loop.statusOf('root.w')!;
     expect(st.reason).toBe('exit_code');
     expect(st.message).toMatch(/exited with code 3[\s\S]*CUDA out of memory/);
+    // Every transition was applied in order...
+    expect(running.statuses.filter((s) => s.work === 'root.w').map((s) => s.status.phase)).toEqual([
+      'pending',
+      'running',
+      'failed',
+    ]);
+    // ...while the flow, whose passes coalesce bursts, saw at least the first and the last.
     const seen = (running.local.loop.snapshot().root!.vars as { seen: string[] }).seen;
-    expect(seen).toEqual(['pending', 'running', 'failed']);
+    expect(seen[0]).toBe('pending');
+    expect(seen.at(-1)).toBe('failed');
   });
 
   it('retries a failing call maxRetries times, then fails', async () => {

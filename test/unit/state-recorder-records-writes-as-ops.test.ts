@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { applyPatch, type PatchOperation, toStateValue } from '../../daemon/state/json-patch.ts';
+import { flushPendingArrays, readonlyView, recordingView } from '../../daemon/state/state-recorder.ts';
+
+function setup(initial: object) {
+  const source = toStateValue(initial) as Record<string, unknown>;
+  const mirror = toStateValue(initial) as Record<string, unknown>;
+  const ops: PatchOperation[] = [];
+  const view = recordingView<Record<string, any>>(source, '', (op) => ops.push(op), 'test.state');
+  return { source, mirror, ops, view };
+}
+
+describe('recording views', () => {
+  it('records each write as an op whose replay reproduces the document', () => {
+    const { source, mirror, ops, view } = setup({ loss: null, metrics: { acc: 0 }, history: [] });
+    view.loss = 0.5;
+    view.metrics.acc = 0.9;
+    view.metrics.f1 = 0.8;
+    view.history.push(1, 2);
+    view.history[0] = 10;
+    view.history.splice(1, 1);
+    delete view.metrics.f1;
+    view.nested = { deep: [1, { x: 2 }] };
+    view.nested.deep[1].x = 3;
+    flushPendingArrays();
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual(JSON.parse(JSON.stringify(source)));
+    expect(ops.slice(0, 4)).toEqual([
+      { op: 'replace', path: '/loss', value: 0.5 },
+      { op: 'replace', path: '/metrics/acc', value: 0.9 },
+      { op: 'add', path: '/metrics/f1', value: 0.8 },
+      { op: 'add', path: '/history/-', value: 1 },
+    ]);
+  });
+
+  it('an object that moved inside an array is written at its new position', () => {
+    const { source, mirror, ops, view } = setup({ items: [{ v: 1 }, { v: 2 }] });
+    expect(view.items[1].v).toBe(2); // read through the proxy at index 1
+    view.items.shift();
+    view.items[0].v = 20; // the same object, now at index 0
+    view.items.push({ v: 30 });
+    flushPendingArrays();
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual({ items: [{ v: 20 }, { v: 30 }] });
+    expect(JSON.parse(JSON.stringify(source))).toEqual({ items: [{ v: 20 }, { v: 30 }] });
+    // One replace of the whole array for the shift and everything after it, not one per step.
+    expect(ops).toEqual([{ op: 'replace', path: '/items', value: [{ v: 20 }, { v: 30 }] }]);
+  });
+
+  it('refuses non-JSON values and forbidden keys with a message naming the place', () => {
+    const { view, ops } = setup({ a: {} });
+    expect(() => {
+      view.a.f = () => 1;
+    }).toThrow(/test\.state\/a\/f/);
+    expect(() => {
+      view.a.__proto__ = { polluted: true };
+    }).toThrow();
+    expect(ops).toEqual([]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('read-only views explain who owns the state', () => {
+    const status = readonlyView<Record<string, unknown>>(
+      toStateValue({ phase: 'running' }) as object,
+      'root.w.status',
+    );
+    expect(status.phase).toBe('running');
+    expect(() => {
+      status.phase = 'failed';
+    }).toThrow(/root\.w\.status is read-only/);
+  });
+});
+
+describe('array mutations and the ops around them', () => {
+  it('flushes a marked array before an op that replaces its parent, so order is kept', () => {
+    const { source, mirror, ops, view } = setup({ parent: { arr: [1, 2, 3] } });
+    view.parent.arr.reverse();
+    view.parent = { arr: ['new'] };
+    flushPendingArrays();
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual(JSON.parse(JSON.stringify(source)));
+    expect(ops.map((o) => o.path)).toEqual(['/parent/arr', '/parent']);
+  });
+
+  it('without an explicit flush, the replace is recorded a microtask later', async () => {
+    const { ops, view } = setup({ arr: [3, 1, 2] });
+    view.arr.sort();
+    expect(ops).toEqual([]);
+    await Promise.resolve();
+    expect(ops).toEqual([{ op: 'replace', path: '/arr', value: [1, 2, 3] }]);
+  });
+});
