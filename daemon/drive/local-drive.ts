@@ -85,6 +85,9 @@ export class LocalDrive implements Drive {
   private readonly fetchMode: 'link' | 'copy';
   private readonly durable: boolean;
   private readonly concurrency: number;
+  private readonly knownDirs = new Set<string>();
+  /** Destination directories get() created (outside the Drive; a miss just costs a mkdir). */
+  private readonly knownDestDirs = new Set<string>();
 
   constructor(root: string, props: LocalDriveProps = {}) {
     this.root = resolve(root);
@@ -116,16 +119,32 @@ export class LocalDrive implements Drive {
 
   async put(key: string, source: PutSource, options: PutOptions = {}): Promise<DriveStat> {
     const k = validateKey(key);
+    try {
+      return await this.putOnce(k, source, options);
+    } catch (err) {
+      // A concurrent delete may have pruned a directory we remembered as existing.
+      const dir = dirname(this.pathOf(k));
+      if (code(err) === 'ENOENT' && this.knownDirs.delete(dir) && !(source instanceof Readable)) {
+        return this.putOnce(k, source, options).catch((e: unknown) => {
+          throw mapFsError(e, k, 'write');
+        });
+      }
+      throw mapFsError(err, k, 'write');
+    }
+  }
+
+  private async putOnce(k: string, source: PutSource, options: PutOptions): Promise<DriveStat> {
     const dest = this.pathOf(k);
     const dir = dirname(dest);
-    await this.ensureDir(k, dir);
+    // A stream cannot be replayed if a remembered directory vanished: always mkdir for it.
+    await this.ensureDir(k, dir, !(source instanceof Readable));
     const tmp = join(dir, tempName('tmp'));
     try {
       await this.writeTemp(k, tmp, source, options.onProgress);
       // A unique mtime makes the generation change even when the inode number is recycled.
       const now = Date.now() / 1000;
       await utimes(tmp, now, now + Math.random() / 1000);
-      await chmod(tmp, 0o444);
+      if (typeof source === 'string') await chmod(tmp, 0o444); // bytes and streams are created 0o444
       if (options.ifGeneration === '0') {
         // link() fails with EEXIST if the key exists: create-only, race-free across processes.
         try {
@@ -145,10 +164,10 @@ export class LocalDrive implements Drive {
       } else {
         await rename(tmp, dest);
       }
-      return await this.stat(k);
+      return statOf(k, await stat(dest, { bigint: true }));
     } catch (err) {
       await unlink(tmp).catch(() => {});
-      throw mapFsError(err, k, 'write');
+      throw err;
     }
   }
 
@@ -158,6 +177,26 @@ export class LocalDrive implements Drive {
     source: PutSource,
     onProgress: ((p: TransferProgress) => void) | undefined,
   ): Promise<void> {
+    if (typeof source === 'string' && !onProgress) {
+      try {
+        // FICLONE: a copy-on-write clone on btrfs/xfs, copy_file_range elsewhere.
+        await copyFile(source, tmp, constants.COPYFILE_FICLONE);
+      } catch (err) {
+        if (code(err) === 'ENOENT' && !(await stat(source).catch(() => undefined))) {
+          throw new DriveError(
+            'NOT_FOUND',
+            key,
+            `Cannot put "${key}": source file ${source} does not exist.`,
+            {
+              cause: err,
+            },
+          );
+        }
+        throw err;
+      }
+      if (this.durable) await fsyncFile(tmp);
+      return;
+    }
     if (typeof source === 'string') {
       const size = (
         await stat(source).catch((err: unknown) => {
@@ -191,7 +230,7 @@ export class LocalDrive implements Drive {
       return;
     }
     if (source instanceof Uint8Array) {
-      await writeFile(tmp, source, { flag: 'wx', flush: this.durable });
+      await writeFile(tmp, source, { flag: 'wx', mode: 0o444, flush: this.durable });
       onProgress?.({ key, bytes: source.byteLength, totalBytes: source.byteLength });
       return;
     }
@@ -204,7 +243,11 @@ export class LocalDrive implements Drive {
           cb(null, chunk);
         },
       });
-      await pipeline(source, counter, createWriteStream(tmp, { flags: 'wx', flush: this.durable }));
+      await pipeline(
+        source,
+        counter,
+        createWriteStream(tmp, { flags: 'wx', mode: 0o444, flush: this.durable }),
+      );
       return;
     }
     throw new DriveError(
@@ -216,10 +259,27 @@ export class LocalDrive implements Drive {
 
   async get(key: string, destPath: string, options: GetOptions = {}): Promise<DriveStat> {
     const k = validateKey(key);
+    try {
+      return await this.getOnce(k, destPath, options);
+    } catch (err) {
+      // The destination directory we remembered was removed meanwhile: create it again.
+      const cause = err instanceof DriveError ? err.cause : err;
+      if (code(cause) === 'ENOENT' && this.knownDestDirs.delete(dirname(resolve(destPath)))) {
+        return this.getOnce(k, destPath, options);
+      }
+      throw err;
+    }
+  }
+
+  private async getOnce(k: string, destPath: string, options: GetOptions): Promise<DriveStat> {
     const src = this.pathOf(k);
     const st = await this.stat(k);
     const destDir = dirname(resolve(destPath));
-    await mkdir(destDir, { recursive: true });
+    if (!this.knownDestDirs.has(destDir)) {
+      await mkdir(destDir, { recursive: true });
+      if (this.knownDestDirs.size > 10_000) this.knownDestDirs.clear();
+      this.knownDestDirs.add(destDir);
+    }
     const tmp = join(destDir, tempName('get'));
     try {
       options.onProgress?.({ key: k, bytes: 0, totalBytes: st.size });
@@ -348,10 +408,12 @@ export class LocalDrive implements Drive {
     );
   }
 
-  private async ensureDir(key: string, dir: string): Promise<void> {
+  private async ensureDir(key: string, dir: string, useCache: boolean): Promise<void> {
+    if (useCache && this.knownDirs.has(dir)) return;
     for (let attempt = 0; ; attempt++) {
       try {
         await mkdir(dir, { recursive: true });
+        this.rememberDir(dir);
         return;
       } catch (err) {
         const c = code(err);
@@ -369,6 +431,12 @@ export class LocalDrive implements Drive {
         throw mapFsError(err, key, 'write');
       }
     }
+  }
+
+  /** Directories known to exist save a mkdir per put; bounded so huge trees cannot grow it forever. */
+  private rememberDir(dir: string): void {
+    if (this.knownDirs.size > 10_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   private async generationOrNone(abs: string): Promise<string | null> {
@@ -433,6 +501,7 @@ export class LocalDrive implements Drive {
     while (d.startsWith(this.root + sep)) {
       try {
         await rmdir(d);
+        this.knownDirs.delete(d);
       } catch {
         return; // not empty (or already gone): stop
       }
