@@ -1,0 +1,122 @@
+/**
+ * Runs our runtime the way a user does: `lightning-local run bench/apps/counter-app.ts` in its
+ * own process (the flow: event loop + gRPC server), which starts one daemon process per Work.
+ * The app logs when each change was made and when the Flow observed it; this module turns
+ * the logs into the same figures as the baselines.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnGroup, waitForFile } from '../lib/child.ts';
+import { sampleCpu } from '../lib/proc.ts';
+import { joinStreams, type Observation, type StreamRunResult } from '../lib/stats.ts';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = join(ROOT, 'cli/bin.js');
+const APP = join(ROOT, 'bench/apps/counter-app.ts');
+
+/** One measuring phase of the counter app (see bench/apps/counter-app.ts). */
+export interface OursPhase {
+  readonly mode: 'tight' | 'paced';
+  /** K changes per tick (tight) or R changes/s per work (paced). */
+  readonly param: number;
+  readonly seconds: number;
+}
+
+function launch(env: Record<string, string>) {
+  return spawnGroup(process.execPath, [CLI, 'run', APP], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, FORCE_COLOR: '0' },
+  });
+}
+
+function readFloat64(file: string): Float64Array {
+  if (!existsSync(file)) return new Float64Array(0);
+  const buf = readFileSync(file);
+  return new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/** One app launch with N works running `phases` in order; one result per phase. */
+export async function runOursStream(works: number, phases: readonly OursPhase[]): Promise<StreamRunResult[]> {
+  const out = mkdtempSync(join(tmpdir(), 'bench-ours-'));
+  try {
+    const proc = launch({
+      BENCH_OUT: out,
+      BENCH_WORKS: String(works),
+      BENCH_PHASES: phases.map((p) => `${p.mode}:${p.param}:${p.seconds}`).join(','),
+    });
+    const seconds = phases.reduce((sum, p) => sum + p.seconds, 0);
+    const deadline = setTimeout(() => void proc.kill(), (seconds * 10 + 90 + works) * 1000);
+    const code = await proc.exited;
+    clearTimeout(deadline);
+    if (code !== 0)
+      throw new Error(`lightning-local run exited with ${code}:\n${proc.output().slice(-3000)}`);
+    return phases.map((_, p) => {
+      const produced: Float64Array[] = [];
+      const observed: Observation[][] = [];
+      for (let w = 0; w < works; w++) {
+        produced.push(readFloat64(join(out, `w${w}-p${p}.bin`)));
+        const pairs = readFloat64(join(out, `flow-w${w}-p${p}.bin`));
+        const obs: Observation[] = new Array(pairs.length >> 1);
+        for (let i = 0; i < obs.length; i++) obs[i] = { timeMs: pairs[2 * i]!, count: pairs[2 * i + 1]! };
+        observed.push(obs);
+      }
+      return joinStreams(produced, observed);
+    });
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+export interface OursIdleResult {
+  /** CPU of the flow process over the window, % of one core (NaN when only start-up was asked). */
+  readonly flowCpuPercentOfCore: number;
+  readonly flowRssMiB: number;
+  /** Seconds from launching `lightning-local run` until the Flow saw every Work running. */
+  readonly startupSec: number;
+}
+
+/** N works that run and wait; samples the flow process over `windowSec` (0: start-up only). */
+export async function runOursIdle(works: number, windowSec: number): Promise<OursIdleResult> {
+  const out = mkdtempSync(join(tmpdir(), 'bench-ours-idle-'));
+  const started = performance.timeOrigin + performance.now();
+  const proc = launch({ BENCH_OUT: out, BENCH_WORKS: String(works), BENCH_PHASES: 'idle' });
+  try {
+    const ready = await waitForFile(join(out, 'ready.json'), 60_000 + works * 1000, proc.exited);
+    if (!ready)
+      throw new Error(`our idle app never saw all ${works} works running:\n${proc.output().slice(-3000)}`);
+    const { time, pid } = JSON.parse(readFileSync(join(out, 'ready.json'), 'utf8')) as {
+      time: number;
+      pid: number;
+    };
+    let cpu = Number.NaN;
+    let rss = Number.NaN;
+    if (windowSec > 0) {
+      await new Promise((r) => setTimeout(r, 2000)); // let start-up work settle
+      const sample = await sampleCpu(pid, windowSec);
+      cpu = sample.cpuPercentOfCore;
+      rss = sample.rssMiB;
+    }
+    return { flowCpuPercentOfCore: cpu, flowRssMiB: rss, startupSec: (time - started) / 1000 };
+  } finally {
+    await proc.kill(15_000);
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+/** For debugging: `tsx bench/runtime/run-ours.ts 10 paced:100:3,tight:100:2` or `... 10 idle 5` */
+if (process.argv[1] === import.meta.filename) {
+  const works = Number(process.argv[2] ?? 1);
+  const spec = process.argv[3] ?? 'tight:100:2';
+  const result =
+    spec === 'idle'
+      ? await runOursIdle(works, Number(process.argv[4] ?? 5))
+      : await runOursStream(
+          works,
+          spec.split(',').map((x) => {
+            const [mode, param, seconds] = x.split(':');
+            return { mode: mode as 'tight' | 'paced', param: Number(param), seconds: Number(seconds) };
+          }),
+        );
+  console.log(JSON.stringify(result, null, 2));
+}
