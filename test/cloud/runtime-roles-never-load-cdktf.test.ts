@@ -35,6 +35,7 @@ describe('runtime roles and synthesis modules', () => {
         'constructs/cloud/plan.ts',
         'constructs/cloud/price-table.ts',
         'constructs/cloud/startup-script.ts',
+        'constructs/cloud/work-vm-control.ts',
         'cli/cost-command.ts',
         'cli/synth-command.ts',
       ]),

@@ -1,0 +1,205 @@
+/**
+ * Flow-side control of work VMs in the cloud: start a VM that was created stopped
+ * (`startWith: 'first-run'`) before its first call, and stop a VM whose work has been idle for
+ * `idleTimeoutSeconds`. The flow VM's metadata (`lightning-work-vms`, written by the
+ * synthesis) says which works are controlled; the flow's own identity (a metadata-server
+ * token) and a per-instance custom role (get/start/stop) authorize the Compute Engine calls.
+ *
+ * No cdktf imports: the flow role loads this. Runtime wiring (the event loop):
+ *   const vms = await WorkVmControl.fromMetadata();           // undefined outside the cloud
+ *   before dispatching a call to work W:  if (vms?.controls(W)) await vms.ensureRunning(W); vms?.workBusy(W)
+ *   when W's call reaches a terminal phase:  vms?.workIdle(W)
+ *   at app end:  vms?.close()
+ */
+
+export interface WorkVm {
+  readonly instance: string;
+  readonly zone: string;
+  readonly project: string;
+  readonly startWith: 'flow' | 'first-run';
+  readonly idleTimeoutSeconds: number | null;
+}
+
+export interface WorkVmEvent {
+  readonly work: string;
+  readonly action: 'starting' | 'running' | 'idle-stop' | 'stopped' | 'error';
+  readonly detail?: string;
+}
+
+export interface WorkVmControlOptions {
+  /** @default $GCE_METADATA_HOST, else metadata.google.internal */
+  readonly metadataHost?: string;
+  /** @default $LIGHTNING_COMPUTE_ENDPOINT, else https://compute.googleapis.com */
+  readonly computeEndpoint?: string;
+  /** @default 2000 */
+  readonly pollIntervalMs?: number;
+  /** Give up waiting for RUNNING after this long. @default 600000 (GPU capacity can take a while) */
+  readonly startTimeoutMs?: number;
+  readonly onEvent?: (e: WorkVmEvent) => void;
+}
+
+export class WorkVmControlError extends Error {
+  constructor(
+    readonly work: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WorkVmControlError';
+  }
+}
+
+const RUNNING_SOON = new Set(['PROVISIONING', 'STAGING', 'RUNNING']);
+
+export class WorkVmControl {
+  /** The controller of this flow VM, or undefined when not on a lightning flow VM in the cloud. */
+  static async fromMetadata(options: WorkVmControlOptions = {}): Promise<WorkVmControl | undefined> {
+    if (process.env.LIGHTNING_CLOUD !== '1') return undefined;
+    const host = options.metadataHost ?? process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+    const res = await fetch(`http://${host}/computeMetadata/v1/instance/attributes/lightning-work-vms`, {
+      headers: { 'Metadata-Flavor': 'Google' },
+    });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`metadata lightning-work-vms: HTTP ${res.status}`);
+    return new WorkVmControl(JSON.parse(await res.text()) as Record<string, WorkVm>, options);
+  }
+
+  private readonly vms: ReadonlyMap<string, WorkVm>;
+  private readonly metadataHost: string;
+  private readonly endpoint: string;
+  private readonly pollMs: number;
+  private readonly startTimeoutMs: number;
+  private readonly onEvent: (e: WorkVmEvent) => void;
+  private readonly starting = new Map<string, Promise<'running' | 'started'>>();
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(vms: Readonly<Record<string, WorkVm>>, options: WorkVmControlOptions = {}) {
+    this.vms = new Map(Object.entries(vms));
+    this.metadataHost = options.metadataHost ?? process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+    this.endpoint = (
+      options.computeEndpoint ??
+      process.env.LIGHTNING_COMPUTE_ENDPOINT ??
+      'https://compute.googleapis.com'
+    ).replace(/\/+$/, '');
+    this.pollMs = options.pollIntervalMs ?? 2000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 600_000;
+    this.onEvent = options.onEvent ?? (() => {});
+  }
+
+  /** Whether the flow starts/stops this work's VM. */
+  controls(work: string): boolean {
+    return this.vms.has(work);
+  }
+
+  /**
+   * Resolves once the work's VM is RUNNING (its daemon then dials the flow). Starts it if it
+   * is stopped; concurrent calls share one start. 'started' when this call started it.
+   */
+  ensureRunning(work: string): Promise<'running' | 'started'> {
+    const pending = this.starting.get(work);
+    if (pending) return pending;
+    const p = this.start(work).finally(() => this.starting.delete(work));
+    this.starting.set(work, p);
+    return p;
+  }
+
+  /** Stops the work's VM (its disk stays; it can be started again). */
+  async stop(work: string): Promise<void> {
+    const vm = this.vm(work);
+    await this.call(vm, 'POST', '/stop');
+    this.onEvent({ work, action: 'stopped' });
+  }
+
+  /** The work has a call running: cancel its idle stop. */
+  workBusy(work: string): void {
+    const t = this.idleTimers.get(work);
+    if (t) clearTimeout(t);
+    this.idleTimers.delete(work);
+  }
+
+  /** The work's call ended: stop its VM after its idle timeout unless it gets busy again. */
+  workIdle(work: string): void {
+    const vm = this.vms.get(work);
+    if (!vm || vm.idleTimeoutSeconds === null || this.closed) return;
+    this.workBusy(work);
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(work);
+      this.onEvent({ work, action: 'idle-stop', detail: `idle for ${vm.idleTimeoutSeconds} s` });
+      this.stop(work).catch((err: unknown) =>
+        this.onEvent({ work, action: 'error', detail: (err as Error).message }),
+      );
+    }, vm.idleTimeoutSeconds * 1000);
+    timer.unref();
+    this.idleTimers.set(work, timer);
+  }
+
+  /** Cancels pending idle stops. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
+  }
+
+  private vm(work: string): WorkVm {
+    const vm = this.vms.get(work);
+    if (!vm)
+      throw new WorkVmControlError(work, `work ${work} has no flow-controlled VM (it starts with the flow)`);
+    return vm;
+  }
+
+  private async start(work: string): Promise<'running' | 'started'> {
+    const vm = this.vm(work);
+    const deadline = Date.now() + this.startTimeoutMs;
+    let started = false;
+    for (;;) {
+      const status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+      if (status === 'RUNNING') {
+        this.onEvent({ work, action: 'running' });
+        return started ? 'started' : 'running';
+      }
+      if (!started && (status === 'TERMINATED' || status === 'STOPPED' || status === 'SUSPENDED')) {
+        this.onEvent({ work, action: 'starting', detail: `was ${status}` });
+        await this.call(vm, 'POST', status === 'SUSPENDED' ? '/resume' : '/start');
+        started = true;
+      } else if (!RUNNING_SOON.has(status) && status !== 'STOPPING' && status !== 'SUSPENDING' && !started) {
+        throw new WorkVmControlError(work, `VM ${vm.instance} is ${status}; cannot start it`);
+      }
+      if (Date.now() > deadline) {
+        throw new WorkVmControlError(
+          work,
+          `VM ${vm.instance} is not RUNNING after ${Math.round(this.startTimeoutMs / 1000)} s (last status ${status}). ` +
+            'GPU capacity may be exhausted in the zone: check `gcloud compute instances describe` and quota, or use another zone.',
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.pollMs));
+    }
+  }
+
+  private async token(): Promise<string> {
+    const res = await fetch(
+      `http://${this.metadataHost}/computeMetadata/v1/instance/service-accounts/default/token`,
+      {
+        headers: { 'Metadata-Flavor': 'Google' },
+      },
+    );
+    if (!res.ok) throw new Error(`metadata token: HTTP ${res.status}`);
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  private async call(vm: WorkVm, method: 'GET' | 'POST', suffix: string): Promise<unknown> {
+    const url = `${this.endpoint}/compute/v1/projects/${vm.project}/zones/${vm.zone}/instances/${vm.instance}${suffix}`;
+    const res = await fetch(url, { method, headers: { Authorization: `Bearer ${await this.token()}` } });
+    if (!res.ok) {
+      const body = (await res.text()).slice(0, 300);
+      const hint =
+        res.status === 403
+          ? ' The flow service account needs the lightningVmControl role on this VM (cdktf deploy grants it).'
+          : '';
+      throw new WorkVmControlError(
+        vm.instance,
+        `${method} ${suffix || 'instance'} on ${vm.instance}: HTTP ${res.status} ${body}.${hint}`,
+      );
+    }
+    return res.json();
+  }
+}
