@@ -4,6 +4,7 @@
  * daemons; started by systemd on the flow VM).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
@@ -12,6 +13,7 @@ import { ValidationError } from '../constructs/errors.ts';
 import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { EventLoop } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
+import { Journal } from '../daemon/flow/journal.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
 import { WorkDaemon } from '../daemon/work/work-daemon.ts';
 import { loadAppFile } from './load-app.ts';
@@ -45,6 +47,7 @@ interface DaemonOptions {
 
 interface FlowOptions {
   listen: string;
+  resume?: boolean;
   set: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -107,6 +110,10 @@ export function registerDaemonCommands(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--resume',
+      'continue from the journal of the previous run, if there is one (what systemd restarts use)',
+    )
     .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN.')
@@ -114,8 +121,14 @@ export function registerDaemonCommands(program: Command): void {
       const token = requireToken();
       const { app, appDir } = await loadAppFile(appFile);
       const printer = new LogPrinter(appDir);
+      const journalDir = join(appDir, '.lightning', 'journal');
+      const restored = opts.resume ? await Journal.load(journalDir) : null;
+      const journal = await Journal.open(journalDir, !opts.resume);
+      if (restored) process.stdout.write('lightning: resuming from the journal\n');
       const loop = new EventLoop(app, {
         observer: printer,
+        journal,
+        restored,
         rootStateOverrides: parseSetPairs(opts.set, app.root.initialState as Record<string, unknown>),
       });
       const credentials =
@@ -139,6 +152,7 @@ export function registerDaemonCommands(program: Command): void {
       const end = await loop.done;
       await new Promise((r) => setTimeout(r, 500));
       await server.close();
+      await journal.close();
       await printer.close();
       process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
       process.exitCode = end.exitCode;

@@ -9,6 +9,7 @@ interface RunOptions {
   env: string[];
   set: string[];
   drive?: string;
+  resume?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -24,6 +25,10 @@ export function registerRunCommand(program: Command): void {
       [],
     )
     .option('--drive <url>', 'Drive to use instead of the local one, e.g. gs://bucket/prefix')
+    .option(
+      '--resume',
+      "continue from the previous run's journal (.lightning/journal/): state, statuses and calls",
+    )
     .addHelpText(
       'after',
       `
@@ -49,11 +54,19 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     appFile,
     env,
     setPairs: opts.set,
+    resume: opts.resume ?? false,
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
     observer: printer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
   });
   const works = local.loop.workNames();
+  if (opts.resume) {
+    process.stdout.write(
+      local.resumed
+        ? `${pc.bold('lightning')} resuming from .lightning/journal/\n`
+        : `${pc.yellow('lightning')} --resume: no journal from an earlier run, starting fresh\n`,
+    );
+  }
   printer.register(works);
   const shownDir = relative(process.cwd(), local.appDir) || '.';
   process.stdout.write(

@@ -51,6 +51,7 @@ import {
 } from '../state/json-patch.ts';
 import { callHash } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
+import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
 
 /** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
 export interface DaemonSession {
@@ -90,6 +91,10 @@ export interface EventLoopOptions {
   readonly rootStateOverrides?: Readonly<Record<string, JsonValue>>;
   /** Grace period for Stop/Shutdown when a work gives none. @default 10 s */
   readonly defaultStopGraceMs?: number;
+  /** Where applied changes are recorded before they are acknowledged. @default none */
+  readonly journal?: Journal;
+  /** State to resume from (Journal.load of an earlier run), by component name. */
+  readonly restored?: ComponentDocs | null;
 }
 
 type LoopEvent =
@@ -170,6 +175,8 @@ export class EventLoop {
     this.observer = options.observer ?? {};
     this.host = options.host;
     this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
+    this.journal = options.journal;
+    this.restored = options.restored ?? null;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -182,8 +189,15 @@ export class EventLoop {
   }
 
   /** Starts the app: asks for every declared work's daemon and runs the first pass. */
+  private startedAt: number | null = null;
+
   start(): void {
-    for (const rec of this.works.values()) this.host?.ensureDaemon(rec.name);
+    this.startedAt = Date.now();
+    for (const [name, vars] of this.flowVars) this.journalOp(name, { op: 'add', path: '/vars', value: vars });
+    for (const rec of this.works.values()) {
+      this.journalWork(rec);
+      this.host?.ensureDaemon(rec.name);
+    }
     this.changed = true;
     this.schedule();
   }
@@ -206,6 +220,11 @@ export class EventLoop {
   onDaemonExit(work: string, detail: string): void {
     this.enqueue({ kind: 'daemon-exit', work, detail });
   }
+
+  private readonly journal: Journal | undefined;
+  private readonly restored: ComponentDocs | null;
+  /** Changes applied in the current drain, by component, for the journal. */
+  private journalChanges = new Map<string, PatchOperation[]>();
 
   /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
   post(fn: () => void): void {
@@ -270,6 +289,7 @@ export class EventLoop {
     if (this.changed && !this.endRequest) this.runPasses();
     flushPendingArrays(); // array mutations of this drain become ops now, not a microtask later
     this.flushOutgoing();
+    this.writeJournal();
     if (this.changed) {
       this.changed = false;
       this.observer.onStateChanged?.();
@@ -378,6 +398,11 @@ export class EventLoop {
     if (!resumed) {
       rec.epoch++;
       rec.instanceId = hello.instanceId;
+      this.journalOp(rec.name, {
+        op: 'add',
+        path: '/daemon',
+        value: { epoch: rec.epoch, instanceId: rec.instanceId },
+      });
       rec.appliedSeq = 0;
       // A new daemon process while a call was active: the old process (and its script) is
       // gone; run the call again on the new one.
@@ -508,6 +533,7 @@ export class EventLoop {
   private applyDelta(rec: WorkRecord, delta: StateDelta): void {
     const ops = opsFromWire(delta.ops);
     applyPatch(rec.vars, ops);
+    if (this.journal) for (const op of ops) this.journalOp(rec.name, prefixed(op, '/vars'));
     this.stats.deltasApplied++;
     this.stats.opsApplied += ops.length;
     if (ops.length > 0) this.changed = true;
@@ -563,6 +589,7 @@ export class EventLoop {
       return;
     }
     rec.vars = vars as Record<string, JsonValue>;
+    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
     rec.appliedSeq = seq;
     rec.awaitingSnapshot = false;
     rec.ackDue = true;
@@ -597,6 +624,7 @@ export class EventLoop {
       if (rec.retryTimer) clearTimeout(rec.retryTimer);
       rec.retryTimer = null;
       rec.call = { hash, argsJson: JSON.stringify(argsValue), attempt: 0 };
+      this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
         phase: 'pending',
         callHash: hash,
@@ -709,6 +737,7 @@ export class EventLoop {
     this.changed = true;
     this.passChanged = true;
     this.idleNoticeShown = false;
+    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
     const phaseChanged = patch.phase !== undefined && patch.phase !== previous;
     if (phaseChanged || patch.reason === 'retry_scheduled' || (patch.url && patch.url !== previousUrl)) {
       this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
@@ -738,13 +767,68 @@ export class EventLoop {
       this.flushOps(rec);
       if (rec.ackDue && rec.session) {
         rec.ackDue = false;
-        rec.session.send(
-          create(FlowMessageSchema, {
-            kind: { case: 'ack', value: { epoch: BigInt(rec.epoch), seq: BigInt(rec.appliedSeq) } },
-          }),
-        );
+        const session = rec.session;
+        const ack = create(FlowMessageSchema, {
+          kind: { case: 'ack', value: { epoch: BigInt(rec.epoch), seq: BigInt(rec.appliedSeq) } },
+        });
+        this.pendingAcks.push(() => session.send(ack));
       }
     }
+  }
+
+  private pendingAcks: (() => void)[] = [];
+
+  /** Journals this drain's changes; acks go out once they are written (DESIGN §3.3). */
+  private writeJournal(): void {
+    const acks = this.pendingAcks;
+    this.pendingAcks = [];
+    const sendAcks = () => {
+      for (const send of acks) send();
+    };
+    if (!this.journal || this.journalChanges.size === 0) {
+      this.journalChanges.clear();
+      sendAcks();
+      return;
+    }
+    const changes: JournalChange[] = [...this.journalChanges];
+    this.journalChanges = new Map();
+    this.journal.append(changes, sendAcks, () => this.componentDocs());
+  }
+
+  private journalOp(component: string, op: PatchOperation): void {
+    if (!this.journal) return;
+    let ops = this.journalChanges.get(component);
+    if (!ops) {
+      ops = [];
+      this.journalChanges.set(component, ops);
+    }
+    ops.push(op);
+  }
+
+  private journalWork(rec: WorkRecord): void {
+    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
+    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
+    this.journalOp(rec.name, { op: 'add', path: '/call', value: rec.call ? { ...rec.call } : null });
+    this.journalOp(rec.name, {
+      op: 'add',
+      path: '/daemon',
+      value: { epoch: rec.epoch, instanceId: rec.instanceId },
+    });
+  }
+
+  /** Every component's document, as the journal stores them. */
+  private componentDocs(): ComponentDocs {
+    const docs: ComponentDocs = {};
+    for (const [name, vars] of this.flowVars) docs[name] = { vars: cloneState(vars) };
+    for (const rec of this.works.values()) {
+      docs[rec.name] = {
+        vars: cloneState(rec.vars),
+        status: { ...rec.status },
+        call: rec.call ? { ...rec.call } : null,
+        daemon: { epoch: rec.epoch, instanceId: rec.instanceId },
+      };
+    }
+    return docs;
   }
 
   private end(end: AppEnd): void {
@@ -783,14 +867,14 @@ export class EventLoop {
   // ---- binding constructs to the loop ----
 
   private bindFlow(flow: Flow, overrides?: Readonly<Record<string, JsonValue>>): void {
-    const vars = toStateValue({ ...flow.initialState, ...(overrides ?? {}) }, '') as Record<
-      string,
-      JsonValue
-    >;
+    const restored = this.restored?.[flow.name]?.vars as Record<string, JsonValue> | undefined;
+    const base = restored ?? (flow.initialState as Record<string, unknown>);
+    const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
     this.flowVars.set(flow.name, vars);
-    const sink = () => {
+    const sink = (op: PatchOperation) => {
       this.changed = true;
       this.passChanged = true;
+      this.journalOp(flow.name, prefixed(op, '/vars'));
     };
     const state = recordingView(vars, '', sink, `${flow.name}.state`);
     flow[BINDING] = {
@@ -824,8 +908,22 @@ export class EventLoop {
       retryTimer: null,
       ackDue: false,
     };
+    const restored = this.restored?.[name];
+    if (restored) {
+      // Resuming: the work's last known state, status, call and daemon identity. A daemon that
+      // kept running re-attaches with the same instance and epoch; a new one reruns the call.
+      if (isObject(restored.vars)) rec.vars = restored.vars as Record<string, JsonValue>;
+      if (isObject(restored.status)) Object.assign(rec.status, restored.status);
+      if (isObject(restored.call)) rec.call = { ...(restored.call as unknown as ActiveCall) };
+      if (isObject(restored.daemon)) {
+        const d = restored.daemon as { epoch?: number; instanceId?: string | null };
+        rec.epoch = d.epoch ?? 0;
+        rec.instanceId = d.instanceId ?? null;
+      }
+    }
     this.works.set(name, rec);
     this.rebindWorkState(rec);
+    if (this.startedAt !== null) this.journalWork(rec);
   }
 
   private rebindWorkState(rec: WorkRecord): void {
@@ -833,6 +931,7 @@ export class EventLoop {
       rec.outOps.push(op);
       this.changed = true;
       this.passChanged = true;
+      this.journalOp(rec.name, prefixed(op, '/vars'));
     };
     const state = recordingView(rec.vars, '', sink, `${rec.name}.state`);
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
@@ -843,6 +942,16 @@ export class EventLoop {
       stop: () => this.stopWork(rec),
     };
   }
+}
+
+function prefixed(op: PatchOperation, base: string): PatchOperation {
+  return op.from === undefined
+    ? { ...op, path: base + op.path }
+    : { ...op, path: base + op.path, from: base + op.from };
+}
+
+function isObject(v: unknown): v is Record<string, JsonValue> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function safeFind(app: LightningApp, name: string): Work | undefined {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadAppFile } from '../../cli/load-app.ts';
 import { parseSetPairs } from '../../cli/options.ts';
@@ -12,6 +13,7 @@ import type { JsonValue } from '../../constructs/json.ts';
 import { localDriveDir } from '../drive/open-drive.ts';
 import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
+import { Journal } from './journal.ts';
 import { LocalDaemons } from './local-daemons.ts';
 
 export interface LocalAppOptions {
@@ -27,6 +29,8 @@ export interface LocalAppOptions {
   readonly observer?: LoopObserver;
   /** A line a daemon process printed itself (crash traces before it connected). */
   readonly onDaemonOutput?: (work: string, line: string) => void;
+  /** Continue from the journal of the previous run (`--resume`). @default false: start fresh */
+  readonly resume?: boolean;
 }
 
 export interface LocalApp {
@@ -35,6 +39,8 @@ export interface LocalApp {
   readonly flowAddress: string;
   readonly appDir: string;
   readonly driveUrl: string;
+  /** True when state was restored from an earlier run's journal. */
+  readonly resumed: boolean;
   /** Resolves once the app ended and every daemon process has exited. */
   readonly finished: Promise<AppEnd>;
   /** Ends the app (like Ctrl-C) and waits for it to finish. */
@@ -55,10 +61,15 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   await mkdir(driveDir, { recursive: true });
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
   const token = randomBytes(32).toString('hex');
+  const journalDir = join(appDir, '.lightning', 'journal');
+  const restored = options.resume ? await Journal.load(journalDir) : null;
+  const journal = await Journal.open(journalDir, !options.resume);
   let daemons: LocalDaemons | undefined;
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),
     rootStateOverrides: overrides,
+    journal,
+    restored,
     host: { ensureDaemon: (work) => daemons?.ensureDaemon(work) },
   });
   const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
@@ -80,6 +91,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     const end = await loop.done;
     await local.stopAll(maxGraceMs);
     await server.close();
+    await journal.close();
     return end;
   })();
   loop.start();
@@ -89,6 +101,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     flowAddress,
     appDir,
     driveUrl,
+    resumed: restored !== null,
     finished,
     stop: async (exitCode = 130, message = 'stopped') => {
       loop.requestEnd(exitCode, message);
