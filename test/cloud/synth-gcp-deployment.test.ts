@@ -324,6 +324,6 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
   });
 
   it('matches the JSON snapshot', async () => {
-    await expect(s.text).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json');
+    await expect(s.text).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json.snap');
   });
 });
