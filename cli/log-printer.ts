@@ -74,7 +74,10 @@ export class LogPrinter implements LoopObserver {
   }
 
   onStatus(work: string, status: WorkStatus, previous: WorkPhase): void {
-    const arrow = `${PHASE_COLOR[previous](previous)} → ${PHASE_COLOR[status.phase](status.phase)}`;
+    const arrow =
+      previous === status.phase
+        ? PHASE_COLOR[status.phase](status.phase)
+        : `${PHASE_COLOR[previous](previous)} → ${PHASE_COLOR[status.phase](status.phase)}`;
     let extra = '';
     if (status.phase === 'failed' || status.reason === 'retry_scheduled') {
       extra = status.message
