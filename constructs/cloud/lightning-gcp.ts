@@ -250,7 +250,10 @@ export class LightningGcp extends Construct {
       sourceRanges: [IAP_SOURCE_RANGE],
       targetServiceAccounts: [flowSa.email, workSa.email],
     });
-    const workPorts = [...new Set(plan.works.flatMap((w) => w.ports))].sort((a, b) => a - b);
+    const declared = plan.works.flatMap((w) => w.ports);
+    const workPorts = declared.includes('auto')
+      ? ['1024-65535']
+      : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);
     if (workPorts.length > 0) {
       // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy only.
       new ComputeFirewall(this, 'fw-work-ports', {
@@ -258,7 +261,7 @@ export class LightningGcp extends Construct {
         name: plan.names.fwWorkPorts,
         network: networkRef,
         direction: 'INGRESS',
-        allow: [{ protocol: 'tcp', ports: workPorts.map(String) }],
+        allow: [{ protocol: 'tcp', ports: workPorts }],
         sourceServiceAccounts: [flowSa.email],
         targetServiceAccounts: [workSa.email],
       });

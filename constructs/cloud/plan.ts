@@ -19,8 +19,8 @@ export interface VmPlan {
   /** Id of the Terraform resource (stable across synths). */
   readonly id: string;
   readonly compute: ResolvedCompute;
-  /** Ports the work serves (opened from the flow only). */
-  readonly ports: readonly number[];
+  /** Ports the work serves, opened to the flow only ('auto': any unprivileged port). */
+  readonly ports: readonly (number | 'auto')[];
 }
 
 export interface AppPlan {
@@ -248,14 +248,11 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     }
     byVmName.set(name, component);
     const port = work.servesPort;
-    const ports: number[] = [];
-    if (port === 'auto') {
-      problems.add(
-        component,
-        "port 'auto' cannot be opened in the cloud firewall",
-        'give the work a fixed port (e.g. port: 6006) for the cloud',
-      );
-    } else if (port !== undefined) {
+    // 'auto' picks a free port on the work's VM at run time: the firewall then opens the
+    // unprivileged range, still only to the flow's service account.
+    const ports: (number | 'auto')[] = [];
+    if (port === 'auto') ports.push('auto');
+    else if (port !== undefined) {
       if (port < 1024)
         problems.add(
           component,

@@ -298,7 +298,14 @@ async function run() {
     cwd: bundleDir,
     stdio: 'inherit',
     // The token goes through the environment, never argv (argv is world-readable in /proc).
-    env: { ...process.env, LIGHTNING_TOKEN: secrets.token, LIGHTNING_CLOUD: '1' },
+    env: {
+      ...process.env,
+      LIGHTNING_TOKEN: secrets.token,
+      LIGHTNING_CLOUD: '1',
+      // A work's servers must be reachable from the flow VM (the UI proxies them); the
+      // firewall admits only the flow's service account to work ports.
+      ...(cfg.role === 'work' ? { LIGHTNING_HOST: '0.0.0.0' } : {}),
+    },
   });
   for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => {

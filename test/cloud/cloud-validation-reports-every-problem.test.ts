@@ -386,13 +386,6 @@ const cases: readonly Case[] = [
     /rename one/,
   ],
   [
-    'auto port',
-    () => buildApp({}, [{ id: 'tb', port: 'auto' }]),
-    'root.tb',
-    /port 'auto' cannot be opened/,
-    /fixed port/,
-  ],
-  [
     'privileged work port',
     () => buildApp({}, [{ id: 'web', port: 80 }]),
     'root.web',
@@ -437,7 +430,7 @@ describe('GCP synthesis validation', () => {
   it('reports every problem of an app in one error, each with its path and a fix', () => {
     const app = buildApp({ flowPort: 7501, zone: 'us-central1-f', bucket: { name: 'google' } }, [
       { id: 'train', compute: { machineType: 'e2-standard-8', gpuType: 'T4', diskSizeGb: 5 } },
-      { id: 'serve', compute: { machineType: 'g2-standard-4' }, port: 'auto' },
+      { id: 'serve', compute: { machineType: 'g2-standard-4' }, port: 80 },
     ]);
     let error: ValidationError | undefined;
     try {
@@ -454,7 +447,7 @@ describe('GCP synthesis validation', () => {
         expect.stringMatching(/^root\.train: a Work with 1× T4 cannot run on e2-standard-8/),
         expect.stringMatching(/^root\.train: boot disk of 5 GB/),
         expect.stringMatching(/^root\.serve: L4 .* not offered in zone us-central1-f/),
-        expect.stringMatching(/^root\.serve: port 'auto'/),
+        expect.stringMatching(/^root\.serve: port 80 is privileged/),
       ]),
     );
     expect(error!.problems.every((p) => (p.fix ?? '').length > 0)).toBe(true);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IAP_SOURCE_RANGE } from '../../constructs/cloud/lightning-gcp.ts';
 import { renderStartupScript } from '../../constructs/cloud/startup-script.ts';
+import { Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
 import app from './fixtures/gpu-app/app.ts';
 import {
   FIXED_BUNDLE_SHA,
@@ -85,6 +86,25 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       target_service_accounts: [saEmailRef(s, 'vision-work')],
     });
     for (const r of Object.values(fw)) expect(r.source_ranges ?? []).not.toContain('0.0.0.0/0');
+  });
+
+  it("opens the unprivileged range, to the flow only, for a work with port 'auto'", async () => {
+    const a = new LightningApp({ name: 'autoport', cloud: { project: 'my-ml-project' } });
+    class Root extends Flow {
+      constructor() {
+        super(a, 'root');
+        new ScriptWork(this, 'tb', { command: ['tensorboard'], port: 'auto' });
+        new ScriptWork(this, 'api', { script: 'serve.py', port: 8080 });
+      }
+      override run(): void {}
+    }
+    new Root();
+    const synthesized = await synthFixture(a);
+    expect(synthesized.byName('google_compute_firewall')['autoport-allow-work-ports']).toMatchObject({
+      allow: [{ protocol: 'tcp', ports: ['1024-65535'] }],
+      source_service_accounts: [saEmailRef(synthesized, 'autoport-flow')],
+      target_service_accounts: [saEmailRef(synthesized, 'autoport-work')],
+    });
   });
 
   it('creates a private VPC whose egress is Cloud NAT', () => {
