@@ -78,3 +78,29 @@ echo "ok $(code -X PATCH -H "Authorization: Bearer $LIGHTNING_STATE_TOKEN" -d '{
     expect(running.local.loop.snapshot()['root.p']!.vars).toEqual({ ok: true });
   });
 });
+
+describe('the environment of a script', () => {
+  it('gets --env and the work env, its port, but never the app token', async () => {
+    running = await startApp(
+      {
+        'env.sh': `#!/usr/bin/env bash
+echo "app=$FROM_CLI work=$FROM_WORK port=$PORT token=\${LIGHTNING_TOKEN:-none} name=$LIGHTNING_WORK_NAME"
+`,
+        'app.ts': `
+        import { Flow, LightningApp, ScriptWork } from '@api';
+        class Root extends Flow {
+          readonly e = new ScriptWork(this, 'e', { script: 'env.sh', env: { FROM_WORK: 'w1' }, port: 'auto' });
+          constructor(app: LightningApp) { super(app, 'root'); }
+          override run() { this.e.run({}); this.stopApp('done'); }
+        }
+        const app = new LightningApp({ name: 'envs' });
+        new Root(app);
+        export default app;`,
+      },
+      { env: { FROM_CLI: 'c1' } },
+    );
+    await running.local.finished;
+    const line = running.logs.find((l) => l.stream === 'stdout')?.line ?? '';
+    expect(line).toMatch(/^app=c1 work=w1 port=\d+ token=none name=root\.e$/);
+  });
+});
