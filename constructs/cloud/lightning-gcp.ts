@@ -71,6 +71,10 @@ export interface LightningGcpProps {
   readonly existingBucketName?: string;
 }
 
+function isFlowControlled(c: VmPlan['compute']): boolean {
+  return c.startWith === 'first-run' || c.idleTimeoutSeconds !== undefined || c.spot;
+}
+
 /** The GCP deployment of a LightningApp: Drive bucket, bundle, identities, network, VMs. */
 export class LightningGcp extends Construct {
   readonly plan: AppPlan;
@@ -283,9 +287,9 @@ export class LightningGcp extends Construct {
       'lightning-ui-port': String(plan.uiPort),
       'lightning-token-secret': plan.names.tokenSecret,
     };
-    const controlled = plan.works.filter(
-      (w) => w.compute.startWith === 'first-run' || w.compute.idleTimeoutSeconds !== undefined,
-    );
+    // Works whose VM the flow starts/stops: created stopped, stopped when idle, or Spot (a
+    // preempted Spot VM stays stopped until the flow starts it again for its next call).
+    const controlled = plan.works.filter((w) => isFlowControlled(w.compute));
     const workVms = Object.fromEntries(
       controlled.map((w) => [
         w.component,
@@ -382,8 +386,7 @@ export class LightningGcp extends Construct {
     const c = vm.compute;
     const gpu = c.gpuType !== undefined && c.gpuCount > 0;
     const fixedGpu = /^(a2|a3|g2)-/.test(c.machineType);
-    const controlled =
-      vm.role === 'work' && (c.startWith === 'first-run' || c.idleTimeoutSeconds !== undefined);
+    const controlled = vm.role === 'work' && isFlowControlled(c);
     const image = c.image;
     return new ComputeInstance(this, vm.id, {
       ...common,

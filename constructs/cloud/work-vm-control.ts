@@ -1,7 +1,7 @@
 /**
- * Flow-side control of work VMs in the cloud: start a VM that was created stopped
- * (`startWith: 'first-run'`) before its first call, and stop a VM whose work has been idle for
- * `idleTimeoutSeconds`. The flow VM's metadata (`lightning-work-vms`, written by the
+ * Flow-side control of work VMs in the cloud: start a VM that is stopped (created stopped with
+ * `startWith: 'first-run'`, stopped when idle, or a preempted Spot VM) before a call, and stop
+ * a VM whose work has been idle for `idleTimeoutSeconds`. The flow VM's metadata (`lightning-work-vms`, written by the
  * synthesis) says which works are controlled; the flow's own identity (a metadata-server
  * token) and a per-instance custom role (get/start/stop) authorize the Compute Engine calls.
  *

@@ -217,12 +217,15 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     expect(vm('vision-flow').scheduling).toMatchObject({ provisioning_model: 'STANDARD' });
   });
 
-  it('creates first-run works stopped and lets only the flow start/stop them', () => {
+  it('creates first-run works stopped and lets only the flow start/stop them (and restart preempted Spot VMs)', () => {
     const evaluate = vm('vision-evaluate');
     expect(evaluate.desired_status).toBe('TERMINATED');
     expect(evaluate.lifecycle).toEqual({ ignore_changes: ['desired_status'] });
+    // Spot: created running, but the flow restarts it after a preemption.
     expect(vm('vision-train')).not.toHaveProperty('desired_status');
-    expect(vm('vision-train')).not.toHaveProperty('lifecycle');
+    expect(vm('vision-train').lifecycle).toEqual({ ignore_changes: ['desired_status'] });
+    // Neither: Terraform owns its status.
+    expect(vm('vision-tensorboard')).not.toHaveProperty('lifecycle');
     const role = Object.values(s.tf.resource.google_project_iam_custom_role ?? {});
     expect(role).toHaveLength(1);
     expect(role[0]!.permissions).toEqual([
@@ -231,15 +234,23 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       'compute.instances.stop',
     ]);
     const grants = Object.values(s.tf.resource.google_compute_instance_iam_member ?? {});
-    expect(grants).toHaveLength(1);
-    expect(grants[0]).toMatchObject({
-      member: `serviceAccount:${saEmailRef(s, 'vision-flow')}`,
-      zone: 'us-central1-a',
-    });
-    expect(grants[0]!.instance_name).toMatch(
-      /^\$\{google_compute_instance\.lightning_work-evaluate_[0-9A-F]+\.name\}$/,
+    for (const g of grants) {
+      expect(g).toMatchObject({
+        member: `serviceAccount:${saEmailRef(s, 'vision-flow')}`,
+        zone: 'us-central1-a',
+      });
+    }
+    expect(grants.map((g) => /lightning_(work-[a-z]+)_/.exec(g.instance_name as string)?.[1]).sort()).toEqual(
+      ['work-evaluate', 'work-train'],
     );
     expect(JSON.parse(vm('vision-flow').metadata['lightning-work-vms']!)).toEqual({
+      'root.train': {
+        instance: 'vision-train',
+        zone: 'us-central1-a',
+        project: 'my-ml-project',
+        startWith: 'flow',
+        idleTimeoutSeconds: null,
+      },
       'root.evaluate': {
         instance: 'vision-evaluate',
         zone: 'us-central1-a',

@@ -112,7 +112,8 @@ describe('work VM control from the flow', () => {
     delete process.env.LIGHTNING_CLOUD;
     expect(vms).toBeDefined();
     expect(vms!.controls('root.evaluate')).toBe(true);
-    expect(vms!.controls('root.train')).toBe(false);
+    expect(vms!.controls('root.train')).toBe(true); // Spot: restarted after preemption
+    expect(vms!.controls('root.tensorboard')).toBe(false);
     expect(status.get('vision-evaluate')).toBe('TERMINATED');
     const [a, b] = await Promise.all([
       vms!.ensureRunning('root.evaluate'),
@@ -159,8 +160,8 @@ describe('work VM control from the flow', () => {
   it('is refused on a VM the flow was not granted, with a fix in the message', async () => {
     const vms = new WorkVmControl(
       {
-        'root.train': {
-          instance: 'vision-train',
+        'root.tensorboard': {
+          instance: 'vision-tensorboard',
           zone: 'us-central1-a',
           project: 'my-ml-project',
           startWith: 'first-run',
@@ -169,7 +170,7 @@ describe('work VM control from the flow', () => {
       },
       { metadataHost: `127.0.0.1:${metadata.port}`, computeEndpoint, pollIntervalMs: 10 },
     );
-    await expect(vms.ensureRunning('root.train')).rejects.toThrow(
+    await expect(vms.ensureRunning('root.tensorboard')).rejects.toThrow(
       /HTTP 403[\s\S]*needs the lightningVmControl role/,
     );
     await expect(vms.ensureRunning('root.other')).rejects.toThrow(/no flow-controlled VM/);
