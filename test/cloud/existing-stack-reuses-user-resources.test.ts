@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { LightningGcp } from '../../constructs/cloud/index.ts';
 import { Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
 import { synthesizePlatformStack } from '../../examples/existing-stack/main.ts';
+import { synthFixture } from './support/synth-fixture.ts';
 
 type Json = Record<string, unknown>;
 let tf: {
@@ -70,6 +71,47 @@ describe('lightning in an existing stack (examples/existing-stack)', () => {
     expect(train.scheduling).toMatchObject({
       provisioning_model: 'SPOT',
       instance_termination_action: 'STOP',
+    });
+  });
+
+  it('deploys a standalone app into an existing network named in its cloud settings', async () => {
+    const a = new LightningApp({
+      name: 'shared',
+      cloud: {
+        project: 'acme-ml',
+        network: {
+          network: 'projects/acme-ml/global/networks/corp',
+          subnetwork: 'projects/acme-ml/regions/us-central1/subnetworks/corp-ml',
+        },
+      },
+    });
+    class Root extends Flow {
+      constructor(scope: Construct) {
+        super(scope, 'root');
+        new ScriptWork(this, 'job', { script: 'job.sh' });
+      }
+      override run(): void {}
+    }
+    new Root(a);
+    const s = await synthFixture(a);
+    for (const type of [
+      'google_compute_network',
+      'google_compute_subnetwork',
+      'google_compute_router',
+      'google_compute_router_nat',
+    ]) {
+      expect(s.tf.resource, type).not.toHaveProperty(type);
+    }
+    for (const v of Object.values(s.tf.resource.google_compute_instance ?? {})) {
+      expect((v.network_interface as Json[])[0]!.subnetwork).toBe(
+        'projects/acme-ml/regions/us-central1/subnetworks/corp-ml',
+      );
+    }
+    for (const fw of Object.values(s.tf.resource.google_compute_firewall ?? {}))
+      expect(fw.network).toBe('projects/acme-ml/global/networks/corp');
+    expect(Object.values(s.tf.resource.google_compute_address ?? {})[0]).toMatchObject({
+      subnetwork: 'projects/acme-ml/regions/us-central1/subnetworks/corp-ml',
+      address_type: 'INTERNAL',
     });
   });
 
