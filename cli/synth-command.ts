@@ -33,7 +33,7 @@ export function registerSynthCommand(program: Command): void {
       process.stdout.write(
         `${pc.bold('lightning')} synthesized ${app.name}: ${stack}\n` +
           `  bundle ${kb} (sha256 ${result.bundle.sha256.slice(0, 16)}), bundling ${Math.round(result.timings.bundleMs)} ms, synthesis ${Math.round(result.timings.synthMs)} ms\n` +
-          `  deploy: cdktf deploy   or   (cd ${relative(process.cwd(), result.stackFile).replace(/\/cdk\.tf\.json$/, '')} && terraform init && terraform apply)\n`,
+          `  deploy: (cd ${relative(process.cwd(), result.stackFile).replace(/\/cdk\.tf\.json$/, '')} && terraform init && terraform apply)   or   LIGHTNING_APP=${appFile} cdktf deploy\n`,
       );
     });
 }
