@@ -2,7 +2,7 @@
  * The startup script of every lightning VM (metadata key `startup-script`, run by the guest
  * agent on every boot, reference §8). It is the same for the flow and the works: the role
  * and all settings come from instance metadata. It installs Node, writes the boot program
- * (vm-boot.mjs) and hands over to systemd (`lightning.service`, restart always), which runs
+ * (vm-boot.mjs) and hands over to systemd (`lightning.service`, restarted on failure), which runs
  * `node vm-boot.mjs run`: fetch and verify the bundle, read the secrets, start the role.
  *
  * No cdktf imports.
@@ -88,7 +88,8 @@ WorkingDirectory=/var/lib/lightning
 Environment=HOME=/var/lib/lightning
 Environment=LIGHTNING_BOOT_ROOT=$ROOT
 ExecStart=$NODE $ROOT/vm-boot.mjs run
-Restart=always
+# on-failure, not always: an app that ended (exit 0) must not start over.
+Restart=on-failure
 RestartSec=5
 RuntimeDirectory=lightning
 RuntimeDirectoryMode=0700

@@ -1,6 +1,6 @@
 /**
  * The part of the startup script the network-namespace test skips: on a VM it creates the
- * `lightning` user and installs and starts `lightning.service` (restart always). Run for real
+ * `lightning` user and installs and starts `lightning.service` (restarted on failure). Run for real
  * in a private mount namespace (a tmpfs over /etc/systemd/system) with `systemctl` and
  * `useradd` replaced by recorders, since this machine has no systemd to start services.
  * Needs root (as CI has).
@@ -68,14 +68,14 @@ describe('startup script on a VM with systemd', () => {
     expect(result.stdout).toMatch(/lightning\.service started/);
   });
 
-  it('installs a unit that restarts the role forever as the unprivileged user, with a private runtime dir', () => {
+  it('installs a unit that restarts a failed role as the unprivileged user, with a private runtime dir', () => {
     const lines = unit.split('\n');
     for (const l of [
       'After=network-online.target',
       'StartLimitIntervalSec=0',
       'User=lightning',
       `ExecStart=${process.execPath} ${join(dir, 'opt-lightning')}/vm-boot.mjs run`,
-      'Restart=always',
+      'Restart=on-failure',
       'RuntimeDirectory=lightning',
       'RuntimeDirectoryMode=0700',
       'WantedBy=multi-user.target',
