@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import type { LightningApp } from '../../constructs/app.ts';
-import type { Drive } from '../../constructs/drive.ts';
+import type { Drive, TransferProgress } from '../../constructs/drive.ts';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
@@ -34,6 +34,7 @@ import {
   type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { fetchPath, uploadOutputs } from '../drive/path-transfer.ts';
+import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
 import {
   decodeFlowMessage,
   FlowServiceClient,
@@ -524,8 +525,16 @@ export class WorkDaemon {
       if (controller.signal.aborted) throw controller.signal.reason;
       if (timeout) clearTimeout(timeout);
       if (work.declaredOutputs.length > 0) {
+        const progress = this.transferProgress();
         try {
-          await uploadOutputs(this.opts.drive, work.name, this.workDir, work.declaredOutputs);
+          await uploadOutputs(
+            this.opts.drive,
+            work.name,
+            this.workDir,
+            work.declaredOutputs,
+            progress.onProgress,
+          );
+          progress.finish();
         } catch (err) {
           throw new CallFailure(
             'output_upload',
@@ -554,6 +563,34 @@ export class WorkDaemon {
       if (timeout) clearTimeout(timeout);
       if (this.current?.controller === controller) this.current = null;
     }
+  }
+
+  /**
+   * Progress of a Drive transfer: `state.transfer` (bytes, rate, ETA) about once a second, and
+   * a log line every 5 s for transfers of 8 MiB or more.
+   */
+  private transferProgress(): { onProgress: (p: TransferProgress) => void; finish(): void } {
+    let lastLine = 0;
+    const t = throttledProgress((snap: ProgressSnapshot) => {
+      const value = toStateValue(snap, '/transfer');
+      this.vars.transfer = value;
+      this.recordOp({ op: 'add', path: '/transfer', value });
+      const big = (snap.totalBytes ?? snap.bytes) >= 8 * 1024 * 1024;
+      if (big && (snap.done || performance.now() - lastLine >= 5000)) {
+        lastLine = performance.now();
+        this.log(LogChunk_Stream.DAEMON, [formatProgress(snap)]);
+      }
+    }, 1000);
+    let used = false;
+    return {
+      onProgress: (p) => {
+        used = true;
+        t.onProgress(p);
+      },
+      finish: () => {
+        if (used) t.finish();
+      },
+    };
   }
 
   private async portFor(work: Work): Promise<number | undefined> {
@@ -599,7 +636,10 @@ export class WorkDaemon {
       fetch: async (path: Path, dest?: string) => {
         const target = join(workDir, dest ?? path.basename);
         log(`fetching ${path.key} (from ${path.origin}) → ${dest ?? path.basename}`);
-        return fetchPath(drive, path, target);
+        const progress = this.transferProgress();
+        const local = await fetchPath(drive, path, target, progress.onProgress);
+        progress.finish();
+        return local;
       },
       putPayload: async (name: string, value: unknown) => {
         const key = `works/${this.work.name}/payloads/${name}.json`;
