@@ -9,9 +9,10 @@ import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
-import { EventLoop } from '../daemon/flow/event-loop.ts';
+import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
@@ -92,9 +93,9 @@ export function registerDaemonCommands(program: Command): void {
       });
       if (opts.exitWithParent) process.on('disconnect', () => stop('the parent process exited'));
       await daemon.start();
-      process.exitCode = await daemon.exited;
-      // Handles (IPC channel, grpc) may linger; the daemon is done.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 100).unref();
+      // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
+      // may linger (IPC channel, grpc) must not keep the process up.
+      process.exit(await daemon.exited);
     });
 
   program
@@ -125,8 +126,30 @@ export function registerDaemonCommands(program: Command): void {
       const restored = opts.resume ? await Journal.load(journalDir) : null;
       const journal = await Journal.open(journalDir, !opts.resume);
       if (restored) process.stdout.write('lightning: resuming from the journal\n');
+      // In the cloud, work VMs created stopped (first-run) or stopped when idle are started
+      // before a call and stopped after idleTimeoutSeconds; outside the cloud this is undefined.
+      const vms = await WorkVmControl.fromMetadata();
+      const observer: LoopObserver = {
+        onLog: (w, st, lines) => printer.onLog(w, st, lines),
+        onNotice: (m) => printer.onNotice(m),
+        onStatus: (work, status, previous) => {
+          printer.onStatus(work, status, previous);
+          if (!vms?.controls(work)) return;
+          if (status.phase === 'pending' || status.phase === 'running') vms.workBusy(work);
+          else if (status.phase !== 'not_started') vms.workIdle(work);
+        },
+      };
+      const host: DaemonHost = {
+        ensureDaemon: (work, why) => {
+          if (why !== 'call' || !vms?.controls(work)) return;
+          vms.ensureRunning(work).catch((err: unknown) => {
+            printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
+          });
+        },
+      };
       const loop = new EventLoop(app, {
-        observer: printer,
+        observer,
+        host,
         journal,
         restored,
         rootStateOverrides: parseSetPairs(opts.set, app.root.initialState as Record<string, unknown>),
@@ -150,6 +173,7 @@ export function registerDaemonCommands(program: Command): void {
       process.on('SIGINT', () => loop.requestEnd(130, 'SIGINT'));
       loop.start();
       const end = await loop.done;
+      vms?.close();
       await new Promise((r) => setTimeout(r, 500));
       await server.close();
       await journal.close();

@@ -1,21 +1,13 @@
 import { Construct } from 'constructs';
+import type { GcpCloudProps } from './cloud/cloud-props.ts';
 import { APP_BRAND } from './component-name.ts';
 import { ValidationError } from './errors.ts';
 import { Flow } from './flow.ts';
 import { Work } from './work.ts';
 import { WorkMap } from './work-map.ts';
 
-/** Cloud settings, used only by synthesis (`cdktf synth`, `lightning-local synth`). */
-export interface AppCloudProps {
-  /** GCP project id. */
-  readonly project: string;
-  /** @default 'us-central1' */
-  readonly region?: string;
-  /** @default `${region}-a` */
-  readonly zone?: string;
-  /** Everything else the cloud synthesis understands (see constructs/cloud/). */
-  readonly [setting: string]: unknown;
-}
+/** Cloud settings, used only by synthesis (`cdktf synth`, `lightning-local synth`) and `cost`. */
+export type AppCloudProps = GcpCloudProps;
 
 export interface LightningAppProps {
   /**

@@ -3,7 +3,13 @@
  * here; anything not named here is internal.
  */
 export { type AppCloudProps, LightningApp, type LightningAppProps } from './app.ts';
-export { CloudCompute, type CloudComputeProps, type GpuType } from './cloud-compute.ts';
+export type { DriveBucketProps, ExistingNetworkProps, GcpCloudProps } from './cloud/cloud-props.ts';
+export {
+  CloudCompute,
+  type CloudComputePreset,
+  type CloudComputeProps,
+  type GpuType,
+} from './cloud-compute.ts';
 export type { Drive, DriveStat, GetOptions, PutOptions, PutSource, TransferProgress } from './drive.ts';
 export { type KeyRule, validateKey } from './drive-key.ts';
 export {

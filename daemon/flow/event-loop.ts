@@ -75,8 +75,12 @@ export interface LoopObserver {
 
 /** Hooks into process management (local: spawn processes; cloud: start VMs). */
 export interface DaemonHost {
-  /** Make sure a daemon for `work` is (being) started. Idempotent. */
-  ensureDaemon(work: string): void;
+  /**
+   * Make sure a daemon for `work` is (being) started. Idempotent. `why` is 'start' when the
+   * app starts (local mode warms every daemon; cloud leaves first-run VMs stopped) and 'call'
+   * when a call is waiting for the work.
+   */
+  ensureDaemon(work: string, why: 'start' | 'call'): void;
 }
 
 export interface AppEnd {
@@ -196,7 +200,7 @@ export class EventLoop {
     for (const [name, vars] of this.flowVars) this.journalOp(name, { op: 'add', path: '/vars', value: vars });
     for (const rec of this.works.values()) {
       this.journalWork(rec);
-      this.host?.ensureDaemon(rec.name);
+      this.host?.ensureDaemon(rec.name, 'start');
     }
     this.changed = true;
     this.schedule();
@@ -557,7 +561,8 @@ export class EventLoop {
       exitCode: s.exitCode ?? (isTerminal(phase) ? rec.status.exitCode : null),
       reason: s.reason || null,
       message: s.message || null,
-      ...(s.url ? { url: s.url } : {}),
+      // The daemon's status always carries its current URL: empty until this call's port answers.
+      url: s.url || null,
     });
   }
 
@@ -634,6 +639,7 @@ export class EventLoop {
         exitCode: null,
         reason: null,
         message: null,
+        url: null, // the previous call's server is going away; set again once the new one answers
       });
       this.sendRun(rec);
     }
@@ -660,7 +666,7 @@ export class EventLoop {
     this.flushOps(rec);
     if (!rec.session) {
       rec.runUnsent = true;
-      this.host?.ensureDaemon(rec.name);
+      this.host?.ensureDaemon(rec.name, 'call');
       return;
     }
     rec.runUnsent = false;

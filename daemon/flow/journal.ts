@@ -76,7 +76,11 @@ export class Journal {
       }
       docs ??= Object.create(null) as ComponentDocs;
       for (const [component, ops] of record.c) {
-        const doc = (docs[component] ??= Object.create(null) as Record<string, JsonValue>);
+        let doc = docs[component];
+        if (!doc) {
+          doc = Object.create(null) as Record<string, JsonValue>;
+          docs[component] = doc;
+        }
         applyPatch(
           doc,
           ops.map((op) => ('value' in op ? { ...op, value: toStateValue(op.value) } : op)),

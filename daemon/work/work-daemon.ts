@@ -188,7 +188,8 @@ export class WorkDaemon {
     await new Promise<void>((resolve) => {
       if (!this.call) return resolve();
       this.call.end();
-      setTimeout(resolve, 50).unref();
+      // Not unref'd: the process must stay alive until the last messages are written.
+      setTimeout(resolve, 50);
     });
     this.client?.close();
     this.resolveExit(0);

@@ -9,14 +9,7 @@ import type { GcpCloudProps } from '../../constructs/cloud/cloud-props.ts';
 import { planApp } from '../../constructs/cloud/plan.ts';
 import { CloudCompute, type CloudComputeProps } from '../../constructs/cloud-compute.ts';
 import { ValidationError, type ValidationProblem } from '../../constructs/errors.ts';
-import {
-  type AppCloudProps,
-  Flow,
-  LightningApp,
-  ScriptWork,
-  type ScriptWorkProps,
-  WorkMap,
-} from '../../constructs/index.ts';
+import { Flow, LightningApp, ScriptWork, type ScriptWorkProps, WorkMap } from '../../constructs/index.ts';
 
 interface WorkSpec {
   readonly id: string;
@@ -31,9 +24,7 @@ function buildApp(
 ): LightningApp {
   const app = new LightningApp({
     name: 'demo',
-    ...(cloud === undefined
-      ? {}
-      : { cloud: { project: 'my-project', ...cloud } as GcpCloudProps as unknown as AppCloudProps }),
+    ...(cloud === undefined ? {} : { cloud: { project: 'my-project', ...cloud } as GcpCloudProps }),
   });
   class Root extends Flow {
     constructor(scope: Construct) {

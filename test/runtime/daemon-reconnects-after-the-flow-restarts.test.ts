@@ -89,11 +89,7 @@ describe('daemon reconnect', () => {
     const server2 = new FlowServer(loop2, { token, listen: `127.0.0.1:${port}` });
     await server2.listen();
     loop2.start();
-    await until(
-      () => (loop2.snapshot()['root.w']?.vars as { tick: number }).tick > tick(loop1),
-      20_000,
-      'ticks on the new flow',
-    );
+    await until(() => tick(loop2) > tick(loop1), 20_000, 'ticks on the new flow');
     expect(lines.some((l) => /connection to the flow .* ended .* reconnecting/.test(l))).toBe(true);
     // The new flow started its own call of the same work: the daemon stopped nothing it did
     // not have to, and the status it reports belongs to the call the new flow made.

@@ -104,3 +104,46 @@ echo "app=$FROM_CLI work=$FROM_WORK port=$PORT token=\${LIGHTNING_TOKEN:-none} n
     expect(line).toMatch(/^app=c1 work=w1 port=\d+ token=none name=root\.e$/);
   });
 });
+
+describe('a work that serves on a port', () => {
+  it('gets its url once the port answers, and loses it while a new call restarts the server', async () => {
+    running = await startApp({
+      'serve.py': `
+import http.server, os, sys
+print("serving version", sys.argv[-1], flush=True)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), http.server.SimpleHTTPRequestHandler).serve_forever()
+`,
+      'app.ts': `
+        import { Flow, LightningApp, ScriptWork } from '@api';
+        class Root extends Flow<{ version: number }> {
+          readonly s = new ScriptWork(this, 's', { script: 'serve.py', port: 'auto', parallel: true,
+            args: (a: { version: number }) => [String(a.version)] });
+          constructor(app: LightningApp) { super(app, 'root', { state: { version: 1 } }); }
+          override run() { this.s.run({ version: this.state.version }); }
+        }
+        const app = new LightningApp({ name: 'serving' });
+        new Root(app);
+        export default app;`,
+    });
+    const { local, until, statuses } = running;
+    await until(() => local.loop.statusOf('root.s')?.url !== null, 30_000, 'a url');
+    const first = local.loop.statusOf('root.s')!;
+    expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(first.phase).toBe('running');
+    const seen = statuses.length;
+    local.loop.post(() => {
+      (local.loop.app.root.state as { version: number }).version = 2;
+    });
+    await until(
+      () =>
+        local.loop.statusOf('root.s')!.callHash !== first.callHash &&
+        local.loop.statusOf('root.s')!.url !== null,
+      30_000,
+      'the new server',
+    );
+    // Between the two, the flow never saw the old URL on the new call.
+    const newCall = statuses.slice(seen).filter((s) => s.status.callHash !== first.callHash);
+    expect(newCall[0]!.status.url).toBeNull();
+    expect(running.logs.some((l) => l.line === 'serving version 2')).toBe(true);
+  });
+});

@@ -6,6 +6,7 @@ function setup(initial: object) {
   const source = toStateValue(initial) as Record<string, unknown>;
   const mirror = toStateValue(initial) as Record<string, unknown>;
   const ops: PatchOperation[] = [];
+  // biome-ignore lint/suspicious/noExplicitAny: the tests write arbitrary shapes through the view
   const view = recordingView<Record<string, any>>(source, '', (op) => ops.push(op), 'test.state');
   return { source, mirror, ops, view };
 }
@@ -53,6 +54,7 @@ describe('recording views', () => {
       view.a.f = () => 1;
     }).toThrow(/test\.state\/a\/f/);
     expect(() => {
+      // biome-ignore lint/suspicious/noProto: writing __proto__ through state is what is tested
       view.a.__proto__ = { polluted: true };
     }).toThrow();
     expect(ops).toEqual([]);
