@@ -259,6 +259,8 @@ function roleArgs(cfg, bundleDir, tls) {
     return [
       'flow',
       app,
+      // A restarted flow VM (reboot, systemd restart) continues from its journal.
+      '--resume',
       '--listen',
       `0.0.0.0:${cfg.flowPort}`,
       '--tls-cert',
