@@ -93,7 +93,7 @@ export async function scenarioState(cfg: BenchConfig, ours: StreamFigures): Prom
       batched.push(
         await runBareStream({ works: n, mode: 'tight', batched: true, seconds: tightSec, changesPerTick: K }),
       );
-      if (n <= 10) {
+      if (n === 1) {
         single.push(
           await runBareStream({
             works: n,
@@ -168,7 +168,8 @@ export async function scenarioIdle(cfg: BenchConfig, sizes: readonly number[]): 
   const windowSec = cfg.quick ? 5 : 10;
   const haveLightning = lightningAvailable();
   for (const n of sizes) {
-    const repeats = n >= 100 ? 1 : cfg.repeats;
+    // Each idle repeat holds a 10 s window twice (ours, Lightning): at most two repeats.
+    const repeats = n >= 100 ? 1 : Math.min(cfg.repeats, 2);
     const ours = [];
     const theirs = [];
     for (let r = 0; r < repeats; r++) {
@@ -216,7 +217,7 @@ export async function scenarioLightning(cfg: BenchConfig, ours: StreamFigures): 
     ];
   }
   const rows: BenchRow[] = [];
-  const seconds = cfg.quick ? 3 : 5;
+  const seconds = 3;
   for (const n of [1, 10]) {
     const mine = ours.tight.get(n);
     if (!mine) continue;
