@@ -147,7 +147,22 @@ export class EventLoop {
   private readonly works = new Map<string, WorkRecord>();
   private readonly flowVars = new Map<string, Record<string, JsonValue>>();
   private readonly sessions = new Map<DaemonSession, WorkRecord>();
-  private readonly observer: LoopObserver;
+  private readonly observers: LoopObserver[] = [];
+  /** Fans every event out to the registered observers. */
+  private readonly observer: Required<LoopObserver> = {
+    onLog: (w, st, lines) => {
+      for (const o of this.observers) o.onLog?.(w, st, lines);
+    },
+    onStatus: (w, status, previous) => {
+      for (const o of this.observers) o.onStatus?.(w, status, previous);
+    },
+    onNotice: (m) => {
+      for (const o of this.observers) o.onNotice?.(m);
+    },
+    onStateChanged: () => {
+      for (const o of this.observers) o.onStateChanged?.();
+    },
+  };
   private readonly host: DaemonHost | undefined;
   private readonly defaultStopGraceMs: number;
 
@@ -176,7 +191,7 @@ export class EventLoop {
   constructor(app: LightningApp, options: EventLoopOptions = {}) {
     this.app = app;
     this.root = app.root;
-    this.observer = options.observer ?? {};
+    if (options.observer) this.observers.push(options.observer);
     this.host = options.host;
     this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
     this.journal = options.journal;
@@ -239,6 +254,51 @@ export class EventLoop {
   requestEnd(exitCode: number, message: string): void {
     this.post(() => {
       this.endRequest ??= { exitCode, message };
+    });
+  }
+
+  /** Adds an observer (a UI, a test); returns a function that removes it. */
+  addObserver(observer: LoopObserver): () => void {
+    this.observers.push(observer);
+    return () => {
+      const i = this.observers.indexOf(observer);
+      if (i >= 0) this.observers.splice(i, 1);
+    };
+  }
+
+  /**
+   * Applies RFC 6902 ops from outside (the HTTP API, a UI) to a component's `vars`, on the
+   * loop: validated and atomic like a daemon's delta, journaled, sent to the work's daemon
+   * for a work, and followed by a pass of the flow. Status is not writable this way.
+   * Rejects with a DaemonError (INVALID_ARGUMENT / NOT_FOUND) and changes nothing on bad input.
+   */
+  patchState(component: string, ops: readonly PatchOperation[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.post(() => {
+        try {
+          const flowVars = this.flowVars.get(component);
+          const rec = flowVars ? undefined : this.works.get(component);
+          const target = flowVars ?? rec?.vars;
+          if (!target) {
+            throw new DaemonError(
+              GrpcCode.NOT_FOUND,
+              `no flow or work named "${component}" in app ${this.app.name}`,
+            );
+          }
+          const values = ops.map((op) =>
+            op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
+          );
+          applyPatch(target, values);
+          for (const op of values) {
+            this.journalOp(component, prefixed(op, '/vars'));
+            rec?.outOps.push(op);
+          }
+          this.passChanged = true;
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      });
     });
   }
 
