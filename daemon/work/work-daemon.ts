@@ -108,6 +108,10 @@ export class WorkDaemon {
   private bufferedLogLines = 0;
   private current: CurrentCall | null = null;
   private graceOverrideMs: number | undefined;
+  /** True while the stream's write buffer is full (see flushOps). */
+  private blocked = false;
+  /** Writes merged into a pending one (for benchmarks and tests). */
+  coalesced = 0;
   private backoffMs = 100;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
@@ -217,6 +221,7 @@ export class WorkDaemon {
       if (this.call === call) {
         this.call = null;
         this.connected = false;
+        this.blocked = false;
       }
       if (!this.stopping) {
         this.diag(
@@ -362,28 +367,62 @@ export class WorkDaemon {
 
   private recordOp(op: PatchOperation): void {
     if (!this.connected) return; // resynced by the snapshot after reconnecting
-    this.pendingOps.push(op);
+    // A write that overwrites the previous pending one (`count++` in a loop) replaces it:
+    // only the newest value travels. Valid for consecutive ops on the same path only.
+    const last = this.pendingOps[this.pendingOps.length - 1];
+    if (
+      last &&
+      op.op === 'replace' &&
+      last.path === op.path &&
+      (last.op === 'replace' || last.op === 'add') &&
+      !op.path.endsWith('/-')
+    ) {
+      this.pendingOps[this.pendingOps.length - 1] = { op: last.op, path: op.path, value: op.value! };
+      this.coalesced++;
+    } else {
+      this.pendingOps.push(op);
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushOps());
     }
   }
 
-  private flushOps(): void {
+  /**
+   * Sends the pending ops as one delta. Back-pressure: while the stream's buffer is full
+   * (write() returned false) ops keep accumulating (and coalescing) until it drains, so a
+   * work that changes state faster than the flow applies it sends fewer, larger deltas
+   * instead of growing an unbounded backlog. `force` (before a status) ignores it, to keep
+   * the order of state and status.
+   */
+  private flushOps(force = false): void {
     this.flushScheduled = false;
     flushPendingArrays();
-    if (this.pendingOps.length === 0 || !this.connected) return;
+    if (this.pendingOps.length === 0 || !this.connected || !this.call) return;
+    if (this.blocked && !force) return;
     const ops = this.pendingOps;
     this.pendingOps = [];
-    this.send({
-      case: 'delta',
-      value: {
-        work: this.work.name,
-        epoch: BigInt(this.epoch),
-        seq: BigInt(++this.seq),
-        ops: opsToWire(ops),
-      },
-    });
+    const call = this.call;
+    const ok = call.write(
+      create(DaemonMessageSchema, {
+        kind: {
+          case: 'delta',
+          value: {
+            work: this.work.name,
+            epoch: BigInt(this.epoch),
+            seq: BigInt(++this.seq),
+            ops: opsToWire(ops),
+          },
+        },
+      }),
+    );
+    if (!ok && !this.blocked) {
+      this.blocked = true;
+      call.once('drain', () => {
+        this.blocked = false;
+        if (this.call === call) this.flushOps();
+      });
+    }
   }
 
   private statusMessage(): MessageInitShape<typeof StatusSchema> {
@@ -405,7 +444,7 @@ export class WorkDaemon {
   private setStatus(patch: Partial<WorkStatus>): void {
     Object.assign(this.status, patch, { updatedAt: Date.now() });
     this.flushLogs();
-    this.flushOps();
+    this.flushOps(true);
     if (!this.connected) return;
     ++this.seq;
     this.send({ case: 'status', value: this.statusMessage() });
