@@ -4,7 +4,7 @@
  * daemons; started by systemd on the flow VM).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
@@ -15,6 +15,7 @@ import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
+import { UiServer } from '../daemon/ui/ui-server.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
 import { WorkDaemon } from '../daemon/work/work-daemon.ts';
 import { loadAppFile } from './load-app.ts';
@@ -40,6 +41,7 @@ function requireToken(): string {
 
 interface DaemonOptions {
   work: string;
+  appDir?: string;
   flow: string;
   drive?: string;
   exitWithParent?: boolean;
@@ -52,6 +54,7 @@ interface FlowOptions {
   set: string[];
   tlsCert?: string;
   tlsKey?: string;
+  ui?: string;
 }
 
 export function registerDaemonCommands(program: Command): void {
@@ -64,12 +67,15 @@ export function registerDaemonCommands(program: Command): void {
     .requiredOption('--work <name>', 'the work to serve, by construct path (e.g. root.train)')
     .requiredOption('--flow <host:port>', "the flow's gRPC address")
     .option('--drive <url>', 'the Drive (file:///dir or gs://bucket/prefix)')
+    .option('--app-dir <dir>', "directory scripts resolve against (default: the app file's)")
     .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS and verify the flow against it')
     .option('--exit-with-parent', 'stop when the parent process goes away (local mode)')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
     .action(async (appFile: string, opts: DaemonOptions) => {
       const token = requireToken();
-      const { app, appDir } = await loadAppFile(appFile);
+      const loaded = await loadAppFile(appFile);
+      const { app } = loaded;
+      const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
       const drive = await openDrive(opts.drive ?? pathToFileURL(localDriveDir(appDir)).href);
       const env = process.env.LIGHTNING_APP_ENV_JSON
         ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
@@ -117,6 +123,7 @@ export function registerDaemonCommands(program: Command): void {
     )
     .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .option('--ui <host:port>', 'serve the web UI and HTTP API there, e.g. 127.0.0.1:7501 (default: no UI)')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN.')
     .action(async (appFile: string, opts: FlowOptions) => {
       const token = requireToken();
@@ -154,6 +161,7 @@ export function registerDaemonCommands(program: Command): void {
         restored,
         rootStateOverrides: parseSetPairs(opts.set, app.root.initialState as Record<string, unknown>),
       });
+      const ui = opts.ui ? uiServer(opts.ui, loop, appDir) : undefined;
       const credentials =
         opts.tlsCert && opts.tlsKey
           ? grpc.ServerCredentials.createSsl(null, [
@@ -169,6 +177,10 @@ export function registerDaemonCommands(program: Command): void {
       process.stdout.write(
         `${pc.bold('lightning')} flow of ${app.name} listening on ${opts.listen.replace(/:\d+$/, `:${port}`)}\n`,
       );
+      if (ui) {
+        await ui.listen();
+        process.stdout.write(`${pc.bold('lightning')} UI ${ui.loginUrl()} (the link works once)\n`);
+      }
       process.on('SIGTERM', () => loop.requestEnd(143, 'SIGTERM'));
       process.on('SIGINT', () => loop.requestEnd(130, 'SIGINT'));
       loop.start();
@@ -176,9 +188,28 @@ export function registerDaemonCommands(program: Command): void {
       vms?.close();
       await new Promise((r) => setTimeout(r, 500));
       await server.close();
+      await ui?.close();
       await journal.close();
       await printer.close();
       process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
       process.exitCode = end.exitCode;
     });
+}
+
+/** `--ui host:port` → a UI server for the flow role (created now, so it sees the first events). */
+function uiServer(address: string, loop: EventLoop, appDir: string): UiServer {
+  const m = /^(.+):(\d+)$/.exec(address);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) {
+    throw new ValidationError(
+      [{ path: '--ui', message: `"${address}" is not host:port`, fix: 'e.g. --ui 127.0.0.1:7501' }],
+      'Invalid option',
+    );
+  }
+  return new UiServer({
+    loop,
+    host: m[1]!.replace(/^\[(.*)\]$/, '$1'),
+    port,
+    tokenFile: join(appDir, '.lightning', 'ui-token'),
+  });
 }

@@ -13,7 +13,7 @@
  * Synthesis-only module (esbuild), never loaded by the runtime roles.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,54 +121,76 @@ function runtimeFiles(): TarEntry[] {
   return out;
 }
 
+/**
+ * Bundles the app and the runtime with esbuild into `outdir` (app.mjs,
+ * lightning-runtime/cli/main.mjs, lightning-runtime/chunks/*), one shared copy of the
+ * constructs. Used for the cloud bundle and for local daemons (which then start without
+ * compiling TypeScript).
+ */
+export async function bundleAppAndRuntime(
+  appFile: string,
+  outdir: string,
+  runtimeEntry = RUNTIME_ENTRY,
+): Promise<void> {
+  const esbuild = await import('esbuild');
+  try {
+    await esbuild.build({
+      entryPoints: { app: appFile, 'lightning-runtime/cli/main': runtimeEntry },
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      chunkNames: 'lightning-runtime/chunks/[name]-[hash]',
+      // Synthesis code stays out: the VM never synthesizes, and DESIGN §2 keeps CDKTF
+      // out of the runtime roles.
+      external: ['cdktf', '@cdktf/*', 'esbuild', 'tsx', 'tsx/*', 'vitest'],
+      plugins: [leaveOutSynthesis],
+      alias: { 'lightning-local': join(REPO_ROOT, 'constructs', 'index.ts') },
+      // CommonJS dependencies call require() for Node built-ins; ESM output needs a require.
+      banner: {
+        js: "import { createRequire as __lightningCreateRequire } from 'node:module';\nconst require = __lightningCreateRequire(import.meta.url);",
+      },
+      absWorkingDir: REPO_ROOT,
+      legalComments: 'none',
+      logLevel: 'silent',
+      write: true,
+    });
+  } catch (err) {
+    const errors =
+      (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
+    const detail = errors
+      .slice(0, 5)
+      .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`)
+      .join('\n');
+    throw new LightningError(
+      'BUNDLE',
+      `Could not bundle ${basename(appFile)}:\n${detail || String(err)}\n` +
+        'The app and everything it imports must bundle with esbuild (no native modules); fix the import above or move it into a script the Work runs.',
+      { cause: err },
+    );
+  }
+}
+
+/** Writes the runtime's non-code files (package.json, the Python helper) into `outdir`. */
+export function writeRuntimeFiles(outdir: string): void {
+  for (const e of runtimeFiles()) {
+    const target = join(outdir, e.path);
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, e.data);
+  }
+}
+
 /** Builds the bundle. Deterministic: the same sources give the same bytes. */
 export async function buildAppBundle(options: AppBundleOptions): Promise<AppBundle> {
   const appFile = resolve(options.appFile);
   const appDir = dirname(appFile);
   const runtimeEntry = options.runtimeEntry ?? RUNTIME_ENTRY;
-  const esbuild = await import('esbuild');
   const outdir = mkdtempSync(join(tmpdir(), 'lightning-bundle-'));
   try {
-    try {
-      await esbuild.build({
-        entryPoints: { app: appFile, 'lightning-runtime/cli/main': runtimeEntry },
-        bundle: true,
-        splitting: true,
-        format: 'esm',
-        platform: 'node',
-        target: 'node20',
-        outdir,
-        outExtension: { '.js': '.mjs' },
-        chunkNames: 'lightning-runtime/chunks/[name]-[hash]',
-        // Synthesis code stays out: the VM never synthesizes, and DESIGN §2 keeps CDKTF
-        // out of the runtime roles.
-        external: ['cdktf', '@cdktf/*', 'esbuild', 'tsx', 'tsx/*', 'vitest'],
-        plugins: [leaveOutSynthesis],
-        alias: { 'lightning-local': join(REPO_ROOT, 'constructs', 'index.ts') },
-        // CommonJS dependencies call require() for Node built-ins; ESM output needs a require.
-        banner: {
-          js: "import { createRequire as __lightningCreateRequire } from 'node:module';\nconst require = __lightningCreateRequire(import.meta.url);",
-        },
-        absWorkingDir: REPO_ROOT,
-        legalComments: 'none',
-        logLevel: 'silent',
-        write: true,
-      });
-    } catch (err) {
-      const errors =
-        (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ??
-        [];
-      const detail = errors
-        .slice(0, 5)
-        .map((e) => `  ${e.location ? `${e.location.file}:${e.location.line}: ` : ''}${e.text}`)
-        .join('\n');
-      throw new LightningError(
-        'BUNDLE',
-        `Could not bundle ${basename(appFile)} for the cloud:\n${detail || String(err)}\n` +
-          'The app and everything it imports must bundle with esbuild (no native modules); fix the import above or move it into a script the Work runs.',
-        { cause: err },
-      );
-    }
+    await bundleAppAndRuntime(appFile, outdir, runtimeEntry);
     const entries: TarEntry[] = [];
     walk(appDir, appDir, new Set([...ALWAYS_EXCLUDED, ...(options.exclude ?? [])]), entries);
     const built: TarEntry[] = [];

@@ -4,7 +4,7 @@
  * this; tests and benchmarks use it directly.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadAppFile } from '../../cli/load-app.ts';
@@ -31,6 +31,12 @@ export interface LocalAppOptions {
   readonly onDaemonOutput?: (work: string, line: string) => void;
   /** Continue from the journal of the previous run (`--resume`). @default false: start fresh */
   readonly resume?: boolean;
+  /**
+   * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
+   * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
+   * notice, if the app cannot be bundled. @default true
+   */
+  readonly bundle?: boolean;
 }
 
 export interface LocalApp {
@@ -47,6 +53,30 @@ export interface LocalApp {
   stop(exitCode?: number, message?: string): Promise<AppEnd>;
   /** Kills everything at once (second Ctrl-C). */
   kill(): Promise<void>;
+}
+
+/**
+ * Bundles the app and runtime into `.lightning/bundle/` for the daemons. esbuild is loaded
+ * only here (the flow process), never by a daemon.
+ */
+async function localBundle(
+  appFile: string,
+  appDir: string,
+  observer: LoopObserver | undefined,
+): Promise<{ cli: string; app: string } | undefined> {
+  const outdir = join(appDir, '.lightning', 'bundle');
+  try {
+    const { bundleAppAndRuntime, writeRuntimeFiles } = await import('../../constructs/cloud/app-bundle.ts');
+    await rm(outdir, { recursive: true, force: true });
+    await bundleAppAndRuntime(appFile, outdir);
+    writeRuntimeFiles(outdir);
+    return { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
+  } catch (err) {
+    observer?.onNotice?.(
+      `could not bundle the app for fast daemon start-up, so each daemon compiles it with tsx instead: ${(err as Error).message.split('\n')[0]}`,
+    );
+    return undefined;
+  }
 }
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
@@ -75,7 +105,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
   const port = await server.listen();
   const flowAddress = `127.0.0.1:${port}`;
+  const bundle = options.bundle === false ? undefined : await localBundle(appFile, appDir, options.observer);
   daemons = new LocalDaemons({
+    ...(bundle ? { bundle } : {}),
     appFile,
     flowAddress,
     token,

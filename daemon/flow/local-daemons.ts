@@ -19,6 +19,11 @@ export interface LocalDaemonsOptions {
   readonly driveUrl: string;
   /** App-level environment (`--env`), handed to every work. */
   readonly env: Readonly<Record<string, string>>;
+  /**
+   * The app and runtime bundled as plain JavaScript (as on a cloud VM): daemons start from it
+   * without compiling TypeScript. @default none: daemons load the app through tsx
+   */
+  readonly bundle?: { readonly cli: string; readonly app: string };
   /** A line the daemon process itself printed (not script output, which goes over gRPC). */
   onOutput(work: string, line: string): void;
   /** A daemon process ended while the app was running. */
@@ -35,12 +40,14 @@ export class LocalDaemons implements DaemonHost {
     if (this.stopping) return;
     const existing = this.children.get(work);
     if (existing && existing.exitCode === null && existing.signalCode === null) return;
+    const { bundle } = this.opts;
+    const entry = bundle
+      ? [bundle.cli, 'daemon', bundle.app, '--app-dir', dirname(this.opts.appFile)]
+      : [CLI_BIN, 'daemon', this.opts.appFile];
     const child = spawn(
       process.execPath,
       [
-        CLI_BIN,
-        'daemon',
-        this.opts.appFile,
+        ...entry,
         '--work',
         work,
         '--flow',
