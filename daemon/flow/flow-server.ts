@@ -105,6 +105,8 @@ export class FlowServer {
           this.loop.onHello(session, message.kind.value);
           return;
         }
+        // Heartbeats prove the stream is alive; they change no state, so they never wake the loop.
+        if (message.kind.case === 'heartbeat') return;
         this.loop.onMessage(session, message);
       } catch (err) {
         if (err instanceof DaemonError) session.close(err.grpcCode, err.message);

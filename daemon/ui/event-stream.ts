@@ -1,0 +1,242 @@
+/**
+ * What the UI streams: the loop's events fanned out to Server-Sent-Events clients, plus the
+ * memory a page needs when it (re)connects: recent log lines per work (bounded rings) and
+ * the history of every numeric state value (for charts).
+ *
+ * Event-driven, never polling: status, log and notice events go out as the loop reports them.
+ * State snapshots are coalesced: the first change after a quiet period is sent at once, later
+ * ones at most every `minStateIntervalMs` (one snapshot shared by all clients), so a script
+ * that reports state 1000 times a second costs each client ~10 snapshots a second.
+ */
+import type { ServerResponse } from 'node:http';
+import type { JsonValue } from '../../constructs/json.ts';
+import type { WorkPhase, WorkStatus } from '../../constructs/work-status.ts';
+import type { EventLoop, LogStream, LoopObserver } from '../flow/event-loop.ts';
+
+export interface LogEntry {
+  /** Unix ms when the flow received it. */
+  readonly t: number;
+  readonly stream: LogStream;
+  readonly line: string;
+}
+
+/** One chart series: `<component>:<path>` (e.g. `root.train:/train_loss`) → [t, value] points. */
+export type History = Record<string, [number, number][]>;
+
+export interface EventStreamProps {
+  readonly loop: EventLoop;
+  /** Lines kept per work for `/api/logs` and for pages that connect late. @default 2000 */
+  readonly logLinesPerWork?: number;
+  /** Least time between two state snapshots sent to clients. @default 100 ms (≤ 10/s) */
+  readonly minStateIntervalMs?: number;
+  /** Points kept per numeric series; older points are thinned out, not dropped. @default 2000 */
+  readonly pointsPerSeries?: number;
+}
+
+/** Longest log line kept (a script printing a 10 MB line must not fill every browser). */
+const MAX_LINE_CHARS = 8192;
+/** Numeric series recorded per component (keys past this are not charted). */
+const MAX_SERIES_PER_COMPONENT = 64;
+/** A client whose socket buffers more than this is too slow: it is dropped and reconnects. */
+const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Comment lines keep idle connections (IAP tunnels, proxies) from being closed. */
+const KEEPALIVE_MS = 20_000;
+/** Lines of each work sent to a page when it connects. */
+const HELLO_LOG_LINES = 500;
+
+class LogRing {
+  private entries: LogEntry[] = [];
+  constructor(private readonly capacity: number) {}
+
+  push(entry: LogEntry): void {
+    this.entries.push(entry);
+    // Trim in chunks so pushing stays O(1) amortized.
+    if (this.entries.length > this.capacity * 1.25) this.entries = this.entries.slice(-this.capacity);
+  }
+
+  tail(n: number): LogEntry[] {
+    const all = this.entries.length > this.capacity ? this.entries.slice(-this.capacity) : this.entries;
+    return n >= all.length ? [...all] : all.slice(-n);
+  }
+}
+
+export class EventStream implements LoopObserver {
+  private readonly loop: EventLoop;
+  private readonly logCapacity: number;
+  private readonly minStateIntervalMs: number;
+  private readonly pointsPerSeries: number;
+  private readonly logs = new Map<string, LogRing>();
+  private readonly history = new Map<string, [number, number][]>();
+  private readonly notices: { t: number; message: string }[] = [];
+  private readonly clients = new Set<ServerResponse>();
+  private stateTimer: NodeJS.Timeout | null = null;
+  private lastStateAt = 0;
+  private keepalive: NodeJS.Timeout | null = null;
+  private readonly unsubscribe: () => void;
+
+  constructor(props: EventStreamProps) {
+    this.loop = props.loop;
+    this.logCapacity = props.logLinesPerWork ?? 2000;
+    this.minStateIntervalMs = props.minStateIntervalMs ?? 100;
+    this.pointsPerSeries = props.pointsPerSeries ?? 2000;
+    for (const w of this.loop.workNames()) this.logs.set(w, new LogRing(this.logCapacity));
+    this.unsubscribe = this.loop.addObserver(this);
+    this.record(this.loop.snapshot(), Date.now());
+  }
+
+  // ---- LoopObserver ----
+
+  onLog(work: string, stream: LogStream, lines: readonly string[]): void {
+    const t = Date.now();
+    let ring = this.logs.get(work);
+    if (!ring) {
+      ring = new LogRing(this.logCapacity);
+      this.logs.set(work, ring);
+    }
+    const clipped = lines.map((l) => (l.length > MAX_LINE_CHARS ? `${l.slice(0, MAX_LINE_CHARS)} …` : l));
+    for (const line of clipped) ring.push({ t, stream, line });
+    this.broadcast('log', { work, stream, t, lines: clipped });
+  }
+
+  onStatus(work: string, status: WorkStatus, previous: WorkPhase): void {
+    this.broadcast('status', { work, previous, status });
+  }
+
+  onNotice(message: string): void {
+    const entry = { t: Date.now(), message };
+    this.notices.push(entry);
+    if (this.notices.length > 100) this.notices.shift();
+    this.broadcast('notice', entry);
+  }
+
+  onStateChanged(): void {
+    if (this.stateTimer) return;
+    const wait = Math.max(0, this.lastStateAt + this.minStateIntervalMs - Date.now());
+    this.stateTimer = setTimeout(() => {
+      this.stateTimer = null;
+      this.sendState();
+    }, wait);
+  }
+
+  // ---- queries ----
+
+  logTail(work: string, n: number): LogEntry[] | undefined {
+    return this.logs.get(work)?.tail(n);
+  }
+
+  historySnapshot(): History {
+    return Object.fromEntries([...this.history].map(([k, v]) => [k, [...v]]));
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  // ---- clients ----
+
+  /** Turns `res` into an SSE stream: a `hello` with everything a fresh page needs, then live events. */
+  addClient(res: ServerResponse): void {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
+    res.socket?.setNoDelay(true);
+    this.clients.add(res);
+    res.on('close', () => {
+      this.clients.delete(res);
+      if (this.clients.size === 0 && this.keepalive) {
+        clearInterval(this.keepalive);
+        this.keepalive = null;
+      }
+    });
+    this.keepalive ??= setInterval(() => {
+      for (const c of this.clients) c.write(': keepalive\n\n');
+    }, KEEPALIVE_MS);
+    const logs: Record<string, LogEntry[]> = {};
+    for (const [w, ring] of this.logs) logs[w] = ring.tail(HELLO_LOG_LINES);
+    this.write(res, 'hello', {
+      app: this.loop.app.name,
+      t: Date.now(),
+      state: this.loop.snapshot(),
+      history: this.historySnapshot(),
+      logs,
+      notices: this.notices,
+    });
+  }
+
+  close(): void {
+    this.unsubscribe();
+    if (this.stateTimer) clearTimeout(this.stateTimer);
+    if (this.keepalive) clearInterval(this.keepalive);
+    for (const c of this.clients) c.end();
+    this.clients.clear();
+  }
+
+  private sendState(): void {
+    this.lastStateAt = Date.now();
+    const state = this.loop.snapshot();
+    const points = this.record(state, this.lastStateAt);
+    this.broadcast('state', { t: this.lastStateAt, state, points });
+  }
+
+  /** Appends every numeric value that changed to its series; returns the new points. */
+  private record(state: Record<string, { vars: JsonValue }>, t: number): Record<string, number> {
+    const points: Record<string, number> = {};
+    for (const [component, { vars }] of Object.entries(state)) {
+      let count = 0;
+      const visit = (value: JsonValue, path: string, depth: number) => {
+        if (count >= MAX_SERIES_PER_COMPONENT) return;
+        if (typeof value === 'number') {
+          count++;
+          const key = `${component}:${path}`;
+          let series = this.history.get(key);
+          if (!series) {
+            series = [];
+            this.history.set(key, series);
+          }
+          const last = series[series.length - 1];
+          if (last && last[1] === value) return;
+          series.push([t, value]);
+          points[key] = value;
+          if (series.length > this.pointsPerSeries) thin(series);
+        } else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 4) {
+          for (const k of Object.keys(value)) visit(value[k] as JsonValue, `${path}/${k}`, depth + 1);
+        }
+      };
+      visit(vars, '', 0);
+    }
+    return points;
+  }
+
+  private broadcast(event: string, data: unknown): void {
+    if (this.clients.size === 0) return;
+    const frame = sseFrame(event, data);
+    for (const c of this.clients) {
+      if (c.writableLength > MAX_CLIENT_BUFFER_BYTES) {
+        // Too slow to keep up: drop it; EventSource reconnects and gets a fresh hello.
+        c.destroy();
+        continue;
+      }
+      c.write(frame);
+    }
+  }
+
+  private write(res: ServerResponse, event: string, data: unknown): void {
+    res.write(sseFrame(event, data));
+  }
+}
+
+function sseFrame(event: string, data: unknown): string {
+  // JSON has no raw newlines, so one `data:` line carries the whole payload.
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** Halves a series, keeping the first and last points, so long runs keep their whole shape. */
+function thin(series: [number, number][]): void {
+  const last = series[series.length - 1]!;
+  let j = 0;
+  for (let i = 0; i < series.length - 1; i += 2) series[j++] = series[i]!;
+  series[j++] = last;
+  series.length = j;
+}

@@ -1,0 +1,534 @@
+/**
+ * The flow's HTTP API and web UI (DESIGN §6), served by the flow process:
+ *
+ *   GET   /?token=…                 trade the printed login code for a cookie, redirect to /
+ *   GET   /                         the UI (static files from ./static, no build step)
+ *   GET   /api/state                the app state tree (EventLoop.snapshot())
+ *   PATCH /api/state/<component>    RFC 6902 ops on a flow's or work's vars, applied on the loop
+ *   GET   /api/events               Server-Sent Events: hello, status, log, notice, state
+ *   GET   /api/logs/<work>?tail=N   recent log lines of a work
+ *   GET   /api/history              numeric state values over time (charts)
+ *   *     /w/<work>/…               reverse proxy to the work's url (HTTP and WebSocket)
+ *
+ * Every request is checked for its Host header (ui-auth.ts) and, except the login, for the
+ * UI token. Errors are JSON `{error: {code, message, fix}}` for the API. Anything unexpected
+ * becomes a generic 500; the server keeps serving.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import type { EventLoop } from '../flow/event-loop.ts';
+import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
+import { EventStream } from './event-stream.ts';
+import { COOKIE_NAME, hostAllowed, UiAuth } from './ui-auth.ts';
+import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
+
+export interface UiServerProps {
+  readonly loop: EventLoop;
+  /** Address to listen on. @default '127.0.0.1' (loopback only; the cloud reaches it through IAP) */
+  readonly host?: string;
+  /** Port; 0 picks a free one. @default 7501 */
+  readonly port?: number;
+  /** When the port is taken, listen on a free port instead of failing (local mode). @default false */
+  readonly fallbackToFreePort?: boolean;
+  /** Write the UI token here (mode 600) for API clients. @default not written */
+  readonly tokenFile?: string;
+  /** The UI token. @default a fresh random token per run */
+  readonly token?: string;
+  /** Largest PATCH body accepted. @default StateLimits.maxValueBytes + 64 KiB */
+  readonly maxBodyBytes?: number;
+  /** Log lines kept per work. @default 2000 */
+  readonly logLinesPerWork?: number;
+}
+
+export interface UiAddress {
+  readonly port: number;
+  /** `http://127.0.0.1:7501/` */
+  readonly url: string;
+  /** True when the requested port was busy and another one was taken. */
+  readonly fellBack: boolean;
+}
+
+const STATIC_TYPES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'style.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+
+/** Static files: beside this module in the repo; `../ui-static` in the cloud bundle (chunks/). */
+function staticDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'static'), join(here, '..', 'ui-static')];
+  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0]!;
+}
+
+const UI_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'x-frame-options': 'SAMEORIGIN',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+};
+
+const OP_NAMES = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly fix?: string,
+  ) {
+    super(message);
+  }
+}
+
+export class UiServer {
+  readonly auth: UiAuth;
+  readonly events: EventStream;
+  private readonly loop: EventLoop;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly fallback: boolean;
+  private readonly tokenFile: string | undefined;
+  private readonly maxBodyBytes: number;
+  private readonly server: Server;
+  private readonly staticRoot = staticDir();
+  private readonly staticCache = new Map<string, Buffer>();
+  private boundPort = 0;
+
+  /** Registers with the loop at once (so no event is missed); call listen() to serve. */
+  constructor(props: UiServerProps) {
+    this.loop = props.loop;
+    this.host = props.host ?? '127.0.0.1';
+    this.port = props.port ?? 7501;
+    this.fallback = props.fallbackToFreePort ?? false;
+    this.tokenFile = props.tokenFile;
+    this.maxBodyBytes = props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024;
+    this.auth = new UiAuth(props.token);
+    this.events = new EventStream({
+      loop: this.loop,
+      ...(props.logLinesPerWork ? { logLinesPerWork: props.logLinesPerWork } : {}),
+    });
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, err));
+    });
+    this.server.on('upgrade', (req, socket, head) => this.upgrade(req, socket, head));
+    this.server.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  async listen(): Promise<UiAddress> {
+    let fellBack = false;
+    try {
+      await this.listenOn(this.port);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !this.fallback) {
+        throw new DaemonError(
+          GrpcCode.UNAVAILABLE,
+          `cannot serve the UI on ${this.host}:${this.port}: ${(err as Error).message}. ` +
+            'Choose another port (--ui-port / --ui host:port) or stop what uses it.',
+        );
+      }
+      await this.listenOn(0);
+      fellBack = true;
+    }
+    this.boundPort = (this.server.address() as AddressInfo).port;
+    if (this.tokenFile) {
+      await mkdir(dirname(this.tokenFile), { recursive: true });
+      await writeFile(this.tokenFile, `${this.auth.token}\n`, { mode: 0o600 });
+    }
+    return { port: this.boundPort, url: this.baseUrl(), fellBack };
+  }
+
+  private listenOn(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, this.host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  baseUrl(): string {
+    const h = this.host === '0.0.0.0' || this.host === '::' ? '127.0.0.1' : this.host;
+    return `http://${h.includes(':') ? `[${h}]` : h}:${this.boundPort}/`;
+  }
+
+  /** The URL to print: base URL with a fresh one-time login code. */
+  loginUrl(): string {
+    return `${this.baseUrl()}?token=${this.auth.newLoginCode()}`;
+  }
+
+  async close(): Promise<void> {
+    this.events.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---- requests ----
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!hostAllowed(req.headers.host, this.host)) {
+      throw new HttpError(
+        403,
+        'HOST_NOT_ALLOWED',
+        `Host "${req.headers.host ?? ''}" is not this UI's address (a defence against DNS rebinding).`,
+        `Open the UI as ${this.baseUrl()} or http://localhost:${this.boundPort}/.`,
+      );
+    }
+    const url = new URL(req.url ?? '/', 'http://ui.invalid');
+    const path = url.pathname;
+
+    if (path === '/' && req.method === 'GET' && url.searchParams.has('token')) {
+      return this.login(res, url.searchParams.get('token') ?? '');
+    }
+    if (path === '/style.css' || path === '/favicon.svg') return this.staticFile(res, path.slice(1));
+    if (!this.auth.authorized(req)) {
+      if (path.startsWith('/api/') || req.headers.accept?.includes('application/json')) {
+        throw new HttpError(
+          401,
+          'UNAUTHENTICATED',
+          'missing or wrong UI token.',
+          `Send "Authorization: Bearer <token>" with the token in ${this.tokenFile ?? '.lightning/ui-token'}, or open the login link printed at start.`,
+        );
+      }
+      return this.loginPage(res, 401, 'This UI needs a login.');
+    }
+
+    if (path.startsWith('/api/')) return this.api(req, res, url);
+    const work = /^\/w\/([^/]+)(\/.*)?$/.exec(path);
+    if (work) return this.proxy(req, res, decodeURIComponent(work[1]!), work[2], url.search);
+
+    // An app in a tab that links to absolute paths (`/static/x.js`) misses its prefix:
+    // send it back under the prefix of the page that asked.
+    const from = refererWork(req.headers.referer);
+    if (from && !(path.slice(1) in STATIC_TYPES) && path !== '/') {
+      res.writeHead(307, { location: `/w/${encodeURIComponent(from)}${path}${url.search}` });
+      res.end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path} is not supported.`);
+    }
+    return this.staticFile(res, path === '/' ? 'index.html' : path.slice(1));
+  }
+
+  private login(res: ServerResponse, given: string): void {
+    if (!this.auth.redeem(given)) {
+      this.loginPage(
+        res,
+        401,
+        'This login link is wrong or was already used (each printed link works once).',
+      );
+      return;
+    }
+    res.writeHead(303, {
+      'set-cookie': this.auth.setCookieHeader(),
+      location: '/',
+      'cache-control': 'no-store',
+    });
+    res.end();
+  }
+
+  private loginPage(res: ServerResponse, status: number, what: string): void {
+    const tokenFile = this.tokenFile ?? '.lightning/ui-token';
+    res.writeHead(status, {
+      ...UI_HEADERS,
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+    });
+    res.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>lightning: login needed</title>
+<link rel="stylesheet" href="/style.css"></head><body class="login"><main><h1>lightning-local</h1>
+<p>${escapeHtml(what)}</p><p>Open the link that <code>lightning-local run</code> printed at start, or log in with the
+UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>, where the token is in
+<code>${escapeHtml(tokenFile)}</code> (readable only by the user who started the app).</p></main></body></html>`);
+  }
+
+  private async staticFile(res: ServerResponse, name: string): Promise<void> {
+    const type = STATIC_TYPES[name];
+    if (!type) throw new HttpError(404, 'NOT_FOUND', `no page at /${name}.`, 'Open / for the UI.');
+    let body = this.staticCache.get(name);
+    if (!body) {
+      body = await readFile(join(this.staticRoot, name));
+      this.staticCache.set(name, body);
+    }
+    res.writeHead(200, { ...UI_HEADERS, 'content-type': type, 'cache-control': 'no-cache' });
+    res.end(body);
+  }
+
+  private async api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const path = url.pathname;
+    if (path === '/api/state' && req.method === 'GET') return json(res, 200, this.loop.snapshot());
+    if (path === '/api/history' && req.method === 'GET') return json(res, 200, this.events.historySnapshot());
+    if (path === '/api/events' && req.method === 'GET') return this.events.addClient(res);
+    const state = /^\/api\/state\/([^/]+)$/.exec(path);
+    if (state) {
+      if (req.method !== 'PATCH') {
+        throw new HttpError(
+          405,
+          'METHOD_NOT_ALLOWED',
+          `${req.method} ${path}: use PATCH with a JSON Patch body.`,
+        );
+      }
+      return this.patch(req, res, decodeURIComponent(state[1]!));
+    }
+    const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
+    if (logs && req.method === 'GET') {
+      const work = decodeURIComponent(logs[1]!);
+      const tailText = url.searchParams.get('tail') ?? '200';
+      const tail = Number(tailText);
+      if (!Number.isInteger(tail) || tail < 0) {
+        throw new HttpError(
+          400,
+          'INVALID_ARGUMENT',
+          `tail=${tailText} is not a whole number ≥ 0.`,
+          'e.g. ?tail=200',
+        );
+      }
+      const lines = this.events.logTail(work, tail);
+      if (!lines) {
+        throw new HttpError(
+          404,
+          'NOT_FOUND',
+          `no work named "${work}" in app ${this.loop.app.name}.`,
+          `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
+        );
+      }
+      return json(res, 200, { work, lines });
+    }
+    throw new HttpError(
+      404,
+      'NOT_FOUND',
+      `no API endpoint ${req.method} ${path}.`,
+      'See docs/ui.md for the API.',
+    );
+  }
+
+  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json-patch+json' && type !== 'application/json') {
+      throw new HttpError(
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        `content-type "${type || '(none)'}" is not JSON.`,
+        'Send the patch as application/json-patch+json (or application/json).',
+      );
+    }
+    const text = await readBody(req, this.maxBodyBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, 'INVALID_ARGUMENT', `the body is not valid JSON (${(err as Error).message}).`);
+    }
+    const ops = validateOps(body);
+    try {
+      await this.loop.patchState(component, ops);
+    } catch (err) {
+      if (err instanceof DaemonError) {
+        const status =
+          err.grpcCode === GrpcCode.NOT_FOUND
+            ? 404
+            : err.grpcCode === GrpcCode.RESOURCE_EXHAUSTED
+              ? 413
+              : 400;
+        const fix =
+          status === 404
+            ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`
+            : 'Nothing was applied; fix the patch and send it again.';
+        throw new HttpError(status, codeName(err.grpcCode), err.message, fix);
+      }
+      throw err;
+    }
+    json(res, 200, { ok: true, component, applied: ops.length });
+  }
+
+  private proxy(
+    req: IncomingMessage,
+    res: ServerResponse,
+    work: string,
+    rest: string | undefined,
+    search: string,
+  ) {
+    const target = this.target(req, work);
+    if (rest === undefined) {
+      // Relative links of the work's pages resolve only under a trailing slash.
+      res.writeHead(308, { location: `/w/${encodeURIComponent(work)}/${search}` });
+      res.end();
+      return;
+    }
+    proxyHttp(req, res, target, `${rest}${search}`);
+  }
+
+  private target(req: IncomingMessage, work: string): ProxyTarget {
+    const status = this.loop.statusOf(work);
+    if (!status) {
+      throw new HttpError(
+        404,
+        'NOT_FOUND',
+        `no work named "${work}" in app ${this.loop.app.name}.`,
+        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
+      );
+    }
+    if (!status.url) {
+      throw new HttpError(
+        503,
+        'UNAVAILABLE',
+        `work ${work} has no server url yet (phase ${status.phase}).`,
+        'A work gets a url once its port answers; wait for it, or give the work a `port`.',
+      );
+    }
+    return {
+      work,
+      url: new URL(status.url),
+      prefix: `/w/${encodeURIComponent(work)}`,
+      uiOrigin: `http://${req.headers.host ?? ''}`,
+      cookieName: COOKIE_NAME,
+    };
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: number, message: string) => {
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found'}\r\n` +
+          `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`,
+      );
+    };
+    const url = new URL(req.url ?? '/', 'http://ui.invalid');
+    const m = /^\/w\/([^/]+)(\/.*)$/.exec(url.pathname);
+    if (!hostAllowed(req.headers.host, this.host)) refuse(403, 'Host not allowed (DNS-rebinding defence)');
+    else if (!this.auth.authorized(req)) refuse(401, 'missing or wrong UI token');
+    else if (!m) refuse(404, 'upgrades are proxied under /w/<work>/ only');
+    else
+      try {
+        proxyUpgrade(req, socket, head, this.target(req, decodeURIComponent(m[1]!)), `${m[2]}${url.search}`);
+      } catch (err) {
+        refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
+      }
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HttpError) {
+      json(res, err.status, {
+        error: { code: err.code, message: err.message, ...(err.fix ? { fix: err.fix } : {}) },
+      });
+      return;
+    }
+    // Unexpected: say so without internals; the server keeps serving.
+    process.stderr.write(`lightning ui: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    json(res, 500, {
+      error: { code: 'INTERNAL', message: 'internal error in the UI server; see the flow output.' },
+    });
+  }
+}
+
+/** Checks the shape of a JSON Patch document; values are validated by the loop (json-patch.ts). */
+function validateOps(body: unknown): PatchOperation[] {
+  const bad = (message: string) =>
+    new HttpError(
+      400,
+      'INVALID_ARGUMENT',
+      message,
+      'Send an RFC 6902 array, e.g. [{"op":"replace","path":"/epochs","value":5}]. Nothing was applied.',
+    );
+  if (!Array.isArray(body))
+    throw bad(`the body is a ${body === null ? 'null' : typeof body}, not a JSON Patch array.`);
+  if (body.length === 0) throw bad('the patch is empty.');
+  return body.map((raw, i) => {
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(`op #${i} is not an object.`);
+    const o = raw as Record<string, unknown>;
+    if (typeof o.op !== 'string' || !OP_NAMES.has(o.op)) {
+      throw bad(`op #${i} has op ${JSON.stringify(o.op)}; use one of ${[...OP_NAMES].join(', ')}.`);
+    }
+    if (typeof o.path !== 'string') throw bad(`op #${i} (${o.op}) has no "path" string.`);
+    const needsValue = o.op === 'add' || o.op === 'replace' || o.op === 'test';
+    const needsFrom = o.op === 'move' || o.op === 'copy';
+    if (needsValue && !Object.hasOwn(o, 'value')) throw bad(`op #${i} (${o.op} ${o.path}) has no "value".`);
+    if (needsFrom && typeof o.from !== 'string')
+      throw bad(`op #${i} (${o.op} ${o.path}) has no "from" string.`);
+    return {
+      op: o.op as PatchOperation['op'],
+      path: o.path,
+      ...(needsFrom ? { from: o.from as string } : {}),
+      ...(needsValue ? { value: o.value as PatchOperation['value'] } : {}),
+    };
+  });
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () =>
+    new HttpError(
+      413,
+      'RESOURCE_EXHAUSTED',
+      `the body is larger than ${limit} bytes.`,
+      'Move large data to the Drive and put a Path in state. Nothing was applied.',
+    );
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+function codeName(code: number): string {
+  return Object.entries(GrpcCode).find(([, v]) => v === code)?.[0] ?? 'UNKNOWN';
+}
+
+function refererWork(referer: string | undefined): string | undefined {
+  if (!referer) return undefined;
+  try {
+    const m = /^\/w\/([^/]+)\//.exec(new URL(referer).pathname);
+    return m ? decodeURIComponent(m[1]!) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function baseLoginHint(base: string): string {
+  return escapeHtml(`${base}?token=`);
+}
