@@ -1,7 +1,9 @@
-import { dirname, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import { ValidationError } from '../constructs/errors.ts';
 import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
+import { UiServer } from '../daemon/ui/ui-server.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect, parseEnvPairs } from './options.ts';
 
@@ -10,6 +12,8 @@ interface RunOptions {
   set: string[];
   drive?: string;
   resume?: boolean;
+  uiPort: string;
+  ui: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -29,6 +33,8 @@ export function registerRunCommand(program: Command): void {
       '--resume',
       "continue from the previous run's journal (.lightning/journal/): state, statuses and calls",
     )
+    .option('--ui-port <n>', 'port of the web UI and HTTP API on 127.0.0.1 (0: any free port)', '7501')
+    .option('--no-ui', 'do not serve the web UI and HTTP API')
     .addHelpText(
       'after',
       `
@@ -48,6 +54,19 @@ Examples:
 
 async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   const env = parseEnvPairs(opts.env);
+  const uiPort = Number(opts.uiPort);
+  if (opts.ui && (!Number.isInteger(uiPort) || uiPort < 0 || uiPort > 65535)) {
+    throw new ValidationError(
+      [
+        {
+          path: '--ui-port',
+          message: `"${opts.uiPort}" is not a port number`,
+          fix: 'e.g. --ui-port 7502, or --no-ui',
+        },
+      ],
+      'Invalid option',
+    );
+  }
   const printer = new LogPrinter(dirname(resolve(appFile)));
   const started = Date.now();
   const local: LocalApp = await startLocalApp({
@@ -59,6 +78,15 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     observer: printer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
   });
+  // Created before anything awaits, so the UI sees the loop's first events.
+  const ui = opts.ui
+    ? new UiServer({
+        loop: local.loop,
+        port: uiPort,
+        fallbackToFreePort: true,
+        tokenFile: join(local.appDir, '.lightning', 'ui-token'),
+      })
+    : undefined;
   const works = local.loop.workNames();
   if (opts.resume) {
     process.stdout.write(
@@ -74,6 +102,22 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
       `(${works.join(', ')}), flow on ${local.flowAddress}\n` +
       `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n`,
   );
+  if (ui) {
+    try {
+      const address = await ui.listen();
+      if (address.fellBack) {
+        process.stdout.write(
+          `${pc.yellow('lightning')} port ${uiPort} is busy, so the UI is on port ${address.port} (choose one with --ui-port)\n`,
+        );
+      }
+      process.stdout.write(
+        `${pc.bold('lightning')} UI ${pc.underline(ui.loginUrl())}  ${pc.dim('(the link works once)')}\n`,
+      );
+    } catch (err) {
+      // The app runs on without its UI rather than dying over a port.
+      process.stdout.write(`${pc.yellow('lightning')} no UI: ${(err as Error).message}\n`);
+    }
+  }
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -92,6 +136,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   const end = await local.finished;
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  await ui?.close();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const color = end.exitCode === 0 ? pc.green : pc.red;
   process.stdout.write(

@@ -1,0 +1,518 @@
+// lightning-local UI: plain browser JavaScript, no build step, no dependencies.
+// One EventSource (/api/events) feeds everything: a `hello` with the whole picture on every
+// (re)connect, then status, log, notice and state events. Writes go through PATCH /api/state.
+
+const MAX_LOG_LINES = 3000;
+
+const model = {
+  app: '',
+  state: {},
+  /** series key "component:/path" -> [[t, v], ...] */
+  history: {},
+  /** all log entries, oldest first: {work, stream, t, line} */
+  logs: [],
+};
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== null && c !== undefined) e.append(c);
+  return e;
+}
+
+function svg(tag, attrs = {}) {
+  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+const works = () => Object.keys(model.state).filter((k) => model.state[k].status);
+const shortName = (work) => work.replace(/^root\./, '');
+const fmt = (v) =>
+  typeof v !== 'number'
+    ? String(v)
+    : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3)
+      ? v.toExponential(3)
+      : String(+v.toFixed(4));
+
+// ---------- connection ----------
+
+function connect() {
+  const source = new EventSource('/api/events');
+  const pill = $('connection');
+  source.addEventListener('open', () => {
+    pill.textContent = 'live';
+    pill.className = 'pill pill-live';
+  });
+  source.addEventListener('error', () => {
+    pill.textContent = 'reconnecting…';
+    pill.className = 'pill pill-wait';
+    // A 401 (token gone after a restart) closes the stream for good: say what to do.
+    if (source.readyState === EventSource.CLOSED) {
+      pill.textContent = 'disconnected';
+      pill.className = 'pill pill-bad';
+      showNotice('Lost the connection to the flow. If the app was restarted, open the new link it printed.');
+    }
+  });
+  source.addEventListener('hello', (e) => {
+    const d = JSON.parse(e.data);
+    model.app = d.app;
+    model.state = d.state;
+    model.history = d.history;
+    model.logs = [];
+    for (const [work, lines] of Object.entries(d.logs))
+      for (const l of lines) model.logs.push({ work, ...l });
+    model.logs.sort((a, b) => a.t - b.t);
+    document.title = `${d.app} · lightning-local`;
+    $('app-name').textContent = d.app;
+    const last = d.notices[d.notices.length - 1];
+    if (last) showNotice(last.message);
+    renderAll();
+    renderLogs(true);
+  });
+  source.addEventListener('state', (e) => {
+    const d = JSON.parse(e.data);
+    model.state = d.state;
+    for (const [key, v] of Object.entries(d.points)) {
+      model.history[key] ??= [];
+      model.history[key].push([d.t, v]);
+    }
+    renderAll();
+  });
+  source.addEventListener('status', (e) => {
+    const d = JSON.parse(e.data);
+    if (model.state[d.work]) model.state[d.work].status = d.status;
+    renderWorks();
+    renderWorkTabs();
+  });
+  source.addEventListener('log', (e) => {
+    const d = JSON.parse(e.data);
+    const added = d.lines.map((line) => ({ work: d.work, stream: d.stream, t: d.t, line }));
+    model.logs.push(...added);
+    if (model.logs.length > MAX_LOG_LINES * 1.25) model.logs = model.logs.slice(-MAX_LOG_LINES);
+    appendLogs(added);
+  });
+  source.addEventListener('notice', (e) => showNotice(JSON.parse(e.data).message));
+}
+
+function showNotice(message) {
+  $('notice').textContent = message;
+}
+
+function renderAll() {
+  renderWorks();
+  renderWorkTabs();
+  renderCharts();
+  renderState();
+  renderComponentChoices();
+}
+
+// ---------- works ----------
+
+function renderWorks() {
+  const list = $('works');
+  const names = works();
+  if (names.length === 0) {
+    list.replaceChildren(el('li', { class: 'empty', text: 'This app has no works.' }));
+    return;
+  }
+  list.replaceChildren(
+    ...names.map((name) => {
+      const s = model.state[name].status;
+      const facts = [];
+      if (s.exitCode !== null) facts.push(el('span', { text: `exit ${s.exitCode}` }));
+      if (s.restarts) facts.push(el('span', { text: `${s.restarts} restart${s.restarts === 1 ? '' : 's'}` }));
+      if (s.attempt) facts.push(el('span', { text: `attempt ${s.attempt + 1}` }));
+      const li = el(
+        'li',
+        { class: `work phase-${s.phase}`, 'data-work': name },
+        el(
+          'div',
+          { class: 'work-head' },
+          el('span', { class: 'work-name', text: shortName(name), title: name }),
+          el('span', {
+            class: `badge badge-${s.phase}`,
+            'data-phase': s.phase,
+            text: s.phase.replace('_', ' '),
+          }),
+        ),
+        facts.length ? el('div', { class: 'work-facts' }, ...facts) : null,
+        s.reason || s.message
+          ? el('p', {
+              class: 'work-message',
+              text: [s.reason, s.message].filter(Boolean).join(': '),
+              title: s.message ?? '',
+            })
+          : null,
+        el(
+          'div',
+          { class: 'work-links' },
+          el('button', { type: 'button', class: 'link', text: 'logs', onclick: () => showLogsOf(name) }),
+          s.url
+            ? el('button', {
+                type: 'button',
+                class: 'link',
+                text: 'open tab',
+                onclick: () => selectTab(`tab-w-${name}`),
+              })
+            : null,
+          s.url
+            ? el('span', { class: 'url', text: s.url, title: 'the work server (proxied under /w/)' })
+            : null,
+        ),
+      );
+      return li;
+    }),
+  );
+}
+
+// ---------- work tabs (iframes through the proxy) ----------
+
+function renderWorkTabs() {
+  const tabs = $('tabs');
+  const panels = $('work-panels');
+  for (const name of works()) {
+    const url = model.state[name].status.url;
+    const tabId = `tab-w-${name}`;
+    let tab = document.getElementById(tabId);
+    if (url && !tab) {
+      tab = el('button', {
+        role: 'tab',
+        id: tabId,
+        'aria-controls': `panel-w-${name}`,
+        'aria-selected': 'false',
+        tabindex: '-1',
+        class: 'work-tab',
+        text: shortName(name),
+        title: `${name}: its server, through /w/${name}/`,
+      });
+      tabs.append(tab);
+      const src = `/w/${encodeURIComponent(name)}/`;
+      panels.append(
+        el(
+          'section',
+          {
+            id: `panel-w-${name}`,
+            role: 'tabpanel',
+            'aria-labelledby': tabId,
+            class: 'frame-panel',
+            hidden: true,
+          },
+          el(
+            'div',
+            { class: 'frame-bar' },
+            el('span', { text: `${name} · ${url}` }),
+            el('button', {
+              type: 'button',
+              text: 'Reload',
+              onclick: () => {
+                const f = document.querySelector(`[data-frame="${CSS.escape(name)}"]`);
+                if (f) f.src = src;
+              },
+            }),
+            el('a', { href: src, target: '_blank', rel: 'noopener', text: 'Open in a new window ↗' }),
+          ),
+          el('iframe', { title: `${name} server`, 'data-frame': name, 'data-src': src }),
+        ),
+      );
+    } else if (!url && tab) {
+      if (tab.getAttribute('aria-selected') === 'true') selectTab('tab-overview');
+      tab.remove();
+      document.getElementById(`panel-w-${name}`)?.remove();
+    }
+  }
+}
+
+// ---------- tabs ----------
+
+function selectTab(id) {
+  const tab = document.getElementById(id);
+  if (!tab) return;
+  for (const t of document.querySelectorAll('[role=tab]')) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    const panel = document.getElementById(t.getAttribute('aria-controls'));
+    if (panel) panel.hidden = !on;
+  }
+  const frame = document.getElementById(tab.getAttribute('aria-controls'))?.querySelector('iframe');
+  // Load a work's page only when its tab is first opened.
+  if (frame && !frame.getAttribute('src')) frame.src = frame.dataset.src;
+  if (id === 'tab-logs') renderLogs(true);
+  tab.focus();
+}
+
+$('tabs').addEventListener('click', (e) => {
+  const tab = e.target.closest('[role=tab]');
+  if (tab) selectTab(tab.id);
+});
+$('tabs').addEventListener('keydown', (e) => {
+  const all = [...document.querySelectorAll('[role=tab]')];
+  const i = all.indexOf(document.activeElement);
+  if (i < 0) return;
+  const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: all.length - 1 }[e.key];
+  if (next === undefined) return;
+  e.preventDefault();
+  selectTab(all[(next + all.length) % all.length].id);
+});
+
+// ---------- charts (hand-drawn SVG; see docs/adr/0008) ----------
+
+function renderCharts() {
+  const box = $('charts');
+  const keys = Object.keys(model.history).filter((k) => model.history[k].length > 0);
+  if (keys.length === 0) return;
+  box.querySelector('.empty')?.remove();
+  for (const key of keys) {
+    let card = box.querySelector(`[data-series="${CSS.escape(key)}"]`);
+    if (!card) {
+      const [component, path] = splitKey(key);
+      card = el(
+        'figure',
+        { class: 'chart', 'data-series': key },
+        el(
+          'figcaption',
+          {},
+          el('span', { class: 'chart-title', text: path.slice(1).replaceAll('/', '.') }),
+          el('span', { class: 'chart-comp', text: shortName(component) }),
+          el('span', { class: 'chart-value' }),
+        ),
+      );
+      box.append(card);
+    }
+    drawChart(card, model.history[key]);
+  }
+}
+
+function splitKey(key) {
+  const i = key.indexOf(':');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function drawChart(card, points) {
+  const W = 320;
+  const H = 120;
+  const pad = { l: 44, r: 8, t: 8, b: 18 };
+  const last = points[points.length - 1];
+  card.querySelector('.chart-value').textContent = fmt(last[1]);
+  let min = Math.min(...points.map((p) => p[1]));
+  let max = Math.max(...points.map((p) => p[1]));
+  if (min === max) {
+    min -= 1;
+    max += 1;
+  }
+  const t0 = points[0][0];
+  const t1 = Math.max(last[0], t0 + 1);
+  const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (W - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - (v - min) / (max - min)) * (H - pad.t - pad.b);
+  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
+  s.setAttribute(
+    'aria-label',
+    `${card.dataset.series}: ${points.length} points, last ${fmt(last[1])}, min ${fmt(min)}, max ${fmt(max)}`,
+  );
+  for (const v of [min, (min + max) / 2, max]) {
+    s.append(svg('line', { x1: pad.l, x2: W - pad.r, y1: y(v), y2: y(v), class: 'grid' }));
+    const label = svg('text', { x: pad.l - 4, y: y(v) + 3, class: 'axis', 'text-anchor': 'end' });
+    label.textContent = fmt(v);
+    s.append(label);
+  }
+  const secs = svg('text', { x: W - pad.r, y: H - 4, class: 'axis', 'text-anchor': 'end' });
+  secs.textContent = `${Math.round((t1 - t0) / 1000)} s`;
+  s.append(secs);
+  const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join('');
+  if (points.length === 1) s.append(svg('circle', { cx: x(last[0]), cy: y(last[1]), r: 3, class: 'dot' }));
+  else s.append(svg('path', { d, class: 'line' }));
+  card.querySelector('svg')?.remove();
+  card.append(s);
+}
+
+// ---------- state (JSON views and the editor) ----------
+
+const rendered = new Map();
+
+function renderState() {
+  const box = $('state-views');
+  for (const [name, entry] of Object.entries(model.state)) {
+    const text = JSON.stringify(entry.vars);
+    let card = box.querySelector(`[data-component="${CSS.escape(name)}"]`);
+    if (!card) {
+      card = el(
+        'article',
+        { class: 'state-card', 'data-component': name },
+        el('h3', { text: name }),
+        el('div', { class: 'json' }),
+      );
+      box.append(card);
+    }
+    if (rendered.get(name) === text) continue;
+    rendered.set(name, text);
+    card.querySelector('.json').replaceChildren(jsonTree(entry.vars, name, ''));
+    if (name === 'root') $('overview-state').replaceChildren(jsonTree(entry.vars, name, ''));
+  }
+}
+
+function jsonTree(value, component, path) {
+  if (value === null || typeof value !== 'object') {
+    return el('button', {
+      type: 'button',
+      class: `leaf leaf-${value === null ? 'null' : typeof value}`,
+      text: JSON.stringify(value),
+      title: `${component} ${path || '/'}: click to edit`,
+      onclick: () => pickForEdit(component, path, value),
+    });
+  }
+  const entries = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
+  if (entries.length === 0) {
+    return el('button', {
+      type: 'button',
+      class: 'leaf leaf-empty',
+      text: Array.isArray(value) ? '[]' : '{}',
+      title: `${component} ${path || '/'}: click to edit`,
+      onclick: () => pickForEdit(component, path, value),
+    });
+  }
+  return el(
+    'ul',
+    { class: 'tree' },
+    ...entries.map(([k, v]) => {
+      const p = `${path}/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      return el('li', {}, el('span', { class: 'key', text: k }), ' ', jsonTree(v, component, p));
+    }),
+  );
+}
+
+function pickForEdit(component, path, value) {
+  $('edit-component').value = component;
+  $('edit-op').value = 'replace';
+  $('edit-path').value = path;
+  $('edit-value').value = JSON.stringify(value);
+  selectTab('tab-state');
+  $('edit-value').focus();
+  $('edit-value').select();
+}
+
+function renderComponentChoices() {
+  const select = $('edit-component');
+  const names = Object.keys(model.state);
+  if ([...select.options].map((o) => o.value).join() === names.join()) return;
+  const current = select.value;
+  select.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
+  if (names.includes(current)) select.value = current;
+  const logSelect = $('log-work');
+  const chosen = logSelect.value;
+  logSelect.replaceChildren(
+    el('option', { value: '', text: 'All works' }),
+    ...works().map((n) => el('option', { value: n, text: n })),
+  );
+  logSelect.value = chosen;
+}
+
+$('editor').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const result = $('edit-result');
+  const op = $('edit-op').value;
+  const path = $('edit-path').value.trim();
+  const component = $('edit-component').value;
+  const patch = { op, path };
+  if (op !== 'remove') {
+    const raw = $('edit-value').value.trim();
+    try {
+      patch.value = JSON.parse(raw);
+    } catch {
+      // A bare word is meant as a string; anything else that looks like JSON is a typo to report.
+      if (/^[\s\S]*[[{"]/.test(raw) || raw === '') {
+        result.className = 'result result-bad';
+        result.textContent = `The value is not valid JSON: ${raw || '(empty)'}. Write e.g. 5, true, "text" or {"a": 1}.`;
+        return;
+      }
+      patch.value = raw;
+    }
+  }
+  result.className = 'result';
+  result.textContent = 'applying…';
+  try {
+    const res = await fetch(`/api/state/${encodeURIComponent(component)}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json-patch+json' },
+      body: JSON.stringify([patch]),
+    });
+    const body = await res.json();
+    if (res.ok) {
+      result.className = 'result result-ok';
+      result.textContent = `Applied ${op} ${path} on ${component}.`;
+    } else {
+      result.className = 'result result-bad';
+      result.textContent = `Not applied (${res.status}): ${body.error.message}${body.error.fix ? ` ${body.error.fix}` : ''}`;
+    }
+  } catch (err) {
+    result.className = 'result result-bad';
+    result.textContent = `Not applied: the flow did not answer (${err.message}).`;
+  }
+});
+$('edit-op').addEventListener('change', () => {
+  $('edit-value').disabled = $('edit-op').value === 'remove';
+});
+
+// ---------- logs ----------
+
+function showLogsOf(work) {
+  $('log-work').value = work;
+  selectTab('tab-logs');
+}
+
+function logLine(entry, showWork) {
+  const time = new Date(entry.t).toLocaleTimeString();
+  return el(
+    'div',
+    { class: `logline logline-${entry.stream}` },
+    el('span', { class: 'ts', text: time }),
+    showWork ? el('span', { class: `who c${colorOf(entry.work)}`, text: shortName(entry.work) }) : null,
+    el('span', { class: 'text', text: entry.line }),
+  );
+}
+
+const colors = new Map();
+function colorOf(work) {
+  if (!colors.has(work)) colors.set(work, colors.size % 6);
+  return colors.get(work);
+}
+
+function renderLogs() {
+  const box = $('log');
+  const work = $('log-work').value;
+  const lines = model.logs.filter((l) => !work || l.work === work).slice(-MAX_LOG_LINES);
+  box.replaceChildren(
+    ...(lines.length
+      ? lines.map((l) => logLine(l, !work))
+      : [el('p', { class: 'empty', text: 'No log lines yet.' })]),
+  );
+  if ($('log-follow').checked) box.scrollTop = box.scrollHeight;
+}
+
+function appendLogs(added) {
+  const box = $('log');
+  if ($('panel-logs').hidden) return;
+  const work = $('log-work').value;
+  const shown = added.filter((l) => !work || l.work === work);
+  if (shown.length === 0) return;
+  box.querySelector('.empty')?.remove();
+  box.append(...shown.map((l) => logLine(l, !work)));
+  while (box.childElementCount > MAX_LOG_LINES) box.firstElementChild.remove();
+  if ($('log-follow').checked) box.scrollTop = box.scrollHeight;
+}
+
+$('log-work').addEventListener('change', () => renderLogs());
+$('log-clear').addEventListener('click', () => {
+  model.logs = [];
+  renderLogs();
+});
+
+connect();
