@@ -2,7 +2,8 @@
 # Everything the project needs beyond `npm ci`, on a fresh machine (Debian, Node 20, Python
 # 3.10+). Idempotent: re-running on a set-up machine takes seconds.
 #   - system tools the runtime and tests use: curl (state-URL one-liner), iproute2 (network
-#     namespaces of the cloud startup test), python3-venv
+#     namespaces of the cloud startup test), python3-venv, chromium (the UI's browser tests,
+#     driven by playwright-core; no browser download)
 #   - the GCS emulator for the Drive tests (scripts/setup-drive.sh)
 #   - the flagship example's Python env: CPU torch, Lightning, TensorBoard, Streamlit
 #     (scripts/setup-flagship.sh)
@@ -13,6 +14,7 @@ need=()
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"

@@ -250,8 +250,8 @@ async function readConfig() {
 
 /**
  * The role's argv (after `node <runtime>`): the `flow` and `daemon` commands of cli/daemon-command.ts.
- * The flow role takes no --drive or --ui yet; when it does, pass `cfg.driveUrl` and
- * `127.0.0.1:${cfg.uiPort}` here (the UI must stay on loopback: it is reached by an IAP SSH tunnel).
+ * The flow role takes no --drive yet; when it does, pass `cfg.driveUrl` here. Its UI listens on
+ * `127.0.0.1:${cfg.uiPort}` (loopback: it is reached by an IAP SSH tunnel).
  */
 function roleArgs(cfg, bundleDir, tls) {
   const app = join(bundleDir, cfg.appFile);
@@ -267,6 +267,9 @@ function roleArgs(cfg, bundleDir, tls) {
       tls.certFile,
       '--tls-key',
       tls.keyFile,
+      // The UI stays on loopback: users reach it through an IAP SSH tunnel.
+      '--ui',
+      `127.0.0.1:${cfg.uiPort}`,
     ];
   }
   return [
