@@ -92,7 +92,9 @@ export async function runOursIdle(works: number, windowSec: number): Promise<Our
     let cpu = Number.NaN;
     let rss = Number.NaN;
     if (windowSec > 0) {
-      await new Promise((r) => setTimeout(r, 2000)); // let start-up work settle
+      // Let start-up work settle (the last daemons' snapshots, journal writes, start-up garbage
+      // collected): longer for many works, so the window measures idling, not start-up.
+      await new Promise((r) => setTimeout(r, Math.max(2000, works * 100)));
       const sample = await sampleCpu(pid, windowSec);
       cpu = sample.cpuPercentOfCore;
       rss = sample.rssMiB;
