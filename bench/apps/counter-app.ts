@@ -43,8 +43,12 @@ const PHASES: Phase[] = IDLE
       }
       return { mode, param: Number(param), seconds: Number(seconds) };
     });
-/** Paced works wake on a coarse timer: a 1 ms timer per work would load the CPU by itself. */
-const PACE_INTERVAL_MS = 5;
+/**
+ * Paced works wake on a coarse timer: a 1 ms timer per work would load the CPU by itself.
+ * A work making R changes/s wakes R times a second (at most every 5 ms, at least every 100 ms),
+ * as a real script reporting progress would.
+ */
+const paceIntervalMs = (rate: number) => Math.max(5, Math.min(100, 1000 / rate));
 
 interface CounterArgs {
   readonly phase: 'warmup' | 'measure' | 'idle';
@@ -86,7 +90,7 @@ class Counter extends Work<{ count: number; done: number }, CounterArgs> {
       }
       made += Math.max(0, n);
       // The daemon sends the changes of one tick as one StateDelta.
-      await (phase.mode === 'tight' ? nextTick() : sleep(PACE_INTERVAL_MS));
+      await (phase.mode === 'tight' ? nextTick() : sleep(paceIntervalMs(phase.param)));
     }
     writeLog(`${this.node.id}-p${args.index}.bin`, log.view());
     state.done = args.index + 1;

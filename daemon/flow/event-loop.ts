@@ -49,7 +49,7 @@ import {
   parseStateJson,
   toStateValue,
 } from '../state/json-patch.ts';
-import { callHash } from '../state/stable-hash.ts';
+import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
 
@@ -134,6 +134,9 @@ interface WorkRecord {
   retryTimer: NodeJS.Timeout | null;
   /** Highest seq applied since the last ack was sent. */
   ackDue: boolean;
+  /** The last run() arguments seen (stable JSON text) and their hash. */
+  lastArgsKey: string | null;
+  lastArgsHash: string | null;
 }
 
 /** Thrown inside flow.run() by a blocking call that has not succeeded yet: ends the pass. */
@@ -666,16 +669,26 @@ export class EventLoop {
 
   private declareCall(rec: WorkRecord, args: JsonObject, options: RunOptions): void {
     if (this.ended || this.endRequest) return;
-    let argsValue: JsonValue;
-    try {
-      argsValue = toStateValue(args, '');
-    } catch (err) {
-      throw new LightningError(
-        'INVALID_ARGS',
-        `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
-      );
+    // run() is called on every pass, usually with the same arguments: the last validated
+    // arguments' text and hash are kept per work, so a repeated call costs one stringify.
+    const key = stableStringify(args);
+    let hash: string;
+    let argsValue: JsonValue | undefined;
+    if (key === rec.lastArgsKey && rec.lastArgsHash !== null) {
+      hash = rec.lastArgsHash;
+    } else {
+      try {
+        argsValue = toStateValue(args, '');
+      } catch (err) {
+        throw new LightningError(
+          'INVALID_ARGS',
+          `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
+        );
+      }
+      hash = callHash(argsValue);
+      rec.lastArgsKey = key;
+      rec.lastArgsHash = hash;
     }
-    const hash = callHash(argsValue);
     const props = rec.work.props;
     const parallel = options.parallel ?? props.parallel ?? false;
     const cacheCalls = props.cacheCalls ?? true;
@@ -688,7 +701,7 @@ export class EventLoop {
     if (dispatch) {
       if (rec.retryTimer) clearTimeout(rec.retryTimer);
       rec.retryTimer = null;
-      rec.call = { hash, argsJson: JSON.stringify(argsValue), attempt: 0 };
+      rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
       this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
         phase: 'pending',
@@ -973,6 +986,8 @@ export class EventLoop {
       runUnsent: false,
       retryTimer: null,
       ackDue: false,
+      lastArgsKey: null,
+      lastArgsHash: null,
     };
     const restored = this.restored?.[name];
     if (restored) {
