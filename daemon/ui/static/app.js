@@ -191,9 +191,9 @@ function renderWorkTabs() {
         'aria-selected': 'false',
         tabindex: '-1',
         class: 'work-tab',
-        text: shortName(name),
         title: `${name}: its server, through /w/${name}/`,
       });
+      tab.append(el('span', { class: 'tab-icon', 'aria-hidden': 'true', text: '◧' }), shortName(name));
       tabs.append(tab);
       const src = `/w/${encodeURIComponent(name)}/`;
       panels.append(
@@ -268,7 +268,8 @@ $('tabs').addEventListener('keydown', (e) => {
 
 function renderCharts() {
   const box = $('charts');
-  const keys = Object.keys(model.history).filter((k) => model.history[k].length > 0);
+  // A value that never changed is not worth a chart; it appears once it moves.
+  const keys = Object.keys(model.history).filter((k) => model.history[k].length > 1);
   if (keys.length === 0) return;
   box.querySelector('.empty')?.remove();
   for (const key of keys) {
