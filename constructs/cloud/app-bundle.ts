@@ -118,6 +118,10 @@ function runtimeFiles(): TarEntry[] {
     python,
   );
   for (const e of python) out.push({ ...e, path: `lightning-runtime/python/${e.path}` });
+  // The flow's web UI (daemon/ui/ui-server.ts looks for ../ui-static beside its chunk).
+  const ui: TarEntry[] = [];
+  walk(join(REPO_ROOT, 'daemon', 'ui', 'static'), join(REPO_ROOT, 'daemon', 'ui', 'static'), new Set(), ui);
+  for (const e of ui) out.push({ ...e, path: `lightning-runtime/ui-static/${e.path}` });
   return out;
 }
 

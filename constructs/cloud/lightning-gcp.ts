@@ -369,7 +369,7 @@ export class LightningGcp extends Construct {
     scopeOutputs(
       'ui-tunnel-command',
       `gcloud compute ssh ${plan.flow.name} --project ${plan.project} --zone ${plan.zone} --tunnel-through-iap -- -N -L ${plan.uiPort}:127.0.0.1:${plan.uiPort}`,
-      `Opens the flow UI at http://127.0.0.1:${plan.uiPort} (token: gcloud secrets versions access latest --secret ${plan.names.tokenSecret})`,
+      `Opens the flow UI at http://127.0.0.1:${plan.uiPort}; its login link is in the flow VM's service log (gcloud compute ssh ${plan.flow.name} --tunnel-through-iap -- sudo journalctl -u lightning | grep 'UI http')`,
     );
   }
 

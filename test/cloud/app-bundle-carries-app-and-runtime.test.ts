@@ -32,6 +32,8 @@ describe('app bundle', () => {
         'lightning-runtime/cli/main.mjs',
         'lightning-runtime/package.json',
         'lightning-runtime/python/lightning_state.py',
+        'lightning-runtime/ui-static/index.html',
+        'lightning-runtime/ui-static/app.js',
       ]),
     );
     expect(bundle.files.some((f) => f.startsWith('lightning-runtime/chunks/'))).toBe(true);
@@ -69,6 +71,52 @@ describe('app bundle', () => {
     );
     expect(help).toMatch(/--work <name>/);
     expect(readdirSync(extracted)).not.toContain('node_modules');
+  });
+
+  it('serves the flow UI from the extracted bundle (the cloud flow VM runs exactly this)', async () => {
+    const { spawn } = await import('node:child_process');
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const flow = spawn(
+      process.execPath,
+      [
+        join(extracted, 'lightning-runtime/cli/main.mjs'),
+        'flow',
+        join(extracted, 'app.mjs'),
+        '--listen',
+        '127.0.0.1:0',
+        '--ui',
+        `127.0.0.1:${port}`,
+      ],
+      {
+        cwd: extracted,
+        env: { PATH: process.env.PATH ?? '', LIGHTNING_TOKEN: 'bundle-test-token' },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const tokenFile = join(extracted, '.lightning', 'ui-token');
+      const deadline = Date.now() + 30_000;
+      let page: Response | undefined;
+      while (Date.now() < deadline) {
+        try {
+          const token = readFileSync(tokenFile, 'utf8').trim();
+          page = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `Bearer ${token}` } });
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(page?.status).toBe(200);
+      expect(await page!.text()).toMatch(/<html/i);
+    } finally {
+      flow.kill('SIGKILL');
+    }
   });
 
   it('leaves out excluded paths', async () => {
