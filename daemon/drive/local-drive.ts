@@ -84,6 +84,14 @@ export interface LocalDriveProps {
 
 /** How long a conditional writer waits for the per-key lock before giving up. */
 const LOCK_TIMEOUT_MS = 30_000;
+/**
+ * copyFile flags for a fresh temp file: a copy-on-write clone where the filesystem can, else
+ * copy_file_range. EXCL (the name is new anyway) also keeps libuv from ftruncate()ing the new
+ * file, which on ext4 makes close() wait for the whole file to be written back (auto_da_alloc):
+ * measured here, 1 GiB took 0.75 s with the truncate and 0.38 s (as fast as cp) without.
+ */
+const COPY_NEW_FILE = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
+
 /** Progress for a file copy is polled at this interval (copyFile itself reports nothing). */
 const COPY_POLL_MS = 250;
 
@@ -194,7 +202,7 @@ export class LocalDrive implements Drive {
     if (typeof source === 'string' && !onProgress) {
       try {
         // FICLONE: a copy-on-write clone on btrfs/xfs, copy_file_range elsewhere.
-        await copyFile(source, tmp, constants.COPYFILE_FICLONE);
+        await copyFile(source, tmp, COPY_NEW_FILE);
       } catch (err) {
         if (code(err) === 'ENOENT' && !(await stat(source).catch(() => undefined))) {
           throw new DriveError(
@@ -235,7 +243,7 @@ export class LocalDrive implements Drive {
         : undefined;
       try {
         // FICLONE: a copy-on-write clone on btrfs/xfs, copy_file_range elsewhere.
-        await copyFile(source, tmp, constants.COPYFILE_FICLONE);
+        await copyFile(source, tmp, COPY_NEW_FILE);
       } finally {
         if (poll) clearInterval(poll);
       }
@@ -307,7 +315,7 @@ export class LocalDrive implements Drive {
           if (!['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP'].includes(code(err) ?? '')) throw err;
         }
       }
-      if (!linked) await copyFile(src, tmp, constants.COPYFILE_FICLONE);
+      if (!linked) await copyFile(src, tmp, COPY_NEW_FILE);
       await rename(tmp, resolve(destPath));
       options.onProgress?.({ key: k, bytes: st.size, totalBytes: st.size });
       return st;
