@@ -15,8 +15,8 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LightningError } from '../errors.ts';
 import { deterministicTarGz, type TarEntry } from './deterministic-tar.ts';
 
@@ -92,6 +92,46 @@ const leaveOutSynthesis = {
 };
 
 /**
+ * For a bundle run in place (local daemons): the app's own modules keep their file location,
+ * so `new URL('.venv/bin/python', import.meta.url)` in app.ts still points beside app.ts and
+ * not into the bundle directory. (In the cloud bundle the app directory's files sit beside
+ * app.mjs, so there the bundled location is right and this plugin is not used.)
+ */
+function keepAppFileLocations(appDir: string) {
+  const loaders: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = {
+    '.ts': 'ts',
+    '.mts': 'ts',
+    '.cts': 'ts',
+    '.tsx': 'tsx',
+    '.js': 'js',
+    '.mjs': 'js',
+    '.cjs': 'js',
+    '.jsx': 'jsx',
+  };
+  return {
+    name: 'keep-app-file-locations',
+    setup(build: {
+      onLoad(
+        o: { filter: RegExp },
+        cb: (a: { path: string }) => { contents: string; loader: 'ts' | 'tsx' | 'js' | 'jsx' } | undefined,
+      ): void;
+    }) {
+      build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
+        if (!args.path.startsWith(appDir + sep) || args.path.includes(`${sep}node_modules${sep}`))
+          return undefined;
+        const source = readFileSync(args.path, 'utf8');
+        if (!source.includes('import.meta')) return undefined;
+        const contents = source
+          .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
+          .replaceAll('import.meta.dirname', JSON.stringify(dirname(args.path)))
+          .replaceAll('import.meta.filename', JSON.stringify(args.path));
+        return { contents, loader: loaders[extname(args.path)] ?? 'ts' };
+      });
+    },
+  };
+}
+
+/**
  * Files the runtime reads relative to its own modules (import.meta.url). The bundle keeps
  * their position relative to the code: cli/main.ts reads ../package.json, and
  * daemon/work/script-runner.ts reads ../python; from lightning-runtime/cli/ and
@@ -135,6 +175,7 @@ export async function bundleAppAndRuntime(
   appFile: string,
   outdir: string,
   runtimeEntry = RUNTIME_ENTRY,
+  options: { readonly inPlace?: boolean } = {},
 ): Promise<void> {
   const esbuild = await import('esbuild');
   try {
@@ -151,7 +192,9 @@ export async function bundleAppAndRuntime(
       // Synthesis code stays out: the VM never synthesizes, and DESIGN §2 keeps CDKTF
       // out of the runtime roles.
       external: ['cdktf', '@cdktf/*', 'esbuild', 'tsx', 'tsx/*', 'vitest'],
-      plugins: [leaveOutSynthesis],
+      plugins: options.inPlace
+        ? [leaveOutSynthesis, keepAppFileLocations(dirname(resolve(appFile)))]
+        : [leaveOutSynthesis],
       alias: { 'lightning-local': join(REPO_ROOT, 'constructs', 'index.ts') },
       // CommonJS dependencies call require() for Node built-ins; ESM output needs a require.
       banner: {

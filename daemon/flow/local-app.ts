@@ -68,7 +68,7 @@ async function localBundle(
   try {
     const { bundleAppAndRuntime, writeRuntimeFiles } = await import('../../constructs/cloud/app-bundle.ts');
     await rm(outdir, { recursive: true, force: true });
-    await bundleAppAndRuntime(appFile, outdir);
+    await bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true });
     writeRuntimeFiles(outdir);
     return { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
   } catch (err) {

@@ -41,3 +41,29 @@ describe('how daemons start', () => {
     expect((await running.local.finished).message).toBe('said hi');
   });
 });
+
+describe('an app that finds files beside itself', () => {
+  it('sees import.meta.url of app.ts in a bundled daemon, not the bundle directory', async () => {
+    const running = await startApp({
+      'config.json': '{ "greeting": "hello from beside app.ts" }\n',
+      'app.ts': `
+        import { readFileSync } from 'node:fs';
+        import { Flow, LightningApp, Work } from '@api';
+        import type { Construct } from 'constructs';
+        const CONFIG = new URL('config.json', import.meta.url);
+        class Reader extends Work<{ greeting: string }> {
+          constructor(scope: Construct, id: string) { super(scope, id, { state: { greeting: '' } }); }
+          override async execute() { this.state.greeting = JSON.parse(readFileSync(CONFIG, 'utf8')).greeting; }
+        }
+        class Root extends Flow {
+          readonly r = new Reader(this, 'r');
+          constructor(app: LightningApp) { super(app, 'root'); }
+          override run() { this.r.run({}); this.stopApp(this.r.state.greeting); }
+        }
+        const app = new LightningApp({ name: 'beside' });
+        new Root(app);
+        export default app;`,
+    });
+    expect((await running.local.finished).message).toBe('hello from beside app.ts');
+  });
+});
