@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { TransferProgress } from '../../constructs/drive.ts';
+import { join, resolve } from 'node:path';
+import type { Drive, DriveStat, GetOptions, PutOptions, TransferProgress } from '../../constructs/drive.ts';
 import { RESERVED_SEGMENT_PREFIX, validateKey } from '../../constructs/drive-key.ts';
+import { DriveError } from '../../constructs/errors.ts';
 
 /** Orders keys by their UTF-8 bytes, as GCS lists objects. (JS `<` compares UTF-16 units.) */
 export function compareKeys(a: string, b: string): number {
@@ -107,4 +108,52 @@ export class AggregateProgress {
   get callback(): ((p: TransferProgress) => void) | undefined {
     return this.onProgress ? (p) => this.update(p) : undefined;
   }
+}
+
+/**
+ * `putDirectory` for any backend: every file under `dir` to `prefix`, `concurrency` at a
+ * time, with one aggregate progress for the whole directory.
+ */
+export async function putDirectoryWith(
+  drive: Drive,
+  dir: string,
+  prefix: string,
+  options: PutOptions,
+  concurrency: number,
+): Promise<DriveStat[]> {
+  const p = directoryPrefix(prefix);
+  const files = await walkFiles(resolve(dir)).catch((err: unknown) => {
+    const why = (err as NodeJS.ErrnoException)?.code ?? String(err);
+    throw new DriveError('NOT_FOUND', p, `Cannot upload directory ${dir} to "${p}": ${why}.`, { cause: err });
+  });
+  const total = files.reduce((n, f) => n + f.size, 0);
+  const agg = new AggregateProgress(p, total, options.onProgress);
+  const { onProgress: _ignored, ...rest } = options;
+  return mapLimit(files, concurrency, (f) =>
+    drive.put(`${p}${f.relative}`, f.absolute, {
+      ...rest,
+      ...(agg.callback ? { onProgress: agg.callback } : {}),
+    }),
+  );
+}
+
+/** `getDirectory` for any backend: every object under `prefix` into `dir`. */
+export async function getDirectoryWith(
+  drive: Drive,
+  prefix: string,
+  dir: string,
+  options: GetOptions,
+  concurrency: number,
+): Promise<DriveStat[]> {
+  const p = directoryPrefix(prefix);
+  const objects = await drive.list(p);
+  const total = objects.reduce((n, o) => n + o.size, 0);
+  const agg = new AggregateProgress(p, total, options.onProgress);
+  return mapLimit(objects, concurrency, (o) =>
+    drive.get(
+      o.key,
+      join(resolve(dir), o.key.slice(p.length)),
+      agg.callback ? { onProgress: agg.callback } : {},
+    ),
+  );
 }

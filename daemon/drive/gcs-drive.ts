@@ -33,14 +33,7 @@ import type {
 } from '../../constructs/drive.ts';
 import { validateKey, validatePrefix } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
-import {
-  AggregateProgress,
-  compareKeys,
-  directoryPrefix,
-  mapLimit,
-  tempName,
-  walkFiles,
-} from './drive-util.ts';
+import { compareKeys, getDirectoryWith, putDirectoryWith, tempName } from './drive-util.ts';
 import type { OpenDriveOptions } from './open-drive.ts';
 
 const GCS_ENDPOINT = 'https://storage.googleapis.com';
@@ -262,35 +255,11 @@ export class GcsDrive implements Drive {
   }
 
   async putDirectory(dir: string, prefix: string, options: PutOptions = {}): Promise<DriveStat[]> {
-    const p = directoryPrefix(prefix);
-    const files = await walkFiles(resolve(dir)).catch((err: unknown) => {
-      throw new DriveError('NOT_FOUND', p, `Cannot upload directory ${dir} to "${p}": ${errCode(err)}.`, {
-        cause: err,
-      });
-    });
-    const total = files.reduce((n, f) => n + f.size, 0);
-    const agg = new AggregateProgress(p, total, options.onProgress);
-    const { onProgress: _ignored, ...rest } = options;
-    return mapLimit(files, this.concurrency, (f) =>
-      this.put(`${p}${f.relative}`, f.absolute, {
-        ...rest,
-        ...(agg.callback ? { onProgress: agg.callback } : {}),
-      }),
-    );
+    return putDirectoryWith(this, dir, prefix, options, this.concurrency);
   }
 
   async getDirectory(prefix: string, dir: string, options: GetOptions = {}): Promise<DriveStat[]> {
-    const p = directoryPrefix(prefix);
-    const objects = await this.list(p);
-    const total = objects.reduce((n, o) => n + o.size, 0);
-    const agg = new AggregateProgress(p, total, options.onProgress);
-    return mapLimit(objects, this.concurrency, (o) =>
-      this.get(
-        o.key,
-        join(resolve(dir), o.key.slice(p.length)),
-        agg.callback ? { onProgress: agg.callback } : {},
-      ),
-    );
+    return getDirectoryWith(this, prefix, dir, options, this.concurrency);
   }
 
   private statOf(key: string, meta: FileMetadata): DriveStat {

@@ -55,10 +55,10 @@ import type {
 import { RESERVED_SEGMENT_PREFIX, validateKey, validatePrefix } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
 import {
-  AggregateProgress,
   compareKeys,
-  directoryPrefix,
+  getDirectoryWith,
   mapLimit,
+  putDirectoryWith,
   tempName,
   walkFiles,
 } from './drive-util.ts';
@@ -394,40 +394,11 @@ export class LocalDrive implements Drive {
   }
 
   async putDirectory(dir: string, prefix: string, options: PutOptions = {}): Promise<DriveStat[]> {
-    const p = directoryPrefix(prefix);
-    const files = await walkFiles(resolve(dir)).catch((err: unknown) => {
-      throw new DriveError(
-        'NOT_FOUND',
-        p,
-        `Cannot upload directory ${dir} to "${p}": ${code(err) ?? String(err)}.`,
-        {
-          cause: err,
-        },
-      );
-    });
-    const total = files.reduce((n, f) => n + f.size, 0);
-    const agg = new AggregateProgress(p, total, options.onProgress);
-    const { onProgress: _ignored, ...rest } = options;
-    return mapLimit(files, this.concurrency, (f) =>
-      this.put(`${p}${f.relative}`, f.absolute, {
-        ...rest,
-        ...(agg.callback ? { onProgress: agg.callback } : {}),
-      }),
-    );
+    return putDirectoryWith(this, dir, prefix, options, this.concurrency);
   }
 
   async getDirectory(prefix: string, dir: string, options: GetOptions = {}): Promise<DriveStat[]> {
-    const p = directoryPrefix(prefix);
-    const objects = await this.list(p);
-    const total = objects.reduce((n, o) => n + o.size, 0);
-    const agg = new AggregateProgress(p, total, options.onProgress);
-    return mapLimit(objects, this.concurrency, (o) =>
-      this.get(
-        o.key,
-        join(resolve(dir), o.key.slice(p.length)),
-        agg.callback ? { onProgress: agg.callback } : {},
-      ),
-    );
+    return getDirectoryWith(this, prefix, dir, options, this.concurrency);
   }
 
   private async ensureDir(key: string, dir: string, useCache: boolean): Promise<void> {
