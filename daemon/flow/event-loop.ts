@@ -95,6 +95,13 @@ export interface EventLoopOptions {
   readonly rootStateOverrides?: Readonly<Record<string, JsonValue>>;
   /** Grace period for Stop/Shutdown when a work gives none. @default 10 s */
   readonly defaultStopGraceMs?: number;
+  /**
+   * A work whose daemon stream is gone for this long while a call is pending or running is
+   * failed with reason `daemon_lost` (retries apply: the next attempt asks the host for the
+   * daemon again, which in the cloud starts its VM). Covers a preempted or stopped VM.
+   * @default 60000
+   */
+  readonly daemonLostAfterMs?: number;
   /** Where applied changes are recorded before they are acknowledged. @default none */
   readonly journal?: Journal;
   /** State to resume from (Journal.load of an earlier run), by component name. */
@@ -107,7 +114,8 @@ type LoopEvent =
   | { readonly kind: 'closed'; readonly session: DaemonSession }
   | { readonly kind: 'retry'; readonly work: string; readonly hash: string }
   | { readonly kind: 'daemon-exit'; readonly work: string; readonly detail: string }
-  | { readonly kind: 'call'; readonly fn: () => void };
+  | { readonly kind: 'call'; readonly fn: () => void }
+  | { readonly kind: 'lost'; readonly work: string; readonly session: DaemonSession };
 
 interface ActiveCall {
   readonly hash: string;
@@ -134,6 +142,8 @@ interface WorkRecord {
   retryTimer: NodeJS.Timeout | null;
   /** Highest seq applied since the last ack was sent. */
   ackDue: boolean;
+  /** The most recent stream of this work (a 'lost' check applies only if none came since). */
+  lastSession: DaemonSession | null;
   /** The last run() arguments seen (stable JSON text) and their hash. */
   lastArgsKey: string | null;
   lastArgsHash: string | null;
@@ -168,6 +178,7 @@ export class EventLoop {
   };
   private readonly host: DaemonHost | undefined;
   private readonly defaultStopGraceMs: number;
+  private readonly daemonLostAfterMs: number;
 
   private queue: LoopEvent[] = [];
   private scheduled = false;
@@ -197,6 +208,7 @@ export class EventLoop {
     if (options.observer) this.observers.push(options.observer);
     this.host = options.host;
     this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
+    this.daemonLostAfterMs = options.daemonLostAfterMs ?? 60_000;
     this.journal = options.journal;
     this.restored = options.restored ?? null;
     this.done = new Promise((resolve) => {
@@ -398,7 +410,34 @@ export class EventLoop {
       case 'closed': {
         const rec = this.sessions.get(event.session);
         this.sessions.delete(event.session);
-        if (rec && rec.session === event.session) rec.session = null;
+        if (rec && rec.session === event.session) {
+          rec.session = null;
+          const session = event.session;
+          if (
+            this.daemonLostAfterMs > 0 &&
+            (rec.status.phase === 'pending' || rec.status.phase === 'running')
+          ) {
+            setTimeout(
+              () => this.enqueue({ kind: 'lost', work: rec.name, session }),
+              this.daemonLostAfterMs,
+            ).unref();
+          }
+        }
+        return;
+      }
+      case 'lost': {
+        // Still without a stream since that session closed: the daemon (or its VM) is gone.
+        const rec = this.works.get(event.work);
+        if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
+        if ((rec.status.phase === 'pending' || rec.status.phase === 'running') && rec.retryTimer === null) {
+          rec.instanceId = null;
+          this.callFailed(
+            rec,
+            'daemon_lost',
+            null,
+            `the work's daemon has been unreachable for ${formatMs(this.daemonLostAfterMs)} (process or VM stopped, preempted, or cut off)`,
+          );
+        }
         return;
       }
       case 'retry': {
@@ -461,6 +500,7 @@ export class EventLoop {
       old.close(GrpcCode.ABORTED, `superseded by a newer connection for ${rec.name}`);
     }
     rec.session = session;
+    rec.lastSession = session;
     this.sessions.set(session, rec);
     if (!resumed) {
       rec.epoch++;
@@ -988,6 +1028,7 @@ export class EventLoop {
       ackDue: false,
       lastArgsKey: null,
       lastArgsHash: null,
+      lastSession: null,
     };
     const restored = this.restored?.[name];
     if (restored) {
@@ -1023,6 +1064,10 @@ export class EventLoop {
       stop: () => this.stopWork(rec),
     };
   }
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
 }
 
 function prefixed(op: PatchOperation, base: string): PatchOperation {
