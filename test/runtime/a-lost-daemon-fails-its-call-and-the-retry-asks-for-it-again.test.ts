@@ -12,6 +12,7 @@ import { openDrive } from '../../daemon/drive/open-drive.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
 import { WorkDaemon } from '../../daemon/work/work-daemon.ts';
+import { pollUntil } from '../support/app-fixture.ts';
 
 function buildApp(dir: string, maxRetries: number) {
   const app = new LightningApp({ name: 'lost' });
@@ -30,13 +31,7 @@ function buildApp(dir: string, maxRetries: number) {
   return app;
 }
 
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = pollUntil;
 
 describe('a daemon that is lost mid-call', () => {
   it.each([0, 1])(

@@ -12,6 +12,7 @@ import { openDrive } from '../../daemon/drive/open-drive.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
 import { WorkDaemon } from '../../daemon/work/work-daemon.ts';
+import { pollUntil } from '../support/app-fixture.ts';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -38,13 +39,7 @@ function buildApp(dir: string) {
   return app;
 }
 
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = pollUntil;
 
 describe('daemon reconnect', () => {
   it('resumes with the new flow: same script, state and status resynced by snapshot', async () => {

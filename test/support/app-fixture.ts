@@ -126,3 +126,12 @@ export async function eventually<T>(check: () => Promise<T>, ok: (v: T) => boole
   }
   return value;
 }
+
+/** Waits until `check()` holds (re-checked every 20 ms); fails naming `what` after `ms`. */
+export async function pollUntil(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
