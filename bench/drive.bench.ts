@@ -24,16 +24,9 @@ import { openDrive } from '../daemon/drive/open-drive.ts';
 import { fetchPath, uploadOutputs } from '../daemon/drive/path-transfer.ts';
 import { startGcsEmulator } from '../test/support/gcs-emulator.ts';
 
-const exec = promisify(execFile);
+import type { BenchRow } from './lib/row.ts';
 
-export interface BenchRow {
-  scenario: string;
-  ours: number;
-  baseline: number;
-  unit: string;
-  higherIsBetter: boolean;
-  note?: string;
-}
+const exec = promisify(execFile);
 
 const MiB = 1024 * 1024;
 /** Parallel transfers for many small files, for ours and the direct-client baseline alike. */

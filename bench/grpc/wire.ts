@@ -16,7 +16,10 @@ import {
   PatchOpSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 
-export const ATTACH_PATH = '/lightning.v1.FlowService/Attach';
+// The same RPC path the runtime serves (the bare baseline shares only the wire, not the code).
+export { ATTACH_PATH } from '../../daemon/protocol/flow-service.ts';
+
+import { ATTACH_PATH } from '../../daemon/protocol/flow-service.ts';
 
 export const attachDefinition: grpc.ServiceDefinition = {
   attach: {
