@@ -66,8 +66,9 @@ describe('work servers in simulated GCP', () => {
 
     // The UI proxy on the flow VM reaches the server on its VM.
     const proxied = await ui.fetch('/w/root.http/hello.txt');
-    expect(proxied.status).toBe(200);
-    expect(await proxied.text()).toBe(`hello from ${httpVm.opts.ip} \n`);
+    const body = await proxied.text();
+    expect(proxied.status, `${body}\n${diagnostics()}`).toBe(200);
+    expect(body).toBe(`hello from ${httpVm.opts.ip} \n`);
   });
 
   it('destroy leaves no VM, namespace, process, object or secret behind', async () => {
