@@ -272,14 +272,15 @@ export class LightningGcp extends Construct {
       ? ['1024-65535']
       : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);
     if (workPorts.length > 0) {
-      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy only.
+      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy and by
+      // other works (a UI or a client calling a model server at its url); nobody else.
       new ComputeFirewall(this, 'fw-work-ports', {
         ...common,
         name: plan.names.fwWorkPorts,
         network: networkRef,
         direction: 'INGRESS',
         allow: [{ protocol: 'tcp', ports: workPorts }],
-        sourceServiceAccounts: [flowSa.email],
+        sourceServiceAccounts: [flowSa.email, workSa.email],
         targetServiceAccounts: [workSa.email],
       });
     }

@@ -217,8 +217,11 @@ beforeAll(async () => {
   secretManager = await startSecretManager(HOST_IP, tf, PROJECT);
   cleanups.push(() => secretManager.close());
   const values = { 'google_storage_bucket.name': bucket, 'google_compute_address.address': VMS.flow.ip };
-  for (const vm of ['hello-cloud-flow', 'hello-cloud-hello']) {
-    metadataServers[vm] = await startMetadataServer(HOST_IP, tf, vm, PROJECT, values);
+  for (const [vm, ip] of [
+    ['hello-cloud-flow', VMS.flow.ip],
+    ['hello-cloud-hello', VMS.work.ip],
+  ] as const) {
+    metadataServers[vm] = await startMetadataServer(HOST_IP, tf, vm, PROJECT, values, ip);
     cleanups.push(() => metadataServers[vm]!.close());
   }
 }, 180_000);

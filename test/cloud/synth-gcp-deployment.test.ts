@@ -59,7 +59,7 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     }
   });
 
-  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow', () => {
+  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow and the works', () => {
     const fw = s.byName('google_compute_firewall');
     expect(Object.keys(fw).sort()).toEqual([
       'vision-allow-flow-grpc',
@@ -82,13 +82,14 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     });
     expect(fw['vision-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['6006'] }],
-      source_service_accounts: [saEmailRef(s, 'vision-flow')],
+      // The flow's UI proxy, and works calling each other's servers (a UI calling a model server).
+      source_service_accounts: [saEmailRef(s, 'vision-flow'), saEmailRef(s, 'vision-work')],
       target_service_accounts: [saEmailRef(s, 'vision-work')],
     });
     for (const r of Object.values(fw)) expect(r.source_ranges ?? []).not.toContain('0.0.0.0/0');
   });
 
-  it("opens the unprivileged range, to the flow only, for a work with port 'auto'", async () => {
+  it("opens the unprivileged range, to the app's own VMs only, for a work with port 'auto'", async () => {
     const a = new LightningApp({ name: 'autoport', cloud: { project: 'my-ml-project' } });
     class Root extends Flow {
       constructor() {
@@ -102,7 +103,10 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     const synthesized = await synthFixture(a);
     expect(synthesized.byName('google_compute_firewall')['autoport-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['1024-65535'] }],
-      source_service_accounts: [saEmailRef(synthesized, 'autoport-flow')],
+      source_service_accounts: [
+        saEmailRef(synthesized, 'autoport-flow'),
+        saEmailRef(synthesized, 'autoport-work'),
+      ],
       target_service_accounts: [saEmailRef(synthesized, 'autoport-work')],
     });
   });
