@@ -9,6 +9,7 @@ import { LightningError } from '../constructs/errors.ts';
 import { registerCostCommand } from './cost-command.ts';
 import { registerDaemonCommands } from './daemon-command.ts';
 import { registerDriveCommand } from './drive-command.ts';
+import { registerInitCommand } from './init-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerSynthCommand } from './synth-command.ts';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .addOption(new Option('--no-color', 'disable colours'));
+  registerInitCommand(program);
   registerRunCommand(program);
   registerSynthCommand(program);
   registerCostCommand(program);
