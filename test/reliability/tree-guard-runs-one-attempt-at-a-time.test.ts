@@ -39,7 +39,10 @@ describe('the process-tree guard', () => {
     );
     first.child.kill('SIGTERM'); // stop: SIGTERM to the tree; the helper ignores it
     const second = startGuarded(lock, `echo second >> ${log}`);
-    await eventually(async () => second.output(), (o) => o.includes('waiting for the previous attempt'));
+    await eventually(
+      async () => second.output(),
+      (o) => o.includes('waiting for the previous attempt'),
+    );
     await eventually(
       () => readFile(log, 'utf8'),
       (t) => t.includes('helper-still-here'),
