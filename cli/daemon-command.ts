@@ -78,6 +78,8 @@ export function registerDaemonCommands(program: Command): void {
     .option('--exit-with-parent', 'stop when the parent process goes away (local mode)')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
     .action(async (appFile: string, opts: DaemonOptions) => {
+      // The local host pings over IPC and replaces a daemon that stops answering (hung, SIGSTOP).
+      if (opts.exitWithParent) process.on('message', () => process.send?.({ t: 'pong' }, () => {}));
       const token = requireToken();
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;

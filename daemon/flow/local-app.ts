@@ -37,6 +37,11 @@ export interface LocalAppOptions {
    * notice, if the app cannot be bundled. @default true
    */
   readonly bundle?: boolean;
+  /**
+   * A daemon process that stops answering for this long (stopped, hung) is killed and
+   * replaced; its call is retried. @default 30000
+   */
+  readonly daemonUnresponsiveAfterMs?: number;
 }
 
 export interface LocalApp {
@@ -115,6 +120,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     env: options.env ?? {},
     onOutput: options.onDaemonOutput ?? ((work, line) => process.stderr.write(`[${work} daemon] ${line}\n`)),
     onExit: (work, detail) => loop.onDaemonExit(work, detail),
+    ...(options.daemonUnresponsiveAfterMs
+      ? { daemonUnresponsiveAfterMs: options.daemonUnresponsiveAfterMs }
+      : {}),
   });
   const local = daemons;
   const maxGraceMs =
