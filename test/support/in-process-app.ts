@@ -76,7 +76,10 @@ export async function startInProcessApp(
     notices,
     daemons,
     startDaemon,
-    workState: (work) => JSON.parse(JSON.stringify((daemons.get(work)?.work as Work).state)),
+    workState: (work) => {
+      const daemon = daemons.get(work);
+      return daemon ? JSON.parse(JSON.stringify((daemon.work as Work).state)) : null;
+    },
     flowState: (component) => JSON.parse(JSON.stringify(loop.snapshot()[component]?.vars ?? null)),
     async stop() {
       loop.requestEnd(0, 'test over');
