@@ -14,9 +14,13 @@
  * many intermediate writes, some leaving holes that are not JSON; sending the final array once
  * is both valid and smaller. Ops inside a marked array are not recorded separately: the
  * replace carries them.
+ *
+ * Values are captured when the op is recorded (ADR 0013): an op never shares an object with
+ * the document, so a later in-place mutation (`s.list = [1]; s.list.push(2)`) cannot leak
+ * into an op that is serialized later (on the wire, in the journal) and travel twice.
  */
 import type { JsonValue } from '../../constructs/json.ts';
-import { checkKey, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
+import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
 
@@ -70,7 +74,13 @@ function emit(meta: Meta, op: PatchOperation): void {
   const marks = pendingArrays.get(meta.sink);
   if (marks && marks.size > 0) {
     for (const [pointer, arr] of marks) {
-      if (op.path === pointer || isWithin(op.path, pointer)) return; // carried by the replace
+      if (op.path === pointer) {
+        // The marked array itself is replaced or removed: this op supersedes the mark (whose
+        // array is no longer in the document).
+        marks.delete(pointer);
+        break;
+      }
+      if (isWithin(op.path, pointer)) return; // carried by the replace
       if (isWithin(pointer, op.path)) {
         marks.delete(pointer);
         meta.sink({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
@@ -154,7 +164,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
           arr.push(stateValue);
-          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: stateValue });
+          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: cloneState(stateValue) });
         } else {
           (target as Record<string, unknown>)[key] = stateValue;
           markArray(meta, arr);
@@ -163,7 +173,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       }
       const existed = Object.hasOwn(target, key);
       target[key] = stateValue;
-      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: stateValue });
+      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: cloneState(stateValue) });
       return true;
     },
     deleteProperty(target, key) {

@@ -8,6 +8,12 @@
  * Ordering: every delta, status and snapshot carries the epoch the flow gave this process
  * and the next seq. A status is always sent after the ops produced before it, so the flow
  * sees state and status in the order they happened.
+ *
+ * Ownership (ADR 0013): this daemon owns the work's state document. The flow's writes arrive
+ * as numbered requests (flow → daemon StateDelta); each is applied once, in seq order, into
+ * the daemon's one order of changes, and the deltas sent back say up to which request they
+ * include (`applied_flow_seq`). A request that does not apply (the work deleted what it
+ * replaces) is refused whole and logged; it is still counted as handled.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -46,6 +52,8 @@ import {
 import { phaseToWire } from '../protocol/status-codec.ts';
 import {
   applyPatch,
+  captureOps,
+  cloneState,
   mergePatchToOps,
   type PatchOperation,
   parseStateJson,
@@ -110,6 +118,9 @@ export class WorkDaemon {
   private connected = false;
   private epoch = 0;
   private seq = 0;
+  /** Highest flow request (seq) applied in this epoch, and whether the flow has yet to hear of it. */
+  private appliedFlowSeq = 0;
+  private flowSeqDue = false;
   private vars: Record<string, JsonValue>;
   private readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] } = initialStatus();
   private pendingOps: PatchOperation[] = [];
@@ -176,7 +187,7 @@ export class WorkDaemon {
       read: () => this.vars,
       merge: (patch) => {
         const ops = mergePatchToOps(this.vars, patch, '');
-        applyPatch(this.vars, ops);
+        applyPatch(this.vars, captureOps(ops));
         for (const op of ops) this.recordOp(op);
       },
     });
@@ -301,6 +312,7 @@ export class WorkDaemon {
           // A new registration: the flow's copy of our state is the truth to start from.
           this.epoch = epoch;
           this.seq = 0;
+          this.appliedFlowSeq = 0;
           const vars = parseStateJson(kind.value.stateJson || '{}', 'welcome state');
           if (typeof vars === 'object' && vars !== null && !Array.isArray(vars)) {
             this.vars = vars as Record<string, JsonValue>;
@@ -323,14 +335,9 @@ export class WorkDaemon {
           kind.value.graceMs || undefined,
         );
         return;
-      case 'delta': {
-        const ops = opsFromWire(kind.value.ops);
-        applyPatch(this.vars, ops);
-        // Echo the flow's writes in our own order, so both copies converge on one order even
-        // when the flow and the work write the same key at the same time.
-        for (const op of ops) this.recordOp(op);
+      case 'delta':
+        this.applyFlowRequest(Number(kind.value.epoch), Number(kind.value.seq), opsFromWire(kind.value.ops));
         return;
-      }
       case 'snapshotRequest':
         this.pendingOps = [];
         this.sendSnapshot();
@@ -345,6 +352,32 @@ export class WorkDaemon {
     }
   }
 
+  /**
+   * A write request of the flow: applied once, in seq order (a request resent after a
+   * reconnect is skipped), and recorded among the work's own changes so both copies share
+   * one order.
+   */
+  private applyFlowRequest(epoch: number, seq: number, ops: PatchOperation[]): void {
+    if (epoch !== this.epoch || seq <= this.appliedFlowSeq) return;
+    if (seq !== this.appliedFlowSeq + 1) {
+      // The flow resends every unconfirmed request in order after a reconnect; wait for it.
+      this.diag(`flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; ignored until resent`);
+      return;
+    }
+    flushPendingArrays(); // the work's own array mutations come first
+    try {
+      applyPatch(this.vars, captureOps(ops));
+      for (const op of ops) this.recordOp(op);
+    } catch (err) {
+      this.log(LogChunk_Stream.DAEMON, [
+        `a state write from the flow was refused, the work's newer state did not allow it: ${(err as Error).message}`,
+      ]);
+    }
+    this.appliedFlowSeq = seq;
+    this.flowSeqDue = true;
+    this.scheduleFlush();
+  }
+
   private sendSnapshot(): void {
     this.send({
       case: 'snapshot',
@@ -354,8 +387,10 @@ export class WorkDaemon {
         seq: BigInt(++this.seq),
         stateJson: JSON.stringify(this.vars),
         status: this.statusMessage(),
+        appliedFlowSeq: BigInt(this.appliedFlowSeq),
       },
     });
+    this.flowSeqDue = false;
   }
 
   // ---- state ----
@@ -394,6 +429,10 @@ export class WorkDaemon {
     } else {
       this.pendingOps.push(op);
     }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushOps());
@@ -410,10 +449,11 @@ export class WorkDaemon {
   private flushOps(force = false): void {
     this.flushScheduled = false;
     flushPendingArrays();
-    if (this.pendingOps.length === 0 || !this.connected || !this.call) return;
+    if ((this.pendingOps.length === 0 && !this.flowSeqDue) || !this.connected || !this.call) return;
     if (this.blocked && !force) return;
     const ops = this.pendingOps;
     this.pendingOps = [];
+    this.flowSeqDue = false;
     const call = this.call;
     const ok = call.write(
       create(DaemonMessageSchema, {
@@ -424,6 +464,7 @@ export class WorkDaemon {
             epoch: BigInt(this.epoch),
             seq: BigInt(++this.seq),
             ops: opsToWire(ops),
+            appliedFlowSeq: BigInt(this.appliedFlowSeq),
           },
         },
       }),
@@ -626,7 +667,7 @@ export class WorkDaemon {
     const t = throttledProgress((snap: ProgressSnapshot) => {
       const value = toStateValue(snap, '/transfer');
       this.vars.transfer = value;
-      this.recordOp({ op: 'add', path: '/transfer', value });
+      this.recordOp({ op: 'add', path: '/transfer', value: cloneState(value) });
       const big = (snap.totalBytes ?? snap.bytes) >= 8 * 1024 * 1024;
       if (big && (snap.done || performance.now() - lastLine >= 5000)) {
         lastLine = performance.now();
