@@ -26,7 +26,7 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { AssetType, type ITerraformDependable, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
-import { GPUS } from './catalog.ts';
+import { GPUS, LOCAL_SSD_GB } from './catalog.ts';
 import type { GcpCloudProps } from './cloud-props.ts';
 import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
@@ -414,6 +414,16 @@ export class LightningGcp extends Construct {
         ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
       },
       bootDisk: { initializeParams: { image, size: c.diskSizeGb, type: c.diskType } },
+      // Local SSDs that come with the machine type (A2 Ultra, A3): GCE attaches them anyway;
+      // undeclared, the next plan would recreate the VM (scratch_disk forces a new one).
+      ...(c.localSsdCount > 0
+        ? {
+            scratchDisk: Array.from({ length: c.localSsdCount }, () => ({
+              interface: 'NVME',
+              size: LOCAL_SSD_GB,
+            })),
+          }
+        : {}),
       // No access_config: no external IP. Egress goes through Cloud NAT.
       networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
       serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },
