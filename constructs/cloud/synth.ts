@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
-import { App, TerraformStack } from 'cdktf';
+import { App, LocalBackend, TerraformStack } from 'cdktf';
 import type { LightningApp } from '../app.ts';
 import { ValidationError } from '../errors.ts';
 import { type AppBundle, buildAppBundle } from './app-bundle.ts';
@@ -82,6 +82,10 @@ export async function synthesizeApp(app: LightningApp, options: SynthOptions): P
   try {
     const cdk = new App({ outdir, context });
     const stack = new TerraformStack(cdk, plan.app);
+    // cdktf's default backend records the absolute working directory, so the output differed
+    // per checkout. Same file as that default (beside the output directory, i.e. the project
+    // root for ./cdktf.out), named relative to the stack directory Terraform runs in.
+    new LocalBackend(stack, { path: `../../../terraform.${plan.app}.tfstate` });
     new GoogleProvider(stack, 'google', { project: plan.project, region: plan.region, zone: plan.zone });
     new LightningGcp(stack, 'lightning', { app, bundle, target });
     cdk.synth();
