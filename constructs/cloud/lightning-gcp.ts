@@ -28,6 +28,7 @@ import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
 import { GPUS } from './catalog.ts';
 import type { GcpCloudProps } from './cloud-props.ts';
+import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
 import { type AppPlan, planApp, type VmPlan } from './plan.ts';
 import { renderStartupScript } from './startup-script.ts';
@@ -69,6 +70,11 @@ export interface LightningGcpProps {
    * It should have uniform bucket-level access. @default a new bucket
    */
   readonly existingBucketName?: string;
+  /**
+   * Where project/region come from when the app does not set them.
+   * @default GOOGLE_CLOUD_PROJECT/GOOGLE_CLOUD_REGION from the environment, then the cdktf context (`lightningProject`, `lightningRegion`)
+   */
+  readonly target?: DeployTargetSources;
 }
 
 function isFlowControlled(c: VmPlan['compute']): boolean {
@@ -91,6 +97,13 @@ export class LightningGcp extends Construct {
     const plan = planApp(props.app, props.cloud, {
       ...(props.existingBucketName !== undefined ? { existingBucketName: props.existingBucketName } : {}),
       existingNetwork: network !== undefined,
+      target: props.target ?? {
+        env: process.env,
+        context: {
+          [CONTEXT_KEYS.project]: this.node.tryGetContext(CONTEXT_KEYS.project),
+          [CONTEXT_KEYS.region]: this.node.tryGetContext(CONTEXT_KEYS.region),
+        },
+      },
     });
     this.plan = plan;
     const provider = props.provider;
