@@ -90,6 +90,15 @@ describe('work servers in simulated GCP', () => {
     expect(state['root.client']!.vars).toEqual({ status: 200, body: `hello from ${httpVm.opts.ip} \n` });
     state = await ui.until((s) => s.root!.vars.served !== null, 10_000, 'the flow saw the answer');
 
+    // The client's VM was created stopped and started by the flow, as its own service account,
+    // through the Compute API under the synthesized per-instance grant.
+    const clientVm = sim.vm('two-servers-client');
+    expect(clientVm.boots).toBe(1);
+    expect(sim.compute.log).toContain(
+      'two-servers-flow@test-project.iam.gserviceaccount.com POST two-servers-client/start 200',
+    );
+    expect(sim.compute.log.filter((l) => !l.endsWith(' 200'))).toEqual([]);
+
     // The UI proxy on the flow VM reaches the server on its VM.
     const proxied = await ui.fetch('/w/root.http/hello.txt');
     const body = await proxied.text();
