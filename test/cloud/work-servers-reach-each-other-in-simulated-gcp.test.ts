@@ -12,7 +12,9 @@
  *
  * Needs root, iproute2 and nftables (scripts/setup.sh), as CI has.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +30,29 @@ const FIXTURE = new URL('./fixtures/two-servers-app/app.ts', import.meta.url).pa
 let sim: GcpSim;
 let posted: PostedStack;
 let tunnel: IapTunnel | undefined;
+let httpUrl: string;
+
+/** Whether a TCP connection from `from` (a host address) to host:port is accepted within 2 s. */
+function connects(from: string, host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, localAddress: from, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** The same from inside a VM's namespace (bash's /dev/tcp). */
+function inNamespace(ns: string, host: string, port: number): boolean {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'timeout', '2', 'bash', '-c', `</dev/tcp/${host}/${port}`]);
+  return r.status === 0;
+}
 
 beforeAll(async () => {
   const outdir = mkdtempSync(join(tmpdir(), 'lightning-two-servers-'));
@@ -59,16 +84,39 @@ describe('work servers in simulated GCP', () => {
         throw new Error(`${err.message}\n${diagnostics()}`);
       });
     const url = state['root.http']!.status!.url!;
+    httpUrl = url;
     expect(url, diagnostics()).toMatch(new RegExp(`^http://${httpVm.opts.ip.replaceAll('.', '\\.')}:\\d+$`));
     expect(state['root.client']!.status!.phase, JSON.stringify(state['root.client'])).toBe('succeeded');
     expect(state['root.client']!.vars).toEqual({ status: 200, body: `hello from ${httpVm.opts.ip} \n` });
     state = await ui.until((s) => s.root!.vars.served !== null, 10_000, 'the flow saw the answer');
+
+    // The client's VM was created stopped and started by the flow, as its own service account,
+    // through the Compute API under the synthesized per-instance grant.
+    const clientVm = sim.vm('two-servers-client');
+    expect(clientVm.boots).toBe(1);
+    expect(sim.compute.log).toContain(
+      'two-servers-flow@test-project.iam.gserviceaccount.com POST two-servers-client/start 200',
+    );
+    expect(sim.compute.log.filter((l) => !l.endsWith(' 200'))).toEqual([]);
 
     // The UI proxy on the flow VM reaches the server on its VM.
     const proxied = await ui.fetch('/w/root.http/hello.txt');
     const body = await proxied.text();
     expect(proxied.status, `${body}\n${diagnostics()}`).toBe(200);
     expect(body).toBe(`hello from ${httpVm.opts.ip} \n`);
+  });
+
+  it('the VPC firewall drops what no rule allows (control: the same port from an app VM connects)', async () => {
+    const http = sim.vm('two-servers-http').opts.ip;
+    const port = Number(new URL(httpUrl).port);
+    // From the host's bridge address: no VM, no service account, not in any source range.
+    expect(await connects(sim.network.hostIp, http, port)).toBe(false);
+    // From the client VM (works' service account): admitted by the work-ports rule.
+    expect(inNamespace(sim.vm('two-servers-client').ns!.name, http, port)).toBe(true);
+    // SSH is for IAP only, not for the app's VMs.
+    expect(inNamespace(sim.vm('two-servers-client').ns!.name, sim.vm('two-servers-flow').opts.ip, 22)).toBe(
+      false,
+    );
   });
 
   it('destroy leaves no VM, namespace, process, object or secret behind', async () => {

@@ -37,7 +37,8 @@ export class FlowUi {
         accept: 'application/json',
         ...(init.headers as Record<string, string>),
       },
-      signal: AbortSignal.timeout(15_000),
+      // Generous: a server's first page can be slow on a loaded 2-core machine.
+      signal: AbortSignal.timeout(60_000),
     });
   }
 

@@ -128,7 +128,12 @@ export class SimNetwork {
     inNs('ip', 'addr', 'add', `${ip}/24`, 'dev', guestVeth);
     inNs('ip', 'link', 'set', guestVeth, 'up');
     inNs('ip', 'link', 'set', 'lo', 'up');
-    inNs('ip', 'route', 'add', 'default', 'via', this.hostIp);
+    // No default route: the sim has no Cloud NAT and no internet, and a VM that tries the
+    // internet (Streamlit looks up its external IP) fails at once (ENETUNREACH) instead of
+    // waiting for timeouts. Routed via the host: IAP's range (the host plays IAP) and the
+    // metadata server's address (a route must exist before the DNAT rewrites it).
+    inNs('ip', 'route', 'add', '35.235.240.0/20', 'via', this.hostIp);
+    inNs('ip', 'route', 'add', `${METADATA_IP}/32`, 'via', this.hostIp);
     // `ip netns exec` bind-mounts /etc/netns/<name>/* over /etc: the VM resolves the metadata
     // server's name as a GCE VM does.
     mkdirSync(`/etc/netns/${name}`, { recursive: true });
