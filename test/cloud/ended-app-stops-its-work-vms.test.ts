@@ -22,10 +22,16 @@ const running: Proc[] = [];
 
 beforeAll(async () => {
   s = await synthFixture(app);
-  metadata = await startMetadataServer('127.0.0.1', s.tf as unknown as StackJson, 'lifecycle-flow', 'test-project', {
-    'google_storage_bucket.name': 'b',
-    'google_compute_address.address': '127.0.0.1',
-  });
+  metadata = await startMetadataServer(
+    '127.0.0.1',
+    s.tf as unknown as StackJson,
+    'lifecycle-flow',
+    'test-project',
+    {
+      'google_storage_bucket.name': 'b',
+      'google_compute_address.address': '127.0.0.1',
+    },
+  );
 }, 60_000);
 
 afterEach(async () => {
