@@ -1098,7 +1098,9 @@ export class EventLoop {
       rec.replica.localWrite(op);
       this.stateWritten();
     };
-    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`);
+    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`, () =>
+      rec.replica.beforeWrite(),
+    );
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
     rec.work[BINDING] = {
       state,

@@ -29,7 +29,7 @@ export interface FlowRequest {
 }
 
 export interface ReplicaHooks {
-  /** Records a confirmed op (path relative to the vars document) in the journal. */
+  /** Records a confirmed op (path relative to the vars document) in the journal, capturing its value. */
   journal(op: PatchOperation): void;
   /** `vars` is a new object: the work's recording view must be rebuilt over it. */
   rebind(): void;
@@ -38,7 +38,10 @@ export interface ReplicaHooks {
 export class WorkReplica {
   /** What run() and the UI see. */
   vars: Doc;
-  /** The owner's last confirmed state: the same object as `vars` while the flow owns. */
+  /**
+   * The owner's last confirmed state: the same object as `vars` while the flow owns or
+   * nothing is unconfirmed (so an owner delta is applied once); split off by `beforeWrite`.
+   */
   private confirmed: Doc;
   private pending: FlowRequest[] = [];
   private unsent: PatchOperation[] = [];
@@ -68,6 +71,11 @@ export class WorkReplica {
     return this.confirmed;
   }
 
+  /** Called before a write of the flow changes `vars`: keeps the owner's copy apart. */
+  beforeWrite(): void {
+    if (!this.flowOwns && this.confirmed === this.vars) this.confirmed = cloneState(this.vars);
+  }
+
   /** A write of the flow, already applied to `vars` (values captured by the recorder). */
   localWrite(op: PatchOperation): void {
     if (this.flowOwns) this.hooks.journal(op);
@@ -76,7 +84,14 @@ export class WorkReplica {
 
   /** Ops from outside (the UI's PATCH) for `vars`: applied atomically, then like localWrite. */
   externalWrite(ops: readonly PatchOperation[]): void {
-    applyPatch(this.vars, captureOps(ops));
+    const before = this.confirmed;
+    this.beforeWrite();
+    try {
+      applyPatch(this.vars, captureOps(ops));
+    } catch (err) {
+      this.confirmed = before;
+      throw err;
+    }
     for (const op of ops) this.localWrite(op);
   }
 
@@ -102,10 +117,7 @@ export class WorkReplica {
     if (this.flowOwns) throw new Error('unreachable: an owner delta while the flow owns the document');
     applyPatch(this.confirmed, captureOps(ops));
     for (const op of ops) this.hooks.journal(op);
-    if (this.pending.length === 0 && this.unsent.length === 0) {
-      applyPatch(this.vars, ops); // the ops are this call's own objects now: no sharing
-      return;
-    }
+    if (this.confirmed === this.vars) return; // nothing of the flow's is unconfirmed
     this.confirmUpTo(appliedFlowSeq);
     this.rebuild();
   }
@@ -114,7 +126,7 @@ export class WorkReplica {
   applyOwnerSnapshot(vars: Doc, appliedFlowSeq: number): void {
     this.flowOwns = false;
     this.confirmed = vars;
-    this.hooks.journal({ op: 'add', path: '', value: cloneState(vars) });
+    this.hooks.journal({ op: 'add', path: '', value: vars });
     this.confirmUpTo(appliedFlowSeq);
     this.rebuild();
   }
@@ -126,7 +138,6 @@ export class WorkReplica {
   handToDaemon(): Doc {
     this.fold();
     this.flowOwns = false;
-    this.confirmed = cloneState(this.vars);
     return this.vars;
   }
 
@@ -137,8 +148,8 @@ export class WorkReplica {
   }
 
   private fold(): void {
-    if (!this.flowOwns && (this.pending.length > 0 || this.unsent.length > 0)) {
-      this.hooks.journal({ op: 'add', path: '', value: cloneState(this.vars) });
+    if (!this.flowOwns && this.confirmed !== this.vars) {
+      this.hooks.journal({ op: 'add', path: '', value: this.vars });
     }
     this.pending = [];
     this.unsent = [];
@@ -158,6 +169,11 @@ export class WorkReplica {
    * brings the outcome back.
    */
   private rebuild(): void {
+    if (this.pending.length === 0 && this.unsent.length === 0) {
+      this.vars = this.confirmed;
+      this.hooks.rebind();
+      return;
+    }
     const vars = cloneState(this.confirmed);
     for (const ops of [...this.pending.map((r) => r.ops), this.unsent]) {
       try {

@@ -29,6 +29,8 @@ interface Meta {
   readonly sink: OpSink;
   readonly readonly: boolean;
   readonly label: string;
+  /** Called before a write changes the document (the flow keeps the owner's copy apart then). */
+  readonly beforeWrite: (() => void) | undefined;
 }
 
 // Marked arrays per sink: pointer → the live array, replaced whole when flushed.
@@ -135,6 +137,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
     set(target, key, value) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot set "${key}"`);
+      meta.beforeWrite?.();
       try {
         checkKey(key, childPointer(key));
       } catch (err) {
@@ -180,6 +183,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot delete "${key}"`);
       if (!Object.hasOwn(target, key)) return true;
+      meta.beforeWrite?.();
       delete target[key];
       if (Array.isArray(target)) {
         // Part of splice/shift: the array is sent whole (see the module comment).
@@ -210,20 +214,28 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
 
 /**
  * A recording view of `target` (an object inside a state document located at `pointer`).
- * Writes are applied to `target` and reported to `sink`.
+ * Writes are applied to `target` and reported to `sink`; `beforeWrite` runs before each
+ * write touches the document.
  */
 export function recordingView<T extends object>(
   target: object,
   pointer: string,
   sink: OpSink,
   label: string,
+  beforeWrite?: () => void,
 ): T {
-  return viewOf(target, { pointer, sink, readonly: false, label }) as T;
+  return viewOf(target, { pointer, sink, readonly: false, label, beforeWrite }) as T;
 }
 
 /** A read-only view: writes throw a TypeError explaining who owns this state. */
 export function readonlyView<T extends object>(target: object, label: string): T {
-  return viewOf(target, { pointer: '', sink: READONLY_SINK, readonly: true, label }) as T;
+  return viewOf(target, {
+    pointer: '',
+    sink: READONLY_SINK,
+    readonly: true,
+    label,
+    beforeWrite: undefined,
+  }) as T;
 }
 
 const READONLY_SINK: OpSink = () => {
