@@ -51,6 +51,7 @@ interface DaemonOptions {
 interface FlowOptions {
   listen: string;
   resume?: boolean;
+  journalFsync?: boolean;
   set: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -123,6 +124,7 @@ export function registerDaemonCommands(program: Command): void {
       '--resume',
       'continue from the journal of the previous run, if there is one (what systemd restarts use)',
     )
+    .option('--journal-fsync', 'fsync the journal on every change (survives power loss, not only a crash)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--ui <host:port>', 'serve the web UI and HTTP API there, e.g. 127.0.0.1:7501 (default: no UI)')
@@ -133,7 +135,7 @@ export function registerDaemonCommands(program: Command): void {
       const printer = new LogPrinter(appDir);
       const journalDir = join(appDir, '.lightning', 'journal');
       const restored = opts.resume ? await Journal.load(journalDir) : null;
-      const journal = await Journal.open(journalDir, !opts.resume);
+      const journal = await Journal.open(journalDir, !opts.resume, { fsync: opts.journalFsync ?? false });
       if (restored) process.stdout.write('lightning: resuming from the journal\n');
       // In the cloud, work VMs created stopped (first-run) or stopped when idle are started
       // before a call and stopped after idleTimeoutSeconds; outside the cloud this is undefined.
