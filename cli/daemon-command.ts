@@ -52,6 +52,7 @@ interface DaemonOptions {
 interface FlowOptions {
   listen: string;
   resume?: boolean;
+  journalFsync?: boolean;
   set: string[];
   tlsCert?: string;
   tlsKey?: string;
@@ -143,6 +144,7 @@ export function registerDaemonCommands(program: Command): void {
       '--resume',
       'continue from the journal of the previous run, if there is one (what systemd restarts use)',
     )
+    .option('--journal-fsync', 'fsync the journal on every change (survives power loss, not only a crash)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--ui <host:port>', 'serve the web UI and HTTP API there, e.g. 127.0.0.1:7501 (default: no UI)')
@@ -172,7 +174,7 @@ export function registerDaemonCommands(program: Command): void {
       const printer = new LogPrinter(appDir);
       const journalDir = join(appDir, '.lightning', 'journal');
       const restored = opts.resume ? await Journal.load(journalDir) : null;
-      const journal = await Journal.open(journalDir, !opts.resume);
+      const journal = await Journal.open(journalDir, !opts.resume, { fsync: opts.journalFsync ?? false });
       if (restored) process.stdout.write('lightning: resuming from the journal\n');
       // In the cloud, work VMs that are stopped (first-run, idle, preempted, or stopped when an
       // earlier app ended) are started before a call, stopped after idleTimeoutSeconds, and all

@@ -12,6 +12,7 @@ interface RunOptions {
   set: string[];
   drive?: string;
   resume?: boolean;
+  journalFsync?: boolean;
   uiPort: string;
   ui: boolean;
 }
@@ -32,6 +33,10 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--resume',
       "continue from the previous run's journal (.lightning/journal/): state, statuses and calls",
+    )
+    .option(
+      '--journal-fsync',
+      'fsync the journal on every change, so --resume survives power loss too (default: it survives the flow process dying)',
     )
     .option('--ui-port <n>', 'port of the web UI and HTTP API on 127.0.0.1 (0: any free port)', '7501')
     .option('--no-ui', 'do not serve the web UI and HTTP API')
@@ -74,6 +79,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     env,
     setPairs: opts.set,
     resume: opts.resume ?? false,
+    ...(opts.journalFsync ? { journalFsync: true } : {}),
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
     observer: printer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),

@@ -32,6 +32,11 @@ export interface LocalAppOptions {
   /** Continue from the journal of the previous run (`--resume`). @default false: start fresh */
   readonly resume?: boolean;
   /**
+   * fsync the journal on every drain: `--resume` then survives power loss, not only the flow
+   * process dying. @default false
+   */
+  readonly journalFsync?: boolean;
+  /**
    * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
    * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
    * notice, if the app cannot be bundled. @default true
@@ -98,7 +103,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const token = randomBytes(32).toString('hex');
   const journalDir = join(appDir, '.lightning', 'journal');
   const restored = options.resume ? await Journal.load(journalDir) : null;
-  const journal = await Journal.open(journalDir, !options.resume);
+  const journal = await Journal.open(journalDir, !options.resume, { fsync: options.journalFsync ?? false });
   let daemons: LocalDaemons | undefined;
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),
