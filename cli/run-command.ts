@@ -31,7 +31,7 @@ export function registerRunCommand(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'environment variable for every work (repeatable)', collect, [])
     .option(
       '-s, --set <key=value>',
-      "initial value of a key in the root flow's state (repeatable; JSON or text)",
+      "initial value of a key in the root flow's state, typed like its default (repeatable; nested: opt.lr=0.1)",
       collect,
       [],
     )
@@ -62,7 +62,8 @@ a blocking work failed), 2 bad input (app file, options), 130/143 interrupted.
 
 Examples:
   lightning-local run examples/hello/app.ts
-  lightning-local run app.ts --set epochs=3 --env CUDA_VISIBLE_DEVICES=0`,
+  lightning-local run app.ts --set epochs=3 --env CUDA_VISIBLE_DEVICES=0
+  lightning-local run app.ts --quiet --only root.train --timestamps`,
     )
     .action(async (appFile: string, opts: RunOptions) => {
       process.exitCode = await runApp(appFile, opts);
