@@ -49,7 +49,7 @@ function synthIn(repo: string): { text: string; backend: unknown } {
   return { text, backend: JSON.parse(text).terraform.backend };
 }
 
-describe('synthesized Terraform does not depend on where the checkout is', () => {
+describe('synthesized Terraform does not depend on where the checkout is', { timeout: 240_000 }, () => {
   it('is byte-identical in two checkouts at different paths, with the state beside the output directory', () => {
     const base = mkdtempSync(join(tmpdir(), 'lightning-checkouts-'));
     const a = synthIn(checkout(join(base, 'a')));
