@@ -32,6 +32,7 @@ import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
 import { type AppPlan, planApp, type VmPlan } from './plan.ts';
 import { renderStartupScript } from './startup-script.ts';
+import { templateLiteral, templateLiterals } from './terraform-template.ts';
 
 /** IAP's TCP-forwarding source range (GC:iap/docs/using-tcp-forwarding). */
 export const IAP_SOURCE_RANGE = '35.235.240.0/20';
@@ -146,12 +147,12 @@ export class LightningGcp extends Construct {
     const flowSa = new ServiceAccount(this, 'flow-sa', {
       ...common,
       accountId: plan.names.flowSa,
-      displayName: `lightning ${plan.app} flow`,
+      displayName: templateLiteral(`lightning ${plan.app} flow`),
     });
     const workSa = new ServiceAccount(this, 'work-sa', {
       ...common,
       accountId: plan.names.workSa,
-      displayName: `lightning ${plan.app} works`,
+      displayName: templateLiteral(`lightning ${plan.app} works`),
     });
     this.flowServiceAccount = flowSa;
     this.workServiceAccount = workSa;
@@ -360,7 +361,7 @@ export class LightningGcp extends Construct {
       const role = new ProjectIamCustomRole(this, 'vm-control-role', {
         ...common,
         roleId: plan.names.vmControlRole,
-        title: `lightning ${plan.app}: start/stop work VMs`,
+        title: templateLiteral(`lightning ${plan.app}: start/stop work VMs`),
         permissions: VM_CONTROL_PERMISSIONS,
       });
       for (const w of controlled) {
@@ -377,7 +378,10 @@ export class LightningGcp extends Construct {
     // Outputs.
     // Plain output names (`cdktf output`), prefixed with the app so several apps fit one stack.
     const scopeOutputs = (name: string, value: string, description: string) =>
-      new TerraformOutput(this, name, { value, description }).overrideLogicalId(`${plan.app}-${name}`);
+      new TerraformOutput(this, name, {
+        value: templateLiteral(value),
+        description: templateLiteral(description),
+      }).overrideLogicalId(`${plan.app}-${name}`);
     scopeOutputs('bucket', bucketName, 'The Drive bucket');
     scopeOutputs('flow-internal-ip', flowIp.address, "The flow VM's internal IP");
     scopeOutputs(
@@ -407,14 +411,14 @@ export class LightningGcp extends Construct {
       name: vm.name,
       zone: plan.zone,
       machineType: c.machineType,
-      labels: {
+      labels: templateLiterals({
         ...plan.labels,
         ...c.labels,
         'lightning-role': vm.role,
         ...(vm.role === 'work' ? { 'lightning-work': labelValue(vm.component) } : {}),
         ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
-      },
-      bootDisk: { initializeParams: { image, size: c.diskSizeGb, type: c.diskType } },
+      }),
+      bootDisk: { initializeParams: { image: templateLiteral(image), size: c.diskSizeGb, type: c.diskType } },
       // No access_config: no external IP. Egress goes through Cloud NAT.
       networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
       serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },
@@ -433,12 +437,13 @@ export class LightningGcp extends Construct {
             automaticRestart: true,
             onHostMaintenance: gpu ? 'TERMINATE' : 'MIGRATE',
           },
-      metadata: {
+      // Every string in Terraform JSON is a template: the script's `${` must reach the VM as is.
+      metadata: templateLiterals({
         ...metadata,
         ...(gpu && image.startsWith('deeplearning-platform-release/')
           ? { 'install-nvidia-driver': 'True' }
           : {}),
-      },
+      }),
       allowStoppingForUpdate: true,
       ...(controlled && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
       // The flow starts/stops controlled VMs; Terraform must not fight it over their status.
