@@ -56,6 +56,8 @@ let flowPort: number;
 let uiPort: number;
 const works: Proc[] = [];
 let firstFlow: Proc;
+/** The flow VM's current boot process. */
+let flow: Proc;
 
 /** Synthesizes the fixture app from a copy whose job prints `version` and whose flow ends as `end` says. */
 async function synthesize(version: string, state: string): Promise<Deployment> {
@@ -112,6 +114,26 @@ async function upload(d: Deployment): Promise<void> {
   expect((await fetch(url, { method: 'POST', body: d.bytes })).ok).toBe(true);
 }
 
+/**
+ * What `terraform apply` does with a new bundle: the new object, every VM's metadata updated in
+ * place (the work VM first, then the flow VM), the old object deleted.
+ */
+async function apply(
+  from: Deployment,
+  to: Deployment,
+  flowExtra: Record<string, string> = {},
+): Promise<void> {
+  await upload(to);
+  meta['lifecycle-job']!.setAttributes(metadataOf(to.tf, 'lifecycle-job'));
+  meta['lifecycle-flow']!.setAttributes({ ...metadataOf(to.tf, 'lifecycle-flow'), ...flowExtra });
+  await fetch(`${gcs.endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(from.object)}`, {
+    method: 'DELETE',
+  });
+  timeline.push(`terraform apply ${to.sha256.slice(0, 12)}`);
+}
+
+const posts = () => compute.log.filter((l) => / POST /.test(l));
+
 beforeAll(async () => {
   v1 = await synthesize('1', "{ end: 'never', seconds: 600 }");
   v2 = await synthesize('2', "{ end: 'stop', seconds: 0 }");
@@ -161,14 +183,7 @@ describe('a redeploy (terraform apply with a new bundle) while the app runs', ()
     const logOf = () => `flow:\n${flow.output}\nwork VMs:\n${works.map((w) => w.output).join('\n---\n')}`;
     expect(work.output).toContain(`bundle ${v1.object}`);
 
-    // terraform apply: new object, metadata updated in place (work VM first, then the flow VM),
-    // old object deleted.
-    await upload(v2);
-    for (const vm of ['lifecycle-job', 'lifecycle-flow']) meta[vm]!.setAttributes(metadataOf(v2.tf, vm));
-    await fetch(`${gcs.endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(v1.object)}`, {
-      method: 'DELETE',
-    });
-    timeline.push('terraform apply done');
+    await apply(v1, v2);
 
     await flow.waitFor(/lightning app ended \(exit 0\): job finished/, 120_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${logOf()}`);
@@ -190,7 +205,7 @@ describe('a redeploy (terraform apply with a new bundle) while the app runs', ()
     expect(i(new RegExp(`bundles/${v2.sha256}/lightning-runtime`))).toBeLessThan(
       i(/job of version 2 running/),
     );
-    expect(compute.log.filter((l) => / POST /.test(l))).toEqual([
+    expect(posts()).toEqual([
       'lifecycle-flow POST lifecycle-job/stop 200', // the redeploy
       'lifecycle-flow POST lifecycle-job/start 200', // the new app
       'lifecycle-flow POST lifecycle-job/stop 200', // the new app ended
@@ -207,14 +222,38 @@ describe('a redeploy (terraform apply with a new bundle) while the app runs', ()
   }, 240_000);
 
   it('an ended app stays ended when the flow VM reboots: nothing starts it or its work VMs again', async () => {
-    const posts = compute.log.filter((l) => / POST /.test(l)).length;
+    const before = posts().length;
     await firstFlow.stop(); // the VM goes down (idle: vm-boot exits at once)
     expect(await firstFlow.exit).toBe(0);
     const rebooted = bootFlow();
     await rebooted.waitFor(/has ended \(exit 0: job finished\); its work VMs are not started again/);
     await new Promise((r) => setTimeout(r, 1500));
     expect(rebooted.output).not.toMatch(/starting: node/);
-    expect(compute.log.filter((l) => / POST /.test(l))).toHaveLength(posts);
+    expect(posts()).toHaveLength(before);
     expect(compute.status.get('lifecycle-job')).toBe('TERMINATED');
+    flow = rebooted;
   }, 60_000);
+
+  it('keepWorkVmsAfterEnd keeps the work VM after the end; the next redeploy restarts it on the new bundle', async () => {
+    const v3 = await synthesize('3', "{ end: 'stop', seconds: 0 }");
+    const v4 = await synthesize('4', "{ end: 'stop', seconds: 0 }");
+    const before = posts().length;
+    // As synthesized with cloud.keepWorkVmsAfterEnd (the synthesis test checks that mapping).
+    await apply(v2, v3, { 'lightning-keep-work-vms': 'true' });
+    await flow.waitFor(/job of version 3 running[\s\S]*This VM stays up/, 120_000);
+    expect(flow.output).toMatch(/--keep-vms: left 1 work VM running \(lifecycle-job\)/);
+    expect(compute.status.get('lifecycle-job')).toBe('RUNNING');
+    expect(posts().slice(before)).toEqual(['lifecycle-flow POST lifecycle-job/start 200']);
+    // Its daemon ended with the app; the VM idles. A redeploy must not find it "running" and
+    // wait for a daemon that never comes: the new flow restarts it first.
+    await apply(v3, v4, { 'lightning-keep-work-vms': 'true' });
+    await flow.waitFor(/job of version 4 running[\s\S]*This VM stays up/, 120_000);
+    expect(flow.output).toMatch(/--restart-work-vms/);
+    expect(posts().slice(before)).toEqual([
+      'lifecycle-flow POST lifecycle-job/start 200', // v3 starts it
+      'lifecycle-flow POST lifecycle-job/stop 200', // v4 restarts the kept VM…
+      'lifecycle-flow POST lifecycle-job/start 200', // …on the new bundle
+    ]);
+    expect(works.at(-1)!.output).toContain(`bundle ${v4.object}`);
+  }, 240_000);
 });
