@@ -46,6 +46,7 @@ interface DaemonOptions {
   drive?: string;
   exitWithParent?: boolean;
   tlsCa?: string;
+  advertiseHost?: string;
 }
 
 interface FlowOptions {
@@ -85,6 +86,11 @@ export function registerDaemonCommands(program: Command): void {
     .option('--drive <url>', 'the Drive (file:///dir or gs://bucket/prefix)')
     .option('--app-dir <dir>', "directory scripts resolve against (default: the app file's)")
     .option('--tls-ca <file>', 'PEM CA certificate: connect with TLS and verify the flow against it')
+    .option(
+      '--advertise-host <address>',
+      "address other machines reach this work's servers at (its url); the VM's internal IP in the cloud",
+      '127.0.0.1',
+    )
     .option('--exit-with-parent', 'stop when the parent process goes away (local mode)')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
     .action(async (appFile: string, opts: DaemonOptions) => {
@@ -104,6 +110,7 @@ export function registerDaemonCommands(program: Command): void {
         token,
         drive,
         env,
+        ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         ...(opts.tlsCa ? { credentials: grpc.credentials.createSsl(readFileSync(opts.tlsCa)) } : {}),
       });
       const stop = (why: string) => void daemon.shutdown(why);

@@ -26,9 +26,12 @@ export interface DriveBucketProps {
 
 /** `cloud` settings of a LightningApp for GCP. */
 export interface GcpCloudProps {
-  /** GCP project id. */
-  readonly project: string;
-  /** @default 'us-central1' */
+  /**
+   * GCP project id. Leave it out to deploy the same file to any project.
+   * @default GOOGLE_CLOUD_PROJECT, else `--project`, else cdktf context `lightningProject` (constructs/cloud/deploy-target.ts); none of them is an error
+   */
+  readonly project?: string;
+  /** @default GOOGLE_CLOUD_REGION, else `--region`, else cdktf context `lightningRegion`, else 'us-central1' */
   readonly region?: string;
   /** @default `${region}-a` */
   readonly zone?: string;

@@ -28,9 +28,11 @@ import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
 import { GPUS } from './catalog.ts';
 import type { GcpCloudProps } from './cloud-props.ts';
+import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
 import { type AppPlan, planApp, type VmPlan } from './plan.ts';
 import { renderStartupScript } from './startup-script.ts';
+import { templateLiteral, templateLiterals } from './terraform-template.ts';
 
 /** IAP's TCP-forwarding source range (GC:iap/docs/using-tcp-forwarding). */
 export const IAP_SOURCE_RANGE = '35.235.240.0/20';
@@ -72,6 +74,11 @@ export interface LightningGcpProps {
    * It should have uniform bucket-level access. @default a new bucket
    */
   readonly existingBucketName?: string;
+  /**
+   * Where project/region come from when the app does not set them.
+   * @default GOOGLE_CLOUD_PROJECT/GOOGLE_CLOUD_REGION from the environment, then the cdktf context (`lightningProject`, `lightningRegion`)
+   */
+  readonly target?: DeployTargetSources;
 }
 
 /** The GCP deployment of a LightningApp: Drive bucket, bundle, identities, network, VMs. */
@@ -91,6 +98,13 @@ export class LightningGcp extends Construct {
     const plan = planApp(props.app, props.cloud, {
       ...(props.existingBucketName !== undefined ? { existingBucketName: props.existingBucketName } : {}),
       existingNetwork: network !== undefined,
+      target: props.target ?? {
+        env: process.env,
+        context: {
+          [CONTEXT_KEYS.project]: this.node.tryGetContext(CONTEXT_KEYS.project),
+          [CONTEXT_KEYS.region]: this.node.tryGetContext(CONTEXT_KEYS.region),
+        },
+      },
     });
     this.plan = plan;
     const provider = props.provider;
@@ -133,12 +147,12 @@ export class LightningGcp extends Construct {
     const flowSa = new ServiceAccount(this, 'flow-sa', {
       ...common,
       accountId: plan.names.flowSa,
-      displayName: `lightning ${plan.app} flow`,
+      displayName: templateLiteral(`lightning ${plan.app} flow`),
     });
     const workSa = new ServiceAccount(this, 'work-sa', {
       ...common,
       accountId: plan.names.workSa,
-      displayName: `lightning ${plan.app} works`,
+      displayName: templateLiteral(`lightning ${plan.app} works`),
     });
     this.flowServiceAccount = flowSa;
     this.workServiceAccount = workSa;
@@ -259,14 +273,15 @@ export class LightningGcp extends Construct {
       ? ['1024-65535']
       : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);
     if (workPorts.length > 0) {
-      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy only.
+      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy and by
+      // other works (a UI or a client calling a model server at its url); nobody else.
       new ComputeFirewall(this, 'fw-work-ports', {
         ...common,
         name: plan.names.fwWorkPorts,
         network: networkRef,
         direction: 'INGRESS',
         allow: [{ protocol: 'tcp', ports: workPorts }],
-        sourceServiceAccounts: [flowSa.email],
+        sourceServiceAccounts: [flowSa.email, workSa.email],
         targetServiceAccounts: [workSa.email],
       });
     }
@@ -347,7 +362,7 @@ export class LightningGcp extends Construct {
       const role = new ProjectIamCustomRole(this, 'vm-control-role', {
         ...common,
         roleId: plan.names.vmControlRole,
-        title: `lightning ${plan.app}: start/stop work VMs`,
+        title: templateLiteral(`lightning ${plan.app}: start/stop work VMs`),
         permissions: VM_CONTROL_PERMISSIONS,
       });
       for (const w of plan.works) {
@@ -364,7 +379,10 @@ export class LightningGcp extends Construct {
     // Outputs.
     // Plain output names (`cdktf output`), prefixed with the app so several apps fit one stack.
     const scopeOutputs = (name: string, value: string, description: string) =>
-      new TerraformOutput(this, name, { value, description }).overrideLogicalId(`${plan.app}-${name}`);
+      new TerraformOutput(this, name, {
+        value: templateLiteral(value),
+        description: templateLiteral(description),
+      }).overrideLogicalId(`${plan.app}-${name}`);
     scopeOutputs('bucket', bucketName, 'The Drive bucket');
     scopeOutputs('flow-internal-ip', flowIp.address, "The flow VM's internal IP");
     scopeOutputs(
@@ -393,14 +411,14 @@ export class LightningGcp extends Construct {
       name: vm.name,
       zone: plan.zone,
       machineType: c.machineType,
-      labels: {
+      labels: templateLiterals({
         ...plan.labels,
         ...c.labels,
         'lightning-role': vm.role,
         ...(vm.role === 'work' ? { 'lightning-work': labelValue(vm.component) } : {}),
         ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
-      },
-      bootDisk: { initializeParams: { image, size: c.diskSizeGb, type: c.diskType } },
+      }),
+      bootDisk: { initializeParams: { image: templateLiteral(image), size: c.diskSizeGb, type: c.diskType } },
       // No access_config: no external IP. Egress goes through Cloud NAT.
       networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
       serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },
@@ -419,12 +437,13 @@ export class LightningGcp extends Construct {
             automaticRestart: true,
             onHostMaintenance: gpu ? 'TERMINATE' : 'MIGRATE',
           },
-      metadata: {
+      // Every string in Terraform JSON is a template: the script's `${` must reach the VM as is.
+      metadata: templateLiterals({
         ...metadata,
         ...(gpu && image.startsWith('deeplearning-platform-release/')
           ? { 'install-nvidia-driver': 'True' }
           : {}),
-      },
+      }),
       allowStoppingForUpdate: true,
       ...(vm.role === 'work' && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
       // The flow starts/stops work VMs; Terraform must not fight it over their status.

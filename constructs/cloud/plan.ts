@@ -8,6 +8,12 @@ import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
 import { componentName } from '../component-name.ts';
 import { ProblemCollector } from '../errors.ts';
 import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
+import {
+  type DeployTargetSources,
+  howToSetProject,
+  resolveDeployTarget,
+  type TargetSource,
+} from './deploy-target.ts';
 import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
 
 export interface VmPlan {
@@ -26,7 +32,10 @@ export interface VmPlan {
 export interface AppPlan {
   readonly app: string;
   readonly project: string;
+  /** Where the project came from (the app, GOOGLE_CLOUD_PROJECT, --project, cdktf context). */
+  readonly projectFrom: TargetSource;
   readonly region: string;
+  readonly regionFrom: TargetSource;
   readonly zone: string;
   readonly flowPort: number;
   readonly uiPort: number;
@@ -59,6 +68,8 @@ export interface PlanOverrides {
   readonly existingBucketName?: string;
   /** The network exists already; skips the subnet CIDR check. */
   readonly existingNetwork?: boolean;
+  /** Where project/region come from when the app does not set them (deploy-target.ts). @default the app only */
+  readonly target?: DeployTargetSources;
 }
 
 /** The app's `cloud` props, typed; throws a ValidationError naming what is missing. */
@@ -73,18 +84,15 @@ export function cloudPropsOf(app: LightningApp): GcpCloudProps | undefined {
 export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: PlanOverrides = {}): AppPlan {
   const problems = new ProblemCollector();
   const appName = app.name;
-  const cloud = cloudIn ?? cloudPropsOf(app);
-  if (!cloud || typeof cloud.project !== 'string' || cloud.project === '') {
-    problems.add(
-      `${appName}.cloud`,
-      'no GCP project is set',
-      `add cloud settings: new LightningApp({ name: '${appName}', cloud: { project: 'my-project', region: 'us-central1' } })`,
-    );
+  const cloud: Partial<GcpCloudProps> = cloudIn ?? cloudPropsOf(app) ?? {};
+  const target = resolveDeployTarget(cloud, overrides.target);
+  if (!target.project) {
+    problems.add(`${appName}.cloud`, 'no GCP project is set', howToSetProject(appName));
     problems.throwIfAny('Cannot synthesize for GCP');
     throw new Error('unreachable');
   }
-  const project = cloud.project;
-  const region = cloud.region ?? CLOUD_DEFAULTS.region;
+  const project = target.project.value;
+  const region = target.region.value;
   const zone = cloud.zone ?? `${region}-a`;
   const at = `${appName}.cloud`;
 
@@ -292,7 +300,9 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   return {
     app: appName,
     project,
+    projectFrom: target.project.from,
     region,
+    regionFrom: target.region.from,
     zone,
     flowPort,
     uiPort,

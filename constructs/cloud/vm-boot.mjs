@@ -250,6 +250,8 @@ async function readConfig() {
     tokenSecret: await attr('lightning-token-secret'),
     tlsKeySecret: await attr('lightning-tls-key-secret', ''),
     work: role === 'work' ? await attr('lightning-work') : undefined,
+    // This VM's internal IP: a work's servers are advertised there (its `url`).
+    internalIp: role === 'work' ? await metadata('instance/network-interfaces/0/ip') : undefined,
   };
 }
 
@@ -288,6 +290,9 @@ function roleArgs(cfg, bundleDir, tls) {
     cfg.driveUrl,
     '--tls-ca',
     tls.certFile,
+    // Other VMs (the flow's UI proxy, other works) reach this work's servers at this address.
+    '--advertise-host',
+    cfg.internalIp,
   ];
 }
 
@@ -311,8 +316,8 @@ async function startRole(cfg, extraArgs = []) {
       ...process.env,
       LIGHTNING_TOKEN: secrets.token,
       LIGHTNING_CLOUD: '1',
-      // A work's servers must be reachable from the flow VM (the UI proxies them); the
-      // firewall admits only the flow's service account to work ports.
+      // A work's servers must be reachable from other VMs (the flow's UI proxy, other works,
+      // at the advertised internal IP); the firewall admits only the app's service accounts.
       ...(cfg.role === 'work' ? { LIGHTNING_HOST: '0.0.0.0' } : {}),
     },
   });

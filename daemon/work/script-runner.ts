@@ -30,8 +30,13 @@ export const PYTHON_HELPER_DIR = join(dirname(fileURLToPath(import.meta.url)), '
 export interface ScriptHooks {
   /** One or more complete output lines. */
   onLines(stream: 'stdout' | 'stderr', lines: string[]): void;
-  /** The script's port answered. */
+  /** The script's port answered at `http://<urlHost>:<port>`. */
   onUrl(url: string): void;
+  /**
+   * The address other machines reach this work's servers at: the port is probed there and the
+   * work's `url` names it. Loopback locally; the VM's internal IP in the cloud.
+   */
+  readonly urlHost: string;
   /** Grace period between SIGTERM and SIGKILL. */
   readonly graceMs: number;
 }
@@ -180,7 +185,9 @@ export async function runScript(
   const onAbort = () => killTree();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const probe =
-    ctx.port !== undefined && pid !== undefined ? probePort(ctx.port, hooks, ctx.signal) : undefined;
+    ctx.port !== undefined && pid !== undefined
+      ? probePort(hooks.urlHost, ctx.port, hooks, ctx.signal)
+      : undefined;
 
   const result = await child;
   ctx.signal.removeEventListener('abort', onAbort);
@@ -232,17 +239,21 @@ function signalGroup(pid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** Probes 127.0.0.1:port with backoff (50 ms → 1 s) until it accepts a connection. */
-function probePort(port: number, hooks: ScriptHooks, signal: AbortSignal): { cancel(): void } {
+/**
+ * Probes host:port with backoff (50 ms → 1 s) until it accepts a connection: the URL is
+ * published only once it answers at the address others will use (a server bound to
+ * loopback on a cloud VM never gets a URL, rather than one nobody can reach).
+ */
+function probePort(host: string, port: number, hooks: ScriptHooks, signal: AbortSignal): { cancel(): void } {
   let cancelled = false;
   let timer: NodeJS.Timeout | undefined;
   let delay = 50;
   const attempt = () => {
     if (cancelled || signal.aborted) return;
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect({ host, port });
     socket.once('connect', () => {
       socket.destroy();
-      if (!cancelled) hooks.onUrl(`http://127.0.0.1:${port}`);
+      if (!cancelled) hooks.onUrl(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
     });
     socket.once('error', () => {
       socket.destroy();

@@ -69,6 +69,13 @@ export interface WorkDaemonOptions {
   readonly drive: Drive;
   /** Extra environment for the work (app-level `--env`). */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Address other machines reach this work's servers at (its `url` names it, and the port
+   * is probed there). In the cloud, the VM's internal IP (vm-boot.mjs passes it from the
+   * metadata server), so the flow's UI proxy and other works on other VMs can call it.
+   * @default '127.0.0.1' (local: every work on this machine)
+   */
+  readonly advertiseHost?: string;
   /** TLS for cloud mode. @default insecure (loopback) */
   readonly credentials?: grpc.ChannelCredentials;
   /** Daemon diagnostics (not the script's output). @default stderr */
@@ -159,6 +166,7 @@ export class WorkDaemon {
         onLines: (stream, lines) =>
           this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
         onUrl: (url) => this.setStatus({ url }),
+        urlHost: opts.advertiseHost ?? '127.0.0.1',
       });
   }
 

@@ -158,7 +158,7 @@ beforeAll(async () => {
   flowPort = await freePort();
   uiPort = await freePort();
   for (const vm of ['lifecycle-flow', 'lifecycle-job']) {
-    meta[vm] = await startMetadataServer('127.0.0.1', v1.tf, vm, PROJECT, values);
+    meta[vm] = await startMetadataServer('127.0.0.1', v1.tf, vm, PROJECT, values, '127.0.0.1');
     meta[vm]!.setAttributes(metadataOf(v1.tf, vm));
     cleanups.push(() => meta[vm]!.close());
   }

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IAP_SOURCE_RANGE } from '../../constructs/cloud/lightning-gcp.ts';
 import { renderStartupScript } from '../../constructs/cloud/startup-script.ts';
+import { templateLiteral } from '../../constructs/cloud/terraform-template.ts';
 import { Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
 import app from './fixtures/gpu-app/app.ts';
 import {
@@ -59,7 +60,7 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     }
   });
 
-  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow', () => {
+  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow and the works', () => {
     const fw = s.byName('google_compute_firewall');
     expect(Object.keys(fw).sort()).toEqual([
       'vision-allow-flow-grpc',
@@ -82,13 +83,14 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     });
     expect(fw['vision-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['6006'] }],
-      source_service_accounts: [saEmailRef(s, 'vision-flow')],
+      // The flow's UI proxy, and works calling each other's servers (a UI calling a model server).
+      source_service_accounts: [saEmailRef(s, 'vision-flow'), saEmailRef(s, 'vision-work')],
       target_service_accounts: [saEmailRef(s, 'vision-work')],
     });
     for (const r of Object.values(fw)) expect(r.source_ranges ?? []).not.toContain('0.0.0.0/0');
   });
 
-  it("opens the unprivileged range, to the flow only, for a work with port 'auto'", async () => {
+  it("opens the unprivileged range, to the app's own VMs only, for a work with port 'auto'", async () => {
     const a = new LightningApp({ name: 'autoport', cloud: { project: 'my-ml-project' } });
     class Root extends Flow {
       constructor() {
@@ -102,7 +104,10 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     const synthesized = await synthFixture(a);
     expect(synthesized.byName('google_compute_firewall')['autoport-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['1024-65535'] }],
-      source_service_accounts: [saEmailRef(synthesized, 'autoport-flow')],
+      source_service_accounts: [
+        saEmailRef(synthesized, 'autoport-flow'),
+        saEmailRef(synthesized, 'autoport-work'),
+      ],
       target_service_accounts: [saEmailRef(synthesized, 'autoport-work')],
     });
   });
@@ -303,7 +308,9 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     expect(vm('vision-train').metadata).not.toHaveProperty('lightning-tls-key-secret');
     expect(vm('vision-tensorboard').metadata).toMatchObject({ 'lightning-work': 'root.tensorboard' });
     for (const name of ['vision-flow', 'vision-train', 'vision-tensorboard', 'vision-evaluate']) {
-      expect(vm(name).metadata['startup-script']).toBe(renderStartupScript());
+      // Written as a Terraform template (`$${`, `%%{`); that Terraform renders it back to exactly
+      // renderStartupScript() is proven with real Terraform (terraform-renders-synthesized-strings-unchanged).
+      expect(vm(name).metadata['startup-script']).toBe(templateLiteral(renderStartupScript()));
       expect(vm(name)).not.toHaveProperty('metadata_startup_script');
     }
   });
@@ -367,9 +374,9 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
   });
 
   it('matches the JSON snapshot', async () => {
-    // CDKTF's default local backend records the absolute working directory; the snapshot must
-    // not depend on where the repository is checked out (CI uses a fresh clone elsewhere).
-    const portable = s.text.replaceAll(process.cwd(), '<repo>');
-    await expect(portable).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json.snap');
+    // No path of this machine in it (the local backend path is relative): the same bytes in
+    // any checkout (synth-output-is-identical-across-checkouts).
+    expect(s.text).not.toContain(process.cwd());
+    await expect(s.text).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json.snap');
   });
 });

@@ -77,6 +77,8 @@ export async function startMetadataServer(
   vmName: string,
   project: string,
   values: Record<string, string>,
+  /** The VM's internal IP (`instance/network-interfaces/0/ip`). */
+  internalIp?: string,
 ): Promise<FakeMetadataServer> {
   const vm = Object.values(tf.resource.google_compute_instance ?? {}).find((r) => r.name === vmName);
   if (!vm) throw new Error(`no VM ${vmName} in the stack`);
@@ -121,6 +123,8 @@ export async function startMetadataServer(
       return;
     }
     if (path === 'project/project-id') return void res.writeHead(200).end(project);
+    if (path === 'instance/network-interfaces/0/ip' && internalIp)
+      return void res.writeHead(200).end(internalIp);
     if (path === 'instance/service-accounts/default/token') {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       return void res.end(
