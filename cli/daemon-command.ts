@@ -68,8 +68,11 @@ export interface FlowEndRecord {
   readonly message: string;
   /** The app ended because a new bundle was deployed (SIGHUP from vm-boot): restart on it. */
   readonly redeploy: boolean;
-  /** What became of the work VMs: stopped, kept (--keep-vms), or none (not in the cloud). */
-  readonly workVms: 'stopped' | 'kept' | 'none';
+  /**
+   * What became of the work VMs: all stopped, kept (--keep-vms), some could not be stopped
+   * (they keep billing without a daemon; the next app restarts them), or none (not in the cloud).
+   */
+  readonly workVms: 'stopped' | 'kept' | 'stop-failed' | 'none';
 }
 
 export function registerDaemonCommands(program: Command): void {
@@ -257,7 +260,7 @@ export function registerDaemonCommands(program: Command): void {
  * The app has ended: stop every work VM (waiting until each is TERMINATED) so nothing keeps
  * billing, or with `keep` leave them running. Either way nothing starts them again.
  */
-async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' | 'kept'> {
+async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' | 'kept' | 'stop-failed'> {
   const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
   const names = [...vms.instances().values()];
   if (keep) {
@@ -270,12 +273,16 @@ async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' 
   say(
     `the app has ended: stopping ${names.length} work VM${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
   );
+  let failed = false;
   for (const r of await vms.stopAll()) {
     if (r.outcome === 'stopped') say(`stopped the VM of ${r.work} (${r.instance})`);
     else if (r.outcome === 'was-stopped') say(`the VM of ${r.work} (${r.instance}) was already stopped`);
-    else say(`could not stop the VM of ${r.work} (${r.instance}): ${r.detail}`);
+    else {
+      failed = true;
+      say(`could not stop the VM of ${r.work} (${r.instance}); it keeps billing: ${r.detail}`);
+    }
   }
-  return 'stopped';
+  return failed ? 'stop-failed' : 'stopped';
 }
 
 /** `--ui host:port` → a UI server for the flow role (created now, so it sees the first events). */

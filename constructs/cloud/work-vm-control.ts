@@ -42,6 +42,13 @@ export interface WorkVmControlOptions {
   readonly startTimeoutMs?: number;
   /** Give up waiting for a stopped VM to reach TERMINATED after this long. @default 300000 */
   readonly stopTimeoutMs?: number;
+  /**
+   * How long a VM may answer 404/403 before a start gives up. On the first deploy the flow VM
+   * can boot before Terraform has created a work VM or its IAM grant (they are created in
+   * parallel); GCE answers 403 for a VM the caller has no grant on, existing or not.
+   * @default 180000
+   */
+  readonly appearTimeoutMs?: number;
   readonly onEvent?: (e: WorkVmEvent) => void;
 }
 
@@ -49,6 +56,8 @@ export class WorkVmControlError extends Error {
   constructor(
     readonly work: string,
     message: string,
+    /** The Compute API's HTTP status, when it answered with an error. */
+    readonly httpStatus?: number,
   ) {
     super(message);
     this.name = 'WorkVmControlError';
@@ -87,6 +96,7 @@ export class WorkVmControl {
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
+  private readonly appearTimeoutMs: number;
   private readonly onEvent: (e: WorkVmEvent) => void;
   private readonly starting = new Map<string, Promise<'running' | 'started'>>();
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
@@ -103,6 +113,7 @@ export class WorkVmControl {
     this.pollMs = options.pollIntervalMs ?? 2000;
     this.startTimeoutMs = options.startTimeoutMs ?? 600_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 300_000;
+    this.appearTimeoutMs = options.appearTimeoutMs ?? 180_000;
     this.onEvent = options.onEvent ?? (() => {});
   }
 
@@ -227,12 +238,22 @@ export class WorkVmControl {
   private async start(work: string): Promise<'running' | 'started'> {
     const vm = this.vm(work);
     const deadline = Date.now() + this.startTimeoutMs;
+    const appearBy = Date.now() + this.appearTimeoutMs;
     let started = false;
     for (;;) {
       // The app ended meanwhile: stop waiting (stopAll stops the VM, whatever this did).
       if (this.closed)
         throw new WorkVmControlError(work, `the app has ended; not waiting for ${vm.instance}`);
-      const status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+      let status: string;
+      try {
+        status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+      } catch (err) {
+        const code = (err as WorkVmControlError).httpStatus;
+        // Not created (or not granted) yet: Terraform may still be at it.
+        if ((code !== 404 && code !== 403) || Date.now() > appearBy) throw err;
+        await new Promise((r) => setTimeout(r, this.pollMs));
+        continue;
+      }
       if (status === 'RUNNING') {
         this.onEvent({ work, action: 'running' });
         return started ? 'started' : 'running';
@@ -280,6 +301,7 @@ export class WorkVmControl {
       throw new WorkVmControlError(
         vm.instance,
         `${method} ${suffix || 'instance'} on ${vm.instance}: HTTP ${res.status} ${body}.${hint}`,
+        res.status,
       );
     }
     return res.json();

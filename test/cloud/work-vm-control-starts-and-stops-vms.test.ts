@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkVmControl, type WorkVmEvent } from '../../constructs/cloud/work-vm-control.ts';
+import { pollUntil } from '../support/app-fixture.ts';
 import app from './fixtures/gpu-app/app.ts';
 import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';
 import { type StackJson, startMetadataServer } from './support/fake-gcp.ts';
@@ -149,12 +150,42 @@ describe('work VM control from the flow', () => {
           idleTimeoutSeconds: null,
         },
       },
-      { metadataHost: `127.0.0.1:${metadata.port}`, computeEndpoint, pollIntervalMs: 10 },
+      {
+        metadataHost: `127.0.0.1:${metadata.port}`,
+        computeEndpoint,
+        pollIntervalMs: 10,
+        appearTimeoutMs: 100,
+      },
     );
     await expect(vms.ensureRunning('root.tensorboard')).rejects.toThrow(
       /HTTP 403[\s\S]*needs the lightningVmControl role/,
     );
     await expect(vms.ensureRunning('root.other')).rejects.toThrow(/no flow-controlled VM/);
+  });
+
+  it('waits for a VM that Terraform has not created yet (the flow VM may boot first)', async () => {
+    compute.status.delete('vision-tensorboard');
+    const vms = new WorkVmControl(
+      {
+        'root.tensorboard': {
+          instance: 'vision-tensorboard',
+          zone: 'us-central1-a',
+          project: 'my-ml-project',
+          startWith: 'flow',
+          idleTimeoutSeconds: null,
+        },
+      },
+      { metadataHost: `127.0.0.1:${metadata.port}`, computeEndpoint, pollIntervalMs: 10 },
+    );
+    const running = vms.ensureRunning('root.tensorboard');
+    // Answered 404 until created (running, as Terraform creates a startWith:'flow' VM).
+    await pollUntil(
+      () => compute.log.includes('vision-flow GET vision-tensorboard 404'),
+      10_000,
+      'a GET answered 404',
+    );
+    compute.status.set('vision-tensorboard', 'RUNNING');
+    expect(await running).toBe('running');
   });
 
   it('is absent outside the cloud', async () => {

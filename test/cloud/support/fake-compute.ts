@@ -67,6 +67,7 @@ export async function startComputeApi(
   project: string,
   zone: string,
   hooks: ComputeHooks = {},
+  host = '127.0.0.1',
 ): Promise<FakeCompute> {
   const status = new Map<string, string>();
   for (const vm of Object.values(tf.resource.google_compute_instance ?? {}))
@@ -116,9 +117,9 @@ export async function startComputeApi(
       verb ? { kind: 'compute#operation', status: 'RUNNING' } : { name, status: status.get(name) },
     );
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `http://${host}:${(server.address() as AddressInfo).port}`,
     status,
     log,
     grants,
