@@ -121,6 +121,11 @@ export class Journal {
     this.file = await open(join(this.dir, 'journal.jsonl'), 'w');
   }
 
+  /** Resolves once every change appended so far is written. */
+  async whenWritten(): Promise<void> {
+    await this.chain;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.chain;
