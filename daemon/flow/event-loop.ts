@@ -339,6 +339,32 @@ export class EventLoop {
     return rec ? { ...rec.status } : undefined;
   }
 
+  /**
+   * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
+   * daemon epoch and last applied seq, whether the flow holds the document, how many of the
+   * flow's writes the owner has not confirmed, and the owner's confirmed state (a copy).
+   */
+  replicaOf(
+    work: string,
+  ):
+    | { epoch: number; appliedSeq: number; ownedByFlow: boolean; unconfirmed: number; confirmed: JsonValue }
+    | undefined {
+    const rec = this.works.get(work);
+    if (!rec) return undefined;
+    return {
+      epoch: rec.epoch,
+      appliedSeq: rec.appliedSeq,
+      ownedByFlow: rec.replica.ownedByFlow,
+      unconfirmed: rec.replica.unconfirmedCount,
+      confirmed: cloneState(rec.replica.confirmedState),
+    };
+  }
+
+  /** True when no event is queued or about to be handled. */
+  get isIdle(): boolean {
+    return this.queue.length === 0 && !this.scheduled && !this.draining;
+  }
+
   // ---- the loop ----
 
   private enqueue(event: LoopEvent): void {

@@ -168,6 +168,11 @@ export class Journal {
     step?.('journal-truncated');
   }
 
+  /** Resolves once every change appended so far is written. */
+  async whenWritten(): Promise<void> {
+    await this.chain;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.chain;

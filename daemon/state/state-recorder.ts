@@ -125,6 +125,10 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
   return {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
+      // State objects have no prototype, so String(obj) would throw (and with it a plain
+      // `rows.sort()` on an array of objects); convert them as a plain object would.
+      if (key === Symbol.toPrimitive && value === undefined && !Array.isArray(target))
+        return objectToPrimitive;
       if (typeof key === 'symbol' || typeof value !== 'object' || value === null) return value;
       if (
         Array.isArray(target) &&
@@ -203,6 +207,8 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
     },
   };
 }
+
+const objectToPrimitive = (hint: string) => (hint === 'number' ? Number.NaN : '[object Object]');
 
 function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
   try {

@@ -96,6 +96,12 @@ export interface WorkDaemonOptions {
    * @default 30000
    */
   readonly heartbeatMs?: number;
+  /**
+   * Called with the document as it is in each delta and snapshot sent (JSON text): the
+   * owner's sequence of states, for tests and tools that check what the flow observed.
+   * @default none
+   */
+  readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
 }
 
 interface CurrentCall {
@@ -134,7 +140,7 @@ export class WorkDaemon {
   private blocked = false;
   /** Writes merged into a pending one (for benchmarks and tests). */
   coalesced = 0;
-  private backoffMs = 100;
+  private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -145,6 +151,7 @@ export class WorkDaemon {
 
   constructor(opts: WorkDaemonOptions) {
     this.opts = opts;
+    this.backoffMs = Math.min(100, opts.maxBackoffMs ?? 100);
     this.diag = opts.diagnostics ?? ((line) => process.stderr.write(`[daemon ${opts.workName}] ${line}\n`));
     const found = opts.app.find(opts.workName);
     if (!found || !Work.isWork(found)) {
@@ -181,6 +188,17 @@ export class WorkDaemon {
       });
   }
 
+  /** Where this daemon's sequence stands (tests and tools). */
+  get sequence(): { epoch: number; seq: number; appliedFlowSeq: number; connected: boolean; unsent: number } {
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      appliedFlowSeq: this.appliedFlowSeq,
+      connected: this.connected,
+      unsent: this.pendingOps.length + (this.flushScheduled ? 1 : 0),
+    };
+  }
+
   async start(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     this.endpoint = new StateEndpoint(this.stateToken, {
@@ -211,12 +229,18 @@ export class WorkDaemon {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.endpoint?.close();
-    // Let the last messages drain before closing the stream.
+    // Half-close and wait until the flow has read everything and closed its side (it does so
+    // on our end), so the last messages are not lost; bounded for a flow that does not answer.
     await new Promise<void>((resolve) => {
-      if (!this.call) return resolve();
-      this.call.end();
+      const call = this.call;
+      if (!call) return resolve();
       // Not unref'd: the process must stay alive until the last messages are written.
-      setTimeout(resolve, 50);
+      const timer = setTimeout(resolve, 500);
+      call.once('status', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      call.end();
     });
     this.client?.close();
     this.resolveExit(0);
@@ -320,7 +344,7 @@ export class WorkDaemon {
           }
         }
         this.connected = true;
-        this.backoffMs = 100;
+        this.backoffMs = Math.min(100, this.opts.maxBackoffMs ?? 100);
         this.pendingOps = [];
         this.sendSnapshot();
         this.flushLogs();
@@ -391,6 +415,7 @@ export class WorkDaemon {
       },
     });
     this.flowSeqDue = false;
+    if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
   }
 
   // ---- state ----
@@ -469,6 +494,7 @@ export class WorkDaemon {
         },
       }),
     );
+    this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
     if (!ok && !this.blocked) {
       this.blocked = true;
       call.once('drain', () => {

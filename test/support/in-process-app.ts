@@ -25,6 +25,8 @@ export interface InProcessApp {
   readonly daemons: Map<string, WorkDaemon>;
   /** Starts (or restarts: a new process identity) the daemon of `work`. */
   startDaemon(work: string): Promise<WorkDaemon>;
+  /** Cuts the daemon's stream as a network fault would; it reconnects and resyncs. */
+  dropStream(work: string): void;
   /** The work's own copy of its state (what its `execute()` sees). */
   workState(work: string): unknown;
   /** The flow's copy of a component's vars, as the UI reads it. */
@@ -36,7 +38,11 @@ const TOKEN = 'in-process-test-token';
 
 export async function startInProcessApp(
   build: () => LightningApp,
-  options: { readonly daemons?: readonly string[]; readonly loop?: EventLoopOptions } = {},
+  options: {
+    readonly daemons?: readonly string[];
+    readonly loop?: EventLoopOptions;
+    readonly onStateSent?: (work: string, epoch: number, seq: number, stateJson: string) => void;
+  } = {},
 ): Promise<InProcessApp> {
   const dir = await mkdtemp(join(tmpdir(), 'inproc-'));
   const journal = await Journal.open(join(dir, 'journal'), true);
@@ -59,8 +65,9 @@ export async function startInProcessApp(
       flowAddress: `127.0.0.1:${port}`,
       token: TOKEN,
       drive,
-      maxBackoffMs: 100,
+      maxBackoffMs: 5,
       diagnostics: () => {},
+      onStateSent: (epoch, seq, json) => options.onStateSent?.(work, epoch, seq, json),
     });
     daemons.set(work, daemon);
     await daemon.start();
@@ -76,6 +83,10 @@ export async function startInProcessApp(
     notices,
     daemons,
     startDaemon,
+    dropStream(work) {
+      // Test-only reach into the daemon's stream: what a dropped TCP connection does.
+      (daemons.get(work) as unknown as { call: { cancel(): void } | null }).call?.cancel();
+    },
     workState: (work) => {
       const daemon = daemons.get(work);
       return daemon ? JSON.parse(JSON.stringify((daemon.work as Work).state)) : null;
