@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
-import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
+import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
@@ -101,6 +101,7 @@ export function registerDaemonCommands(program: Command): void {
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
+      await ensureStateDir(appDir);
       const drive = await openDrive(opts.drive ?? pathToFileURL(localDriveDir(appDir)).href);
       const env = process.env.LIGHTNING_APP_ENV_JSON
         ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
@@ -174,6 +175,7 @@ export function registerDaemonCommands(program: Command): void {
       });
       const token = requireToken();
       const { app, appDir } = await loadAppFile(appFile);
+      await ensureStateDir(appDir);
       const printer = new LogPrinter(appDir);
       const journalDir = join(appDir, '.lightning', 'journal');
       const restored = opts.resume ? await Journal.load(journalDir) : null;

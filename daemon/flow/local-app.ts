@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadAppFile } from '../../cli/load-app.ts';
 import { parseSetPairs } from '../../cli/options.ts';
 import type { JsonValue } from '../../constructs/json.ts';
-import { localDriveDir } from '../drive/open-drive.ts';
+import { ensureStateDir, localDriveDir } from '../drive/open-drive.ts';
 import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
 import { Journal } from './journal.ts';
@@ -97,6 +97,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       : {}),
     ...(options.set ?? {}),
   };
+  await ensureStateDir(appDir);
   const driveDir = localDriveDir(appDir);
   await mkdir(driveDir, { recursive: true });
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
