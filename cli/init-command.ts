@@ -156,8 +156,7 @@ function appNameFrom(dirName: string): string {
  * The dependency spec that installs this same copy of lightning-local into `target`:
  * - installed in a project (`<x>/node_modules/lightning-local`, also npx's cache): the spec
  *   that project used, a `file:` path rewritten relative to the new project;
- * - a git checkout (`node cli/bin.js init`): a `file:` link to the checkout;
- * - otherwise the registry version.
+ * - anywhere else, a checkout (`node cli/bin.js init`): a `file:` link to it.
  */
 function dependencySpec(own: OwnPackage, target: string): string {
   const root = realpathSync(PACKAGE_ROOT);
@@ -173,8 +172,7 @@ function dependencySpec(own: OwnPackage, target: string): string {
     if (spec) return spec;
     return `^${own.version}`;
   }
-  if (existsSync(join(root, '.git'))) return `file:${relativeSpecPath(target, root)}`;
-  return `^${own.version}`;
+  return `file:${relativeSpecPath(target, root)}`;
 }
 
 function declaredSpec(pkgFile: string, name: string): string | undefined {

@@ -2,6 +2,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import type { LightningApp } from '../constructs/app.ts';
+import { componentName } from '../constructs/component-name.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import type { LoopObserver } from '../daemon/flow/event-loop.ts';
 import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
@@ -204,12 +205,18 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
 /** Every --only names a work or a flow of the app (a typo would silently hide everything). */
 function checkOnly(only: readonly string[], app: LightningApp): void {
   const works = app.works().map((w) => w.name);
+  const maps = app.workMaps().map((m) => componentName(m));
+  const known = (o: string) =>
+    works.some((w) => w === o || w.startsWith(`${o}.`)) ||
+    app.flows().some((f) => f.name === o) ||
+    // Members of a WorkMap exist only once the flow creates them (app.find would create one).
+    maps.some((m) => o === m || o.startsWith(`${m}.`));
   const problems = only
-    .filter((o) => !app.find(o) && !works.some((w) => w.startsWith(`${o}.`)))
+    .filter((o) => !known(o))
     .map((o) => ({
       path: '--only',
       message: `"${o}" names no work or flow of app ${app.name}`,
-      fix: `use one of: ${works.join(', ')}`,
+      fix: `use one of: ${[...works, ...maps].join(', ')}`,
     }));
   if (problems.length) throw new ValidationError(problems, 'Invalid option');
 }

@@ -43,6 +43,10 @@ let tarball: string;
 let project: string;
 let tarEntries: string[];
 
+// prepack builds REPO/dist/types and postpack removes it; if the pack is cut short, stale
+// declarations there would shadow the sources for the checkout's own tsc.
+const distExisted = existsSync(join(REPO, 'dist'));
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'lightning-init-'));
   const pack = await sh('npm', ['pack', '--pack-destination', work], REPO);
@@ -68,6 +72,7 @@ beforeAll(async () => {
 }, 200_000);
 
 afterAll(async () => {
+  if (!distExisted) await rm(join(REPO, 'dist'), { recursive: true, force: true });
   if (work) await rm(work, { recursive: true, force: true });
 });
 
