@@ -25,8 +25,12 @@ function stripDescriptions(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
-    if (key === 'description' || key === 'description_kind') continue;
-    out[key] = stripDescriptions((value as Record<string, unknown>)[key]);
+    const v = (value as Record<string, unknown>)[key];
+    // Documentation strings only: an attribute *named* description (its value is an
+    // object under `attributes`, e.g. google_compute_firewall.description) is schema.
+    if ((key === 'description' || key === 'description_kind') && typeof v === 'string') continue;
+    // A cty type is data (an object type may have an attribute named description): copied whole.
+    out[key] = key === 'type' ? v : stripDescriptions(v);
   }
   return out;
 }
