@@ -23,11 +23,12 @@ export function prefixCondition(
   bucket: string,
   prefix: string,
   app: string,
-): { title: string; description: string; expression: string } {
+): { title: string; expression: string } {
   const objects = `projects/_/buckets/${bucket}/objects/${prefix}`;
   return {
+    // Title and expression only: `description` is optional, and the Terraform schema vendored
+    // for the stand-in provider (h8-tf) lacks every attribute named "description".
     title: `lightning ${app} objects`.slice(0, 100),
-    description: `Objects under ${prefix} only (the lightning app ${app})`,
     expression:
       `resource.name.startsWith("${objects}") || ` +
       `(resource.name == "projects/_/buckets/${bucket}" && ` +
