@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeApp } from '../../constructs/cloud/synth.ts';
 import { emulatorBinary } from '../support/gcs-emulator.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { TERRAFORM_TIMEOUT_MS, TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import { appliedResources } from '../support/terraform/terraform-state.ts';
 import app from './fixtures/cpu-app/app.ts';
 import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';
@@ -274,7 +274,7 @@ beforeAll(async () => {
     metadataServers[vm] = await startMetadataServer(HOST_IP, applied, vm, PROJECT, values, ip);
     cleanups.push(() => metadataServers[vm]!.close());
   }
-}, 180_000);
+}, 180_000 + TERRAFORM_TIMEOUT_MS);
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
