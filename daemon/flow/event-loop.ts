@@ -149,8 +149,22 @@ interface WorkRecord {
   lastArgsHash: string | null;
 }
 
-/** Thrown inside flow.run() by a blocking call that has not succeeded yet: ends the pass. */
-const WAIT = Symbol('lightning-local.wait');
+/**
+ * Thrown inside flow.run() by a blocking call that has not succeeded yet: it ends the pass,
+ * and the pass resumes on a later one. Not an Error, so `catch (e) { if (e instanceof Error)`
+ * filters skip it. A pass in which one was thrown but did not reach the loop (a `try/catch`
+ * around the call swallowed it) ends the app with a message saying how to catch right: see
+ * `swallowedWaitEnd`.
+ */
+class CallPending {
+  constructor(
+    readonly work: string,
+    readonly phase: WorkPhase,
+  ) {}
+  toString(): string {
+    return `${this.work}.run() is still ${this.phase}: the pass ends here and resumes when it has succeeded (this is not an error; do not catch it)`;
+  }
+}
 
 const MAX_PASSES = 100;
 
@@ -432,17 +446,29 @@ export class EventLoop {
     else this.noticeIfIdle();
   }
 
+  /** The CallPending signals thrown in the current pass. */
+  private waits: CallPending[] = [];
+
   private runPasses(): void {
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       this.passChanged = false;
       this.stats.passes++;
+      this.waits = [];
+      let thrown: unknown;
       try {
         this.root.run();
       } catch (err) {
-        if (err !== WAIT) {
-          this.endRequest ??= flowErrorEnd(err, this.root.name);
-          return;
-        }
+        thrown = err;
+      }
+      const swallowed = this.waits.find((w) => w !== thrown);
+      if (swallowed) {
+        // Overrides a stopApp() the fallback may have called: that code should not have run.
+        this.endRequest = swallowedWaitEnd(swallowed, this.root.name);
+        return;
+      }
+      if (thrown !== undefined && !(thrown instanceof CallPending)) {
+        this.endRequest ??= flowErrorEnd(thrown, this.root.name);
+        return;
       }
       if (this.endRequest || !this.passChanged) return;
     }
@@ -828,7 +854,9 @@ export class EventLoop {
         rec.status.message ?? `the call ended ${rec.status.phase}`,
       );
     }
-    throw WAIT;
+    const wait = new CallPending(rec.name, rec.status.phase);
+    this.waits.push(wait);
+    throw wait;
   }
 
   private sendRun(rec: WorkRecord): void {
@@ -1162,6 +1190,18 @@ function safeFind(app: LightningApp, name: string): Work | undefined {
 
 function logStream(s: LogChunk_Stream): LogStream {
   return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
+}
+
+function swallowedWaitEnd(wait: CallPending, root: string): AppEnd {
+  return {
+    exitCode: 1,
+    message:
+      `${root}.run() caught the signal that ${wait.work}.run() is still ${wait.phase}, so code meant for a ` +
+      'failure ran while the call was merely waiting (a try/catch around a blocking work.run()). ' +
+      'To react to a real failure, rethrow everything else: ' +
+      '`catch (err) { if (!(err instanceof WorkFailedError)) throw err; /* fallback */ }`; ' +
+      'or give the call { parallel: true } and read work.status / work.hasFailed on later passes.',
+  };
 }
 
 function flowErrorEnd(err: unknown, root: string): AppEnd {
