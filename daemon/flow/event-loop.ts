@@ -1129,7 +1129,13 @@ export class EventLoop {
       // kept running re-attaches with the same instance and epoch; a new one reruns the call.
       if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
       if (isObject(restored.status)) Object.assign(rec.status, restored.status);
-      if (isObject(restored.call)) rec.call = { ...(restored.call as unknown as ActiveCall) };
+      // A call that ended failed or stopped is forgotten, so the next run() with the same
+      // arguments dispatches it again: resuming is how a user retries after fixing the cause.
+      // A succeeded call is kept (not re-run); a pending or running one is still in flight.
+      const phase = rec.status.phase;
+      if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
+        rec.call = { ...(restored.call as unknown as ActiveCall) };
+      }
       if (isObject(restored.daemon)) {
         const d = restored.daemon as { epoch?: number; instanceId?: string | null };
         rec.epoch = d.epoch ?? 0;
