@@ -52,6 +52,7 @@ import {
 } from '../state/json-patch.ts';
 import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
+import { CallLifecycle } from './call-lifecycle.ts';
 import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
 import { type FlowRequest, WorkReplica } from './work-replica.ts';
 
@@ -138,8 +139,8 @@ interface WorkRecord {
   session: DaemonSession | null;
   call: ActiveCall | null;
   /** A Run that still has to reach the daemon. */
-  runUnsent: boolean;
-  retryTimer: NodeJS.Timeout | null;
+  /** Where the current call is (the loop writes `status` from its transitions). */
+  readonly lifecycle: CallLifecycle;
   /** Highest seq applied since the last ack was sent. */
   ackDue: boolean;
   /** The most recent stream of this work (a 'lost' check applies only if none came since). */
@@ -149,8 +150,22 @@ interface WorkRecord {
   lastArgsHash: string | null;
 }
 
-/** Thrown inside flow.run() by a blocking call that has not succeeded yet: ends the pass. */
-const WAIT = Symbol('lightning-local.wait');
+/**
+ * Thrown inside flow.run() by a blocking call that has not succeeded yet: it ends the pass,
+ * and the pass resumes on a later one. Not an Error, so `catch (e) { if (e instanceof Error)`
+ * filters skip it. A pass in which one was thrown but did not reach the loop (a `try/catch`
+ * around the call swallowed it) ends the app with a message saying how to catch right: see
+ * `swallowedWaitEnd`.
+ */
+class CallPending {
+  constructor(
+    readonly work: string,
+    readonly phase: WorkPhase,
+  ) {}
+  toString(): string {
+    return `${this.work}.run() is still ${this.phase}: the pass ends here and resumes when it has succeeded (this is not an error; do not catch it)`;
+  }
+}
 
 const MAX_PASSES = 100;
 
@@ -432,17 +447,29 @@ export class EventLoop {
     else this.noticeIfIdle();
   }
 
+  /** The CallPending signals thrown in the current pass. */
+  private waits: CallPending[] = [];
+
   private runPasses(): void {
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       this.passChanged = false;
       this.stats.passes++;
+      this.waits = [];
+      let thrown: unknown;
       try {
         this.root.run();
       } catch (err) {
-        if (err !== WAIT) {
-          this.endRequest ??= flowErrorEnd(err, this.root.name);
-          return;
-        }
+        thrown = err;
+      }
+      const swallowed = this.waits.find((w) => w !== thrown);
+      if (swallowed) {
+        // Overrides a stopApp() the fallback may have called: that code should not have run.
+        this.endRequest = swallowedWaitEnd(swallowed, this.root.name);
+        return;
+      }
+      if (thrown !== undefined && !(thrown instanceof CallPending)) {
+        this.endRequest ??= flowErrorEnd(thrown, this.root.name);
+        return;
       }
       if (this.endRequest || !this.passChanged) return;
     }
@@ -484,7 +511,7 @@ export class EventLoop {
         // Still without a stream since that session closed: the daemon (or its VM) is gone.
         const rec = this.works.get(event.work);
         if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
-        if ((rec.status.phase === 'pending' || rec.status.phase === 'running') && rec.retryTimer === null) {
+        if (rec.lifecycle.inFlight) {
           rec.instanceId = null;
           rec.replica.takeBack();
           this.callFailed(
@@ -498,8 +525,7 @@ export class EventLoop {
       }
       case 'retry': {
         const rec = this.works.get(event.work);
-        if (!rec || rec.call?.hash !== event.hash) return;
-        rec.retryTimer = null;
+        if (!rec || rec.call?.hash !== event.hash || rec.lifecycle.stage !== 'retry-wait') return;
         rec.call.attempt++;
         this.sendRun(rec);
         return;
@@ -513,7 +539,7 @@ export class EventLoop {
         }
         rec.instanceId = null;
         rec.replica.takeBack();
-        if (rec.call && !isTerminal(rec.status.phase) && rec.retryTimer === null) {
+        if (rec.call && rec.lifecycle.inFlight) {
           this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
         }
         return;
@@ -572,14 +598,15 @@ export class EventLoop {
       rec.appliedSeq = 0;
       // A new daemon process while a call was active: the old process (and its script) is
       // gone; run the call again on the new one.
-      if (rec.call && (rec.status.phase === 'running' || rec.status.phase === 'pending') && !rec.runUnsent) {
+      const stage = rec.lifecycle.stage;
+      if (rec.call && (stage === 'running' || stage === 'dispatched')) {
         rec.status.restarts++;
         this.setStatus(rec, {
           phase: 'pending',
           reason: 'daemon_restart',
           message: 'the daemon restarted; running the call again',
         });
-        rec.runUnsent = true;
+        rec.lifecycle.to('awaiting-daemon');
       }
     }
     rec.awaitingSnapshot = true;
@@ -596,7 +623,7 @@ export class EventLoop {
     session.send(welcome);
     // Requests the owner may not have seen yet (it skips the ones it applied).
     for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
-    if (rec.runUnsent && rec.retryTimer === null) this.sendRun(rec);
+    if (rec.lifecycle.stage === 'awaiting-daemon') this.sendRun(rec);
   }
 
   private handleMessage(session: DaemonSession, message: DaemonMessage): void {
@@ -710,7 +737,7 @@ export class EventLoop {
     const phase = phaseFromWire(s.phase);
     if (!phase) throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `status has no valid phase (${s.phase})`);
     if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
-    if (rec.retryTimer !== null) return; // a retry is already scheduled for this failure
+    if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
     const ts = Number(s.timestampMs) || Date.now();
     if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
       this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
@@ -727,6 +754,8 @@ export class EventLoop {
       // The daemon's status always carries its current URL: empty until this call's port answers.
       url: s.url || null,
     });
+    if (phase === 'running') rec.lifecycle.to('running');
+    else if (isTerminal(phase)) rec.lifecycle.to('ended');
   }
 
   private applySnapshot(rec: WorkRecord, session: DaemonSession, snap: Snapshot): void {
@@ -793,12 +822,8 @@ export class EventLoop {
     const st = rec.status;
     const sameCall = rec.call?.hash === hash;
     const dispatch =
-      !sameCall ||
-      st.phase === 'not_started' ||
-      (!cacheCalls && isTerminal(st.phase) && rec.retryTimer === null);
+      !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
     if (dispatch) {
-      if (rec.retryTimer) clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
       rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
       this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
@@ -818,7 +843,7 @@ export class EventLoop {
     if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
     if (
       (rec.status.phase === 'failed' || rec.status.phase === 'stopped') &&
-      rec.retryTimer === null &&
+      rec.lifecycle.stage === 'ended' &&
       !dispatch
     ) {
       throw new WorkFailedError(
@@ -828,7 +853,9 @@ export class EventLoop {
         rec.status.message ?? `the call ended ${rec.status.phase}`,
       );
     }
-    throw WAIT;
+    const wait = new CallPending(rec.name, rec.status.phase);
+    this.waits.push(wait);
+    throw wait;
   }
 
   private sendRun(rec: WorkRecord): void {
@@ -836,11 +863,11 @@ export class EventLoop {
     if (!call) return;
     this.flushOps(rec);
     if (!rec.session) {
-      rec.runUnsent = true;
+      rec.lifecycle.to('awaiting-daemon');
       this.host?.ensureDaemon(rec.name, 'call');
       return;
     }
-    rec.runUnsent = false;
+    rec.lifecycle.to('dispatched');
     if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
       this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
     }
@@ -865,31 +892,23 @@ export class EventLoop {
         message: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}; retry ${call.attempt + 1}/${maxRetries} in ${delayMs / 1000}s`,
       });
       const hash = call.hash;
-      rec.retryTimer = setTimeout(() => this.enqueue({ kind: 'retry', work: rec.name, hash }), delayMs);
+      rec.lifecycle.retryIn(delayMs, () => this.enqueue({ kind: 'retry', work: rec.name, hash }));
       return;
     }
     this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
+    rec.lifecycle.to('ended');
   }
 
   private stopWork(rec: WorkRecord): void {
-    if (rec.retryTimer) {
-      clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
+    const stage = rec.lifecycle.stage;
+    if (stage === 'none' || stage === 'ended') return;
+    if (stage === 'retry-wait' || stage === 'awaiting-daemon') {
+      // Nothing runs on a daemon: the call ends here.
+      rec.lifecycle.to('ended');
       this.setStatus(rec, {
         phase: 'stopped',
         reason: 'stopped',
-        message: 'stopped by the flow',
-        endedAt: Date.now(),
-      });
-      return;
-    }
-    if (isTerminal(rec.status.phase) || rec.status.phase === 'not_started') return;
-    if (rec.runUnsent) {
-      rec.runUnsent = false;
-      this.setStatus(rec, {
-        phase: 'stopped',
-        reason: 'stopped',
-        message: 'stopped before it started',
+        message: stage === 'retry-wait' ? 'stopped by the flow' : 'stopped before it started',
         endedAt: Date.now(),
       });
       return;
@@ -1021,8 +1040,7 @@ export class EventLoop {
     if (this.ended) return;
     this.ended = end;
     for (const rec of this.works.values()) {
-      if (rec.retryTimer) clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
+      rec.lifecycle.dispose();
       rec.session?.send(
         create(FlowMessageSchema, {
           kind: { case: 'shutdown', value: { reason: end.message, graceMs: this.graceMs(rec) } },
@@ -1036,7 +1054,7 @@ export class EventLoop {
     if (this.idleNoticeShown || this.queue.length > 0) return;
     for (const rec of this.works.values()) {
       const p = rec.status.phase;
-      if (p === 'pending' || p === 'running' || rec.retryTimer !== null) return;
+      if (p === 'pending' || p === 'running' || rec.lifecycle.stage === 'retry-wait') return;
     }
     this.idleNoticeShown = true;
     this.observer.onNotice?.(
@@ -1087,8 +1105,7 @@ export class EventLoop {
       awaitingSnapshot: false,
       session: null,
       call: null,
-      runUnsent: false,
-      retryTimer: null,
+      lifecycle: new CallLifecycle(name),
       ackDue: false,
       lastArgsKey: null,
       lastArgsHash: null,
@@ -1101,7 +1118,20 @@ export class EventLoop {
       // kept running re-attaches with the same instance and epoch; a new one reruns the call.
       if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
       if (isObject(restored.status)) Object.assign(rec.status, restored.status);
-      if (isObject(restored.call)) rec.call = { ...(restored.call as unknown as ActiveCall) };
+      // A call that ended failed or stopped is forgotten, so the next run() with the same
+      // arguments dispatches it again: resuming is how a user retries after fixing the cause.
+      // A succeeded call is kept (not re-run); a pending or running one is still in flight.
+      const phase = rec.status.phase;
+      if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
+        rec.call = { ...(restored.call as unknown as ActiveCall) };
+        // Where the call was: ended, running on a daemon that may re-attach, or (a retry was
+        // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
+        if (phase === 'succeeded') rec.lifecycle.to('ended');
+        else if (phase === 'running') rec.lifecycle.to('running');
+        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled')
+          rec.lifecycle.to('awaiting-daemon');
+        else if (phase === 'pending') rec.lifecycle.to('dispatched');
+      }
       if (isObject(restored.daemon)) {
         const d = restored.daemon as { epoch?: number; instanceId?: string | null };
         rec.epoch = d.epoch ?? 0;
@@ -1162,6 +1192,18 @@ function safeFind(app: LightningApp, name: string): Work | undefined {
 
 function logStream(s: LogChunk_Stream): LogStream {
   return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
+}
+
+function swallowedWaitEnd(wait: CallPending, root: string): AppEnd {
+  return {
+    exitCode: 1,
+    message:
+      `${root}.run() caught the signal that ${wait.work}.run() is still ${wait.phase}, so code meant for a ` +
+      'failure ran while the call was merely waiting (a try/catch around a blocking work.run()). ' +
+      'To react to a real failure, rethrow everything else: ' +
+      '`catch (err) { if (!(err instanceof WorkFailedError)) throw err; /* fallback */ }`; ' +
+      'or give the call { parallel: true } and read work.status / work.hasFailed on later passes.',
+  };
 }
 
 function flowErrorEnd(err: unknown, root: string): AppEnd {
