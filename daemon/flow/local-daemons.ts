@@ -147,6 +147,11 @@ export class LocalDaemons implements DaemonHost {
     }
   }
 
+  /** The pid of the current daemon process of `work`, if one was started. */
+  pidOf(work: string): number | undefined {
+    return this.children.get(work)?.pid;
+  }
+
   pids(): number[] {
     return [...this.children.values()].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }
