@@ -43,6 +43,8 @@ export interface LocalDaemonsOptions {
 
 /** How often each daemon is pinged over its IPC channel. */
 const PING_EVERY_MS = 1000;
+/** A call needs a daemon that has been silent this long: replace it at once. */
+const REPLACE_ON_CALL_AFTER_MS = 5 * PING_EVERY_MS;
 /** A daemon that has not answered yet is still starting (loading the app); give it this long. */
 const STARTUP_ALLOWANCE_MS = 120_000;
 
@@ -65,10 +67,20 @@ export class LocalDaemons implements DaemonHost {
     this.unresponsiveAfterMs = opts.daemonUnresponsiveAfterMs ?? 30_000;
   }
 
-  ensureDaemon(work: string): void {
+  ensureDaemon(work: string, why: 'start' | 'call' = 'start'): void {
     if (this.stopping) return;
     const existing = this.children.get(work);
-    if (existing && isAlive(existing)) return;
+    if (existing && isAlive(existing)) {
+      // The loop asks again for a call: if the process it has stopped answering pings, it is
+      // the reason the work has no stream; kill it and start anew rather than wait for it.
+      const t = this.tracked.get(existing);
+      const silentMs = t?.lastAnswer != null ? Date.now() - t.lastAnswer : 0;
+      if (why !== 'call' || !t || silentMs < REPLACE_ON_CALL_AFTER_MS) return;
+      t.killedBecause = `did not answer for ${formatSeconds(silentMs)} when a call needed it, so it was replaced`;
+      this.opts.onOutput(work, `the daemon ${t.killedBecause}`);
+      signalGroup(existing, 'SIGKILL');
+      // Its exit is not reported: the map holds the new process from here on.
+    }
     const { bundle } = this.opts;
     const entry = bundle
       ? [bundle.cli, 'daemon', bundle.app, '--app-dir', dirname(this.opts.appFile)]
@@ -145,6 +157,11 @@ export class LocalDaemons implements DaemonHost {
       }
       if (child.connected) child.send({ t: 'ping' }, () => {});
     }
+  }
+
+  /** The pid of the current daemon process of `work`, if one was started. */
+  pidOf(work: string): number | undefined {
+    return this.children.get(work)?.pid;
   }
 
   pids(): number[] {

@@ -18,17 +18,18 @@ export function jobScript(opts: {
   return `
 import os, pathlib, signal, subprocess, sys, time
 here = pathlib.Path(__file__).parent
+tag = sys.argv[1] if len(sys.argv) > 1 else ""
 def alive(pid):
     try:
         stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] != "Z"
-runs = here / "runs.txt"
+runs = here / f"runs{tag}.txt"
 earlier = runs.read_text().split() if runs.exists() else []
 still = [p for p in earlier if alive(int(p))]
 if still:
-    with open(here / "overlaps.txt", "a") as f:
+    with open(here / f"overlaps{tag}.txt", "a") as f:
         f.write(f"{os.getpid()} started while {' '.join(still)} still ran\\n")
 with open(runs, "a") as f:
     f.write(f"{os.getpid()}\\n")
@@ -47,15 +48,15 @@ time.sleep(300)
 `;
 }
 
-/** The pids job instances recorded in runs.txt. */
-export async function jobRuns(dir: string): Promise<number[]> {
-  const text = await readFile(join(dir, 'runs.txt'), 'utf8').catch(() => '');
+/** The pids job instances recorded in runs.txt (runs<tag>.txt for a job started with a tag argument). */
+export async function jobRuns(dir: string, tag = ''): Promise<number[]> {
+  const text = await readFile(join(dir, `runs${tag}.txt`), 'utf8').catch(() => '');
   return text.split(/\s+/).filter(Boolean).map(Number);
 }
 
 /** Lines of overlaps.txt: instances that started while an earlier one still ran. */
-export async function jobOverlaps(dir: string): Promise<string[]> {
-  const text = await readFile(join(dir, 'overlaps.txt'), 'utf8').catch(() => '');
+export async function jobOverlaps(dir: string, tag = ''): Promise<string[]> {
+  const text = await readFile(join(dir, `overlaps${tag}.txt`), 'utf8').catch(() => '');
   return text.split('\n').filter(Boolean);
 }
 
