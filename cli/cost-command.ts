@@ -13,6 +13,7 @@ import {
   priceOf,
 } from '../constructs/cloud/price-table.ts';
 import { loadApp } from './load-app.ts';
+import { cdktfJsonContext, TARGET_OPTION_HELP } from './synth-command.ts';
 
 export interface CostLine {
   readonly vm: string;
@@ -91,9 +92,17 @@ export function registerCostCommand(program: Command): void {
     .description("Hourly on-demand and spot price of each VM of the app's cloud deployment, and the total.")
     .argument('<app>', 'the app file')
     .option('--json', 'print JSON')
-    .action(async (appFile: string, opts: { json?: boolean }) => {
+    .option('--project <id>', TARGET_OPTION_HELP.project)
+    .option('--region <region>', TARGET_OPTION_HELP.region)
+    .action(async (appFile: string, opts: { json?: boolean; project?: string; region?: string }) => {
       const app = await loadApp(appFile);
-      const report = costOf(planApp(app));
+      const target = {
+        env: process.env,
+        context: cdktfJsonContext(),
+        ...(opts.project !== undefined ? { project: opts.project } : {}),
+        ...(opts.region !== undefined ? { region: opts.region } : {}),
+      };
+      const report = costOf(planApp(app, undefined, { target }));
       if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(`${pc.bold('lightning')} cost of ${app.name}\n${formatCost(report)}\n`);
     });

@@ -17,6 +17,7 @@ interface RunOptions {
   set: string[];
   drive?: string;
   resume?: boolean;
+  journalFsync?: boolean;
   uiPort: string;
   ui: boolean;
   quiet?: boolean;
@@ -40,6 +41,10 @@ export function registerRunCommand(program: Command): void {
     .option(
       '--resume',
       "continue from the previous run's journal (.lightning/journal/): state, statuses and calls",
+    )
+    .option(
+      '--journal-fsync',
+      'fsync the journal on every change, so --resume survives power loss too (default: it survives the flow process dying)',
     )
     .option('--ui-port <n>', 'port of the web UI and HTTP API on 127.0.0.1 (0: any free port)', '7501')
     .option('--no-ui', 'do not serve the web UI and HTTP API')
@@ -116,6 +121,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     env,
     setPairs: opts.set,
     resume: opts.resume ?? false,
+    ...(opts.journalFsync ? { journalFsync: true } : {}),
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
     observer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),

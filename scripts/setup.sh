@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Everything the project needs beyond `npm ci`, on a fresh machine (Debian, Node 20, Python
 # 3.10+). Idempotent: re-running on a set-up machine takes seconds.
-#   - system tools the runtime and tests use: curl (state-URL one-liner), iproute2 (network
-#     namespaces of the cloud startup test), python3-venv, chromium (the UI's browser tests,
-#     driven by playwright-core; no browser download)
+#   - system tools the runtime and tests use: curl (state-URL one-liner), iproute2 and
+#     nftables (network namespaces and the VPC firewall of the simulated GCP,
+#     test/support/gcp-sim), python3-venv, chromium (the UI's browser tests, driven by
+#     playwright-core; no browser download)
 #   - the GCS emulator for the Drive tests (scripts/setup-drive.sh)
 #   - the flagship example's Python env: CPU torch, Lightning, TensorBoard, Streamlit
 #     (scripts/setup-flagship.sh)
@@ -13,6 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 need=()
 command -v curl >/dev/null || need+=(curl)
 command -v ip >/dev/null || need+=(iproute2)
+command -v nft >/dev/null || [[ -x /usr/sbin/nft ]] || need+=(nftables)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 [[ -x /usr/bin/chromium ]] || need+=(chromium)
 if ((${#need[@]})); then

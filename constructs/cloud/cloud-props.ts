@@ -8,8 +8,14 @@ import type { CloudCompute } from '../cloud-compute.ts';
 export interface ExistingNetworkProps {
   /** Network name or self link. Must give the VMs egress (Cloud NAT) for package installs. */
   readonly network: string;
-  /** Subnetwork name or self link in the app's region. */
+  /** Subnetwork name or self link in the app's region (a Shared VPC subnet: its self link). */
   readonly subnetwork: string;
+  /**
+   * Shared VPC: the host project owning the network; the app's firewall rules are created
+   * there (they belong to the network's project). Needed when `network` is a name or a token.
+   * @default the project in `network` when it is a self link (`projects/<host>/global/networks/<n>`), else the app's project
+   */
+  readonly hostProject?: string;
 }
 
 export interface DriveBucketProps {
@@ -26,9 +32,12 @@ export interface DriveBucketProps {
 
 /** `cloud` settings of a LightningApp for GCP. */
 export interface GcpCloudProps {
-  /** GCP project id. */
-  readonly project: string;
-  /** @default 'us-central1' */
+  /**
+   * GCP project id. Leave it out to deploy the same file to any project.
+   * @default GOOGLE_CLOUD_PROJECT, else `--project`, else cdktf context `lightningProject` (constructs/cloud/deploy-target.ts); none of them is an error
+   */
+  readonly project?: string;
+  /** @default GOOGLE_CLOUD_REGION, else `--region`, else cdktf context `lightningRegion`, else 'us-central1' */
   readonly region?: string;
   /** @default `${region}-a` */
   readonly zone?: string;
@@ -48,6 +57,12 @@ export interface GcpCloudProps {
   readonly labels?: Readonly<Record<string, string>>;
   /** Glob-free path prefixes (relative to the app dir) left out of the bundle. @default [] (node_modules, .git, .lightning, cdktf.out are always left out) */
   readonly bundleExclude?: readonly string[];
+  /**
+   * Leave the work VMs running after the app ends (stopApp, failApp, the flow stopped), e.g. to
+   * inspect them over SSH; they keep billing until you stop them. A redeploy still restarts them.
+   * @default false (the flow stops every work VM through the Compute API once the app has ended)
+   */
+  readonly keepWorkVmsAfterEnd?: boolean;
 }
 
 /** Defaults, applied in one place. */

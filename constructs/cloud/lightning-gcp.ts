@@ -26,17 +26,23 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { AssetType, type ITerraformDependable, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
-import { GPUS } from './catalog.ts';
-import type { GcpCloudProps } from './cloud-props.ts';
+import { GPUS, LOCAL_SSD_GB } from './catalog.ts';
+import type { ExistingNetworkProps, GcpCloudProps } from './cloud-props.ts';
+import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
 import { type AppPlan, planApp, type VmPlan } from './plan.ts';
+import { appObjectPrefix, networkProjectOf, prefixCondition } from './shared-resources.ts';
 import { renderStartupScript } from './startup-script.ts';
+import { templateLiteral, templateLiterals } from './terraform-template.ts';
 
 /** IAP's TCP-forwarding source range (GC:iap/docs/using-tcp-forwarding). */
 export const IAP_SOURCE_RANGE = '35.235.240.0/20';
 /** Bucket roles: objectUser = create/get/list/update/delete objects; no bucket, ACL or IAM admin. */
 export const DRIVE_OBJECT_ROLE = 'roles/storage.objectUser';
-/** What the flow may do to work VMs: start/stop/get, granted per instance (custom role). */
+/**
+ * What the flow may do to work VMs: start/stop/get, granted per instance (custom role) on every
+ * work VM: it starts stopped ones before a call and stops them all once the app has ended.
+ */
 export const VM_CONTROL_PERMISSIONS = [
   'compute.instances.get',
   'compute.instances.start',
@@ -63,16 +69,17 @@ export interface LightningGcpProps {
    * It must give egress to the VMs (Cloud NAT) for the Node download.
    * @default cloud.network, else a new VPC + subnet + Cloud NAT
    */
-  readonly network?: { readonly network: string; readonly subnetwork: string };
+  readonly network?: ExistingNetworkProps;
   /**
    * Use this existing bucket (a name or a token such as `myBucket.name`) as the Drive.
    * It should have uniform bucket-level access. @default a new bucket
    */
   readonly existingBucketName?: string;
-}
-
-function isFlowControlled(c: VmPlan['compute']): boolean {
-  return c.startWith === 'first-run' || c.idleTimeoutSeconds !== undefined || c.spot;
+  /**
+   * Where project/region come from when the app does not set them.
+   * @default GOOGLE_CLOUD_PROJECT/GOOGLE_CLOUD_REGION from the environment, then the cdktf context (`lightningProject`, `lightningRegion`)
+   */
+  readonly target?: DeployTargetSources;
 }
 
 /** The GCP deployment of a LightningApp: Drive bucket, bundle, identities, network, VMs. */
@@ -86,18 +93,27 @@ export class LightningGcp extends Construct {
 
   constructor(scope: Construct, id: string, props: LightningGcpProps) {
     super(scope, id);
-    const network =
-      props.network ?? props.cloud?.network ?? (props.app.props.cloud as GcpCloudProps | undefined)?.network;
+    const appCloud = props.app.props.cloud as GcpCloudProps | undefined;
+    const network = props.network ?? props.cloud?.network ?? appCloud?.network;
+    const keepWorkVms = props.cloud?.keepWorkVmsAfterEnd ?? appCloud?.keepWorkVmsAfterEnd ?? false;
     const plan = planApp(props.app, props.cloud, {
       ...(props.existingBucketName !== undefined ? { existingBucketName: props.existingBucketName } : {}),
       existingNetwork: network !== undefined,
+      target: props.target ?? {
+        env: process.env,
+        context: {
+          [CONTEXT_KEYS.project]: this.node.tryGetContext(CONTEXT_KEYS.project),
+          [CONTEXT_KEYS.region]: this.node.tryGetContext(CONTEXT_KEYS.region),
+        },
+      },
     });
     this.plan = plan;
     const provider = props.provider;
     const common = { project: plan.project, ...(provider ? { provider } : {}) };
     const labels = { ...plan.labels };
 
-    // Drive bucket.
+    // Drive bucket. In a bucket it shares, the app keeps to its prefix (lightning/<app>/).
+    const prefix = appObjectPrefix(plan.app, props.existingBucketName !== undefined);
     let bucketName = plan.bucketName;
     const dependencies: ITerraformDependable[] = [];
     if (props.existingBucketName === undefined) {
@@ -119,7 +135,7 @@ export class LightningGcp extends Construct {
 
     // App bundle: content-addressed name; VMs verify the sha256 from their metadata.
     const asset = new TerraformAsset(this, 'bundle-asset', { path: props.bundle.path, type: AssetType.FILE });
-    const bundleObjectName = `bundles/${props.bundle.sha256.slice(0, 16)}.tar.gz`;
+    const bundleObjectName = `${prefix}bundles/${props.bundle.sha256.slice(0, 16)}.tar.gz`;
     const bundleObject = new StorageBucketObject(this, 'bundle', {
       ...(provider ? { provider } : {}),
       bucket: bucketName,
@@ -133,12 +149,12 @@ export class LightningGcp extends Construct {
     const flowSa = new ServiceAccount(this, 'flow-sa', {
       ...common,
       accountId: plan.names.flowSa,
-      displayName: `lightning ${plan.app} flow`,
+      displayName: templateLiteral(`lightning ${plan.app} flow`),
     });
     const workSa = new ServiceAccount(this, 'work-sa', {
       ...common,
       accountId: plan.names.workSa,
-      displayName: `lightning ${plan.app} works`,
+      displayName: templateLiteral(`lightning ${plan.app} works`),
     });
     this.flowServiceAccount = flowSa;
     this.workServiceAccount = workSa;
@@ -153,6 +169,8 @@ export class LightningGcp extends Construct {
           bucket: bucketName,
           role: DRIVE_OBJECT_ROLE,
           member: member(sa),
+          // A shared bucket: only the app's prefix, not every team's objects.
+          ...(prefix ? { condition: prefixCondition(bucketName, prefix, plan.app) } : {}),
         }),
       );
     }
@@ -235,9 +253,14 @@ export class LightningGcp extends Construct {
       subnetwork: subnetRef,
     });
 
-    // Firewall: the flow's port only from the works' identity; SSH only from IAP.
-    new ComputeFirewall(this, 'fw-flow-grpc', {
+    // Firewall: the flow's port only from the works' identity; SSH only from IAP. The rules
+    // belong to the network's project: a Shared VPC's host project, not the app's.
+    const firewallCommon = {
       ...common,
+      project: (network && (network.hostProject ?? networkProjectOf(network.network))) || plan.project,
+    };
+    new ComputeFirewall(this, 'fw-flow-grpc', {
+      ...firewallCommon,
       name: plan.names.fwFlow,
       network: networkRef,
       direction: 'INGRESS',
@@ -246,7 +269,7 @@ export class LightningGcp extends Construct {
       targetServiceAccounts: [flowSa.email],
     });
     new ComputeFirewall(this, 'fw-iap-ssh', {
-      ...common,
+      ...firewallCommon,
       name: plan.names.fwIap,
       network: networkRef,
       direction: 'INGRESS',
@@ -259,14 +282,15 @@ export class LightningGcp extends Construct {
       ? ['1024-65535']
       : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);
     if (workPorts.length > 0) {
-      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy only.
+      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy and by
+      // other works (a UI or a client calling a model server at its url); nobody else.
       new ComputeFirewall(this, 'fw-work-ports', {
-        ...common,
+        ...firewallCommon,
         name: plan.names.fwWorkPorts,
         network: networkRef,
         direction: 'INGRESS',
         allow: [{ protocol: 'tcp', ports: workPorts }],
-        sourceServiceAccounts: [flowSa.email],
+        sourceServiceAccounts: [flowSa.email, workSa.email],
         targetServiceAccounts: [workSa.email],
       });
     }
@@ -281,17 +305,17 @@ export class LightningGcp extends Construct {
       'lightning-bundle-object': bundleObjectName,
       'lightning-bundle-sha256': props.bundle.sha256,
       'lightning-app-file': 'app.mjs',
-      'lightning-drive-url': `gs://${bucketName}/drive`,
+      'lightning-drive-url': `gs://${bucketName}/${prefix}drive`,
       'lightning-flow-ip': flowIp.address,
       'lightning-flow-port': String(plan.flowPort),
       'lightning-ui-port': String(plan.uiPort),
       'lightning-token-secret': plan.names.tokenSecret,
     };
-    // Works whose VM the flow starts/stops: created stopped, stopped when idle, or Spot (a
-    // preempted Spot VM stays stopped until the flow starts it again for its next call).
-    const controlled = plan.works.filter((w) => isFlowControlled(w.compute));
+    // The flow starts and stops every work VM: it starts a stopped one before a call (created
+    // stopped, stopped when idle, a preempted Spot VM, or stopped when an earlier app ended) and
+    // stops them all when the app ends (unless keepWorkVmsAfterEnd). See ADR 0012.
     const workVms = Object.fromEntries(
-      controlled.map((w) => [
+      plan.works.map((w) => [
         w.component,
         {
           instance: w.name,
@@ -314,6 +338,7 @@ export class LightningGcp extends Construct {
         'lightning-role': 'flow',
         'lightning-tls-key-secret': plan.names.tlsKeySecret,
         'lightning-work-vms': JSON.stringify(workVms),
+        ...(keepWorkVms ? { 'lightning-keep-work-vms': 'true' } : {}),
       },
       dependencies,
       flowIp.address,
@@ -342,14 +367,14 @@ export class LightningGcp extends Construct {
     }
     this.workInstances = instances;
 
-    if (controlled.length > 0) {
+    if (plan.works.length > 0) {
       const role = new ProjectIamCustomRole(this, 'vm-control-role', {
         ...common,
         roleId: plan.names.vmControlRole,
-        title: `lightning ${plan.app}: start/stop work VMs`,
+        title: templateLiteral(`lightning ${plan.app}: start/stop work VMs`),
         permissions: VM_CONTROL_PERMISSIONS,
       });
-      for (const w of controlled) {
+      for (const w of plan.works) {
         new ComputeInstanceIamMember(this, `flow-controls-${w.id}`, {
           ...common,
           zone: plan.zone,
@@ -363,7 +388,10 @@ export class LightningGcp extends Construct {
     // Outputs.
     // Plain output names (`cdktf output`), prefixed with the app so several apps fit one stack.
     const scopeOutputs = (name: string, value: string, description: string) =>
-      new TerraformOutput(this, name, { value, description }).overrideLogicalId(`${plan.app}-${name}`);
+      new TerraformOutput(this, name, {
+        value: templateLiteral(value),
+        description: templateLiteral(description),
+      }).overrideLogicalId(`${plan.app}-${name}`);
     scopeOutputs('bucket', bucketName, 'The Drive bucket');
     scopeOutputs('flow-internal-ip', flowIp.address, "The flow VM's internal IP");
     scopeOutputs(
@@ -386,21 +414,30 @@ export class LightningGcp extends Construct {
     const c = vm.compute;
     const gpu = c.gpuType !== undefined && c.gpuCount > 0;
     const fixedGpu = /^(a2|a3|g2)-/.test(c.machineType);
-    const controlled = vm.role === 'work' && isFlowControlled(c);
     const image = c.image;
     return new ComputeInstance(this, vm.id, {
       ...common,
       name: vm.name,
       zone: plan.zone,
       machineType: c.machineType,
-      labels: {
+      labels: templateLiterals({
         ...plan.labels,
         ...c.labels,
         'lightning-role': vm.role,
         ...(vm.role === 'work' ? { 'lightning-work': labelValue(vm.component) } : {}),
         ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
-      },
-      bootDisk: { initializeParams: { image, size: c.diskSizeGb, type: c.diskType } },
+      }),
+      bootDisk: { initializeParams: { image: templateLiteral(image), size: c.diskSizeGb, type: c.diskType } },
+      // Local SSDs that come with the machine type (A2 Ultra, A3): GCE attaches them anyway;
+      // undeclared, the next plan would recreate the VM (scratch_disk forces a new one).
+      ...(c.localSsdCount > 0
+        ? {
+            scratchDisk: Array.from({ length: c.localSsdCount }, () => ({
+              interface: 'NVME',
+              size: LOCAL_SSD_GB,
+            })),
+          }
+        : {}),
       // No access_config: no external IP. Egress goes through Cloud NAT.
       networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
       serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },
@@ -419,16 +456,17 @@ export class LightningGcp extends Construct {
             automaticRestart: true,
             onHostMaintenance: gpu ? 'TERMINATE' : 'MIGRATE',
           },
-      metadata: {
+      // Every string in Terraform JSON is a template: the script's `${` must reach the VM as is.
+      metadata: templateLiterals({
         ...metadata,
         ...(gpu && image.startsWith('deeplearning-platform-release/')
           ? { 'install-nvidia-driver': 'True' }
           : {}),
-      },
+      }),
       allowStoppingForUpdate: true,
-      ...(controlled && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
-      // The flow starts/stops controlled VMs; Terraform must not fight it over their status.
-      ...(controlled ? { lifecycle: { ignoreChanges: ['desired_status'] } } : {}),
+      ...(vm.role === 'work' && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
+      // The flow starts/stops work VMs; Terraform must not fight it over their status.
+      ...(vm.role === 'work' ? { lifecycle: { ignoreChanges: ['desired_status'] } } : {}),
       dependsOn: dependencies,
     });
   }

@@ -7,8 +7,16 @@ import type { LightningApp } from '../app.ts';
 import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
 import { componentName } from '../component-name.ts';
 import { ProblemCollector } from '../errors.ts';
+import type { GpuTypeId } from './catalog.ts';
 import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
+import {
+  type DeployTargetSources,
+  howToSetProject,
+  resolveDeployTarget,
+  type TargetSource,
+} from './deploy-target.ts';
 import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
+import { chooseZone, zoneProblem } from './zones.ts';
 
 export interface VmPlan {
   /** Construct path (`root.train`), or `flow` for the flow VM. */
@@ -26,7 +34,10 @@ export interface VmPlan {
 export interface AppPlan {
   readonly app: string;
   readonly project: string;
+  /** Where the project came from (the app, GOOGLE_CLOUD_PROJECT, --project, cdktf context). */
+  readonly projectFrom: TargetSource;
   readonly region: string;
+  readonly regionFrom: TargetSource;
   readonly zone: string;
   readonly flowPort: number;
   readonly uiPort: number;
@@ -59,6 +70,19 @@ export interface PlanOverrides {
   readonly existingBucketName?: string;
   /** The network exists already; skips the subnet CIDR check. */
   readonly existingNetwork?: boolean;
+  /** Where project/region come from when the app does not set them (deploy-target.ts). @default the app only */
+  readonly target?: DeployTargetSources;
+}
+
+/** GPU models of the flow and every Work (unknown names left out: validation reports them). */
+function gpusUsedBy(app: LightningApp, flowCompute: CloudCompute): GpuTypeId[] {
+  const gpus = [flowCompute.resolve().gpuType];
+  try {
+    for (const work of app.works()) gpus.push((work.props.compute ?? new CloudCompute()).resolve().gpuType);
+  } catch {
+    // An invalid tree is reported below, with the other problems.
+  }
+  return gpus.filter((g): g is GpuTypeId => g !== undefined);
 }
 
 /** The app's `cloud` props, typed; throws a ValidationError naming what is missing. */
@@ -73,19 +97,15 @@ export function cloudPropsOf(app: LightningApp): GcpCloudProps | undefined {
 export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: PlanOverrides = {}): AppPlan {
   const problems = new ProblemCollector();
   const appName = app.name;
-  const cloud = cloudIn ?? cloudPropsOf(app);
-  if (!cloud || typeof cloud.project !== 'string' || cloud.project === '') {
-    problems.add(
-      `${appName}.cloud`,
-      'no GCP project is set',
-      `add cloud settings: new LightningApp({ name: '${appName}', cloud: { project: 'my-project', region: 'us-central1' } })`,
-    );
+  const cloud: Partial<GcpCloudProps> = cloudIn ?? cloudPropsOf(app) ?? {};
+  const target = resolveDeployTarget(cloud, overrides.target);
+  if (!target.project) {
+    problems.add(`${appName}.cloud`, 'no GCP project is set', howToSetProject(appName));
     problems.throwIfAny('Cannot synthesize for GCP');
     throw new Error('unreachable');
   }
-  const project = cloud.project;
-  const region = cloud.region ?? CLOUD_DEFAULTS.region;
-  const zone = cloud.zone ?? `${region}-a`;
+  const project = target.project.value;
+  const region = target.region.value;
   const at = `${appName}.cloud`;
 
   if (!isToken(project) && !/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(project)) {
@@ -98,12 +118,18 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   if (!/^[a-z]+-[a-z]+\d+$/.test(region)) {
     problems.add(at, `region ${JSON.stringify(region)} is not a GCP region name`, "use e.g. 'us-central1'");
   }
-  if (!zone.startsWith(`${region}-`) || !/^[a-z]+-[a-z]+\d+-[a-z]$/.test(zone)) {
-    problems.add(
-      at,
-      `zone ${JSON.stringify(zone)} is not a zone of region ${region}`,
-      `use e.g. '${region}-a', or leave zone unset`,
-    );
+  const flowCompute = cloud.flowCompute ?? new CloudCompute({ machineType: 'e2-standard-2', diskSizeGb: 20 });
+  // One zone for every VM: the app's, checked against the zone table, else the first zone
+  // of the region offering every GPU the app uses. Undefined after a problem (reported once).
+  let zone: string | undefined;
+  if (cloud.zone !== undefined) {
+    const why = zoneProblem(region, cloud.zone);
+    if (why) problems.add(at, why.message, why.fix);
+    else zone = cloud.zone;
+  } else {
+    const chosen = chooseZone(region, gpusUsedBy(app, flowCompute));
+    if ('zone' in chosen) zone = chosen.zone;
+    else problems.add(at, chosen.message, chosen.fix);
   }
 
   const flowPort = cloud.flowPort ?? CLOUD_DEFAULTS.flowPort;
@@ -182,7 +208,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   }
 
   // Flow VM.
-  const flowCompute = cloud.flowCompute ?? new CloudCompute({ machineType: 'e2-standard-2', diskSizeGb: 20 });
   for (const p of flowCompute.validate(`${appName}.flow`, zone)) problems.add(p.path, p.message, p.fix);
   const flowResolved = flowCompute.resolve();
   if (flowResolved.gpuType) {
@@ -292,8 +317,10 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   return {
     app: appName,
     project,
+    projectFrom: target.project.from,
     region,
-    zone,
+    regionFrom: target.region.from,
+    zone: zone!, // set whenever no problem was reported
     flowPort,
     uiPort,
     subnetCidr,

@@ -44,6 +44,7 @@ import { opsFromWire, opsToWire, PROTOCOL_VERSION } from '../protocol/flow-servi
 import { phaseFromWire } from '../protocol/status-codec.ts';
 import {
   applyPatch,
+  captureOps,
   cloneState,
   type PatchOperation,
   parseStateJson,
@@ -52,6 +53,7 @@ import {
 import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
+import { type FlowRequest, WorkReplica } from './work-replica.ts';
 
 /** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
 export interface DaemonSession {
@@ -126,16 +128,14 @@ interface ActiveCall {
 interface WorkRecord {
   readonly name: string;
   readonly work: Work;
-  /** The flow's copy of the work's vars (prototype-free). */
-  vars: Record<string, JsonValue>;
+  /** The flow's replica of the work's vars and its unconfirmed writes (ADR 0013). */
+  replica: WorkReplica;
   readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] };
   epoch: number;
   instanceId: string | null;
   appliedSeq: number;
   awaitingSnapshot: boolean;
   session: DaemonSession | null;
-  flowSeq: number;
-  outOps: PatchOperation[];
   call: ActiveCall | null;
   /** A Run that still has to reach the daemon. */
   runUnsent: boolean;
@@ -293,8 +293,7 @@ export class EventLoop {
         try {
           const flowVars = this.flowVars.get(component);
           const rec = flowVars ? undefined : this.works.get(component);
-          const target = flowVars ?? rec?.vars;
-          if (!target) {
+          if (!flowVars && !rec) {
             throw new DaemonError(
               GrpcCode.NOT_FOUND,
               `no flow or work named "${component}" in app ${this.app.name}`,
@@ -303,10 +302,11 @@ export class EventLoop {
           const values = ops.map((op) =>
             op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
           );
-          applyPatch(target, values);
-          for (const op of values) {
-            this.journalOp(component, prefixed(op, '/vars'));
-            rec?.outOps.push(op);
+          if (rec) {
+            rec.replica.externalWrite(values);
+          } else if (flowVars) {
+            applyPatch(flowVars, captureOps(values));
+            for (const op of values) this.journalOp(component, prefixed(op, '/vars'));
           }
           this.passChanged = true;
           resolve();
@@ -326,7 +326,7 @@ export class EventLoop {
     const out: Record<string, { vars: JsonValue; status?: WorkStatus }> = {};
     for (const [name, vars] of this.flowVars) out[name] = { vars: cloneState(vars) };
     for (const rec of this.works.values())
-      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.vars) };
+      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.replica.vars) };
     return out;
   }
 
@@ -337,6 +337,32 @@ export class EventLoop {
   statusOf(work: string): WorkStatus | undefined {
     const rec = this.works.get(work);
     return rec ? { ...rec.status } : undefined;
+  }
+
+  /**
+   * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
+   * daemon epoch and last applied seq, whether the flow holds the document, how many of the
+   * flow's writes the owner has not confirmed, and the owner's confirmed state (a copy).
+   */
+  replicaOf(
+    work: string,
+  ):
+    | { epoch: number; appliedSeq: number; ownedByFlow: boolean; unconfirmed: number; confirmed: JsonValue }
+    | undefined {
+    const rec = this.works.get(work);
+    if (!rec) return undefined;
+    return {
+      epoch: rec.epoch,
+      appliedSeq: rec.appliedSeq,
+      ownedByFlow: rec.replica.ownedByFlow,
+      unconfirmed: rec.replica.unconfirmedCount,
+      confirmed: cloneState(rec.replica.confirmedState),
+    };
+  }
+
+  /** True when no event is queued or about to be handled. */
+  get isIdle(): boolean {
+    return this.queue.length === 0 && !this.scheduled && !this.draining;
   }
 
   // ---- the loop ----
@@ -352,10 +378,34 @@ export class EventLoop {
     setImmediate(() => this.drain());
   }
 
+  /**
+   * Every write to state through a recording view lands here. Inside a drain it makes the
+   * loop run another pass; outside one (a timer or promise started in run()) it schedules a
+   * drain, so the write is sent, journaled and seen by a pass like any other change.
+   */
+  private stateWritten(): void {
+    this.changed = true;
+    this.passChanged = true;
+    if (!this.draining) this.schedule();
+  }
+
+  private draining = false;
+
   private drain(): void {
     this.scheduled = false;
     if (this.ended) return;
+    this.draining = true;
+    try {
+      this.drainOnce();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainOnce(): void {
     this.stats.drains++;
+    // Array mutations made outside a pass become ops before any event changes the documents.
+    flushPendingArrays();
     const events = this.queue;
     this.queue = [];
     for (const event of events) {
@@ -368,6 +418,11 @@ export class EventLoop {
     if (this.changed && !this.endRequest) this.runPasses();
     flushPendingArrays(); // array mutations of this drain become ops now, not a microtask later
     this.flushOutgoing();
+    if (this.endRequest) {
+      // The daemons get the last requests before Shutdown, on the same ordered stream, and
+      // stop: what the flow has is the final state of every work; journal it as such.
+      for (const rec of this.works.values()) rec.replica.takeBack();
+    }
     this.writeJournal();
     if (this.changed) {
       this.changed = false;
@@ -431,6 +486,7 @@ export class EventLoop {
         if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
         if ((rec.status.phase === 'pending' || rec.status.phase === 'running') && rec.retryTimer === null) {
           rec.instanceId = null;
+          rec.replica.takeBack();
           this.callFailed(
             rec,
             'daemon_lost',
@@ -456,6 +512,7 @@ export class EventLoop {
           rec.session = null;
         }
         rec.instanceId = null;
+        rec.replica.takeBack();
         if (rec.call && !isTerminal(rec.status.phase) && rec.retryTimer === null) {
           this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
         }
@@ -505,6 +562,8 @@ export class EventLoop {
     if (!resumed) {
       rec.epoch++;
       rec.instanceId = hello.instanceId;
+      // The new daemon owns the document from here on, starting from the flow's copy.
+      rec.replica.handToDaemon();
       this.journalOp(rec.name, {
         op: 'add',
         path: '/daemon',
@@ -530,11 +589,13 @@ export class EventLoop {
         value: {
           epoch: BigInt(rec.epoch),
           appliedSeq: BigInt(rec.appliedSeq),
-          stateJson: JSON.stringify(rec.vars),
+          stateJson: JSON.stringify(rec.replica.vars),
         },
       },
     });
     session.send(welcome);
+    // Requests the owner may not have seen yet (it skips the ones it applied).
+    for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
     if (rec.runUnsent && rec.retryTimer === null) this.sendRun(rec);
   }
 
@@ -639,8 +700,7 @@ export class EventLoop {
 
   private applyDelta(rec: WorkRecord, delta: StateDelta): void {
     const ops = opsFromWire(delta.ops);
-    applyPatch(rec.vars, ops);
-    if (this.journal) for (const op of ops) this.journalOp(rec.name, prefixed(op, '/vars'));
+    rec.replica.applyOwnerDelta(ops, Number(delta.appliedFlowSeq));
     this.stats.deltasApplied++;
     this.stats.opsApplied += ops.length;
     if (ops.length > 0) this.changed = true;
@@ -696,12 +756,10 @@ export class EventLoop {
       this.reject(rec, session, code, (err as Error).message);
       return;
     }
-    rec.vars = vars as Record<string, JsonValue>;
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
+    rec.replica.applyOwnerSnapshot(vars as Record<string, JsonValue>, Number(snap.appliedFlowSeq));
     rec.appliedSeq = seq;
     rec.awaitingSnapshot = false;
     rec.ackDue = true;
-    this.rebindWorkState(rec);
     this.changed = true;
   }
 
@@ -865,17 +923,24 @@ export class EventLoop {
 
   // ---- outgoing ----
 
+  /** Sends the flow's writes to a work made since the last flush as one request to its owner. */
   private flushOps(rec: WorkRecord): void {
     flushPendingArrays();
-    if (rec.outOps.length === 0 || !rec.session) return;
-    const ops = rec.outOps;
-    rec.outOps = [];
-    rec.flowSeq++;
-    rec.session.send(
+    const request = rec.replica.takeRequest();
+    if (request) this.sendRequest(rec, request);
+  }
+
+  private sendRequest(rec: WorkRecord, request: FlowRequest): void {
+    rec.session?.send(
       create(FlowMessageSchema, {
         kind: {
           case: 'delta',
-          value: { work: rec.name, epoch: BigInt(rec.epoch), seq: BigInt(rec.flowSeq), ops: opsToWire(ops) },
+          value: {
+            work: rec.name,
+            epoch: BigInt(rec.epoch),
+            seq: BigInt(request.seq),
+            ops: opsToWire(request.ops),
+          },
         },
       }),
     );
@@ -914,8 +979,10 @@ export class EventLoop {
     this.journal.append(changes, sendAcks, () => this.componentDocs());
   }
 
+  /** Records a change for this drain's journal line; the value is captured now (ADR 0013). */
   private journalOp(component: string, op: PatchOperation): void {
     if (!this.journal) return;
+    if (op.value !== undefined) op = { ...op, value: cloneState(op.value) };
     let ops = this.journalChanges.get(component);
     if (!ops) {
       ops = [];
@@ -925,7 +992,7 @@ export class EventLoop {
   }
 
   private journalWork(rec: WorkRecord): void {
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
+    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.replica.confirmedState });
     this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
     this.journalOp(rec.name, { op: 'add', path: '/call', value: rec.call ? { ...rec.call } : null });
     this.journalOp(rec.name, {
@@ -941,7 +1008,7 @@ export class EventLoop {
     for (const [name, vars] of this.flowVars) docs[name] = { vars: cloneState(vars) };
     for (const rec of this.works.values()) {
       docs[rec.name] = {
-        vars: cloneState(rec.vars),
+        vars: cloneState(rec.replica.confirmedState),
         status: { ...rec.status },
         call: rec.call ? { ...rec.call } : null,
         daemon: { epoch: rec.epoch, instanceId: rec.instanceId },
@@ -991,9 +1058,8 @@ export class EventLoop {
     const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
     this.flowVars.set(flow.name, vars);
     const sink = (op: PatchOperation) => {
-      this.changed = true;
-      this.passChanged = true;
       this.journalOp(flow.name, prefixed(op, '/vars'));
+      this.stateWritten();
     };
     const state = recordingView(vars, '', sink, `${flow.name}.state`);
     flow[BINDING] = {
@@ -1013,15 +1079,13 @@ export class EventLoop {
     const rec: WorkRecord = {
       name,
       work,
-      vars: toStateValue(work.initialState, '') as Record<string, JsonValue>,
+      replica: undefined as unknown as WorkReplica, // set below, its hooks need `rec`
       status: initialStatus(),
       epoch: 0,
       instanceId: null,
       appliedSeq: 0,
       awaitingSnapshot: false,
       session: null,
-      flowSeq: 0,
-      outOps: [],
       call: null,
       runUnsent: false,
       retryTimer: null,
@@ -1030,11 +1094,12 @@ export class EventLoop {
       lastArgsHash: null,
       lastSession: null,
     };
+    let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
     const restored = this.restored?.[name];
     if (restored) {
       // Resuming: the work's last known state, status, call and daemon identity. A daemon that
       // kept running re-attaches with the same instance and epoch; a new one reruns the call.
-      if (isObject(restored.vars)) rec.vars = restored.vars as Record<string, JsonValue>;
+      if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
       if (isObject(restored.status)) Object.assign(rec.status, restored.status);
       if (isObject(restored.call)) rec.call = { ...(restored.call as unknown as ActiveCall) };
       if (isObject(restored.daemon)) {
@@ -1043,6 +1108,12 @@ export class EventLoop {
         rec.instanceId = d.instanceId ?? null;
       }
     }
+    rec.replica = new WorkReplica(vars, {
+      journal: (op) => this.journalOp(rec.name, prefixed(op, '/vars')),
+      rebind: () => this.rebindWorkState(rec),
+    });
+    // A daemon that kept running while the flow restarted still owns the document.
+    if (rec.instanceId !== null) rec.replica.handToDaemon();
     this.works.set(name, rec);
     this.rebindWorkState(rec);
     if (this.startedAt !== null) this.journalWork(rec);
@@ -1050,12 +1121,12 @@ export class EventLoop {
 
   private rebindWorkState(rec: WorkRecord): void {
     const sink = (op: PatchOperation) => {
-      rec.outOps.push(op);
-      this.changed = true;
-      this.passChanged = true;
-      this.journalOp(rec.name, prefixed(op, '/vars'));
+      rec.replica.localWrite(op);
+      this.stateWritten();
     };
-    const state = recordingView(rec.vars, '', sink, `${rec.name}.state`);
+    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`, () =>
+      rec.replica.beforeWrite(),
+    );
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
     rec.work[BINDING] = {
       state,

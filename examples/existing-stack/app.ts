@@ -1,7 +1,7 @@
 // The app, as its authors run it locally (`lightning-local run app.ts`). The platform team's
 // stack (main.ts) deploys it into their own network and bucket.
 import type { Construct } from 'constructs';
-import { CloudCompute, Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
+import { CloudCompute, Flow, LightningApp, ScriptWork } from 'lightning-local';
 
 class Trainer extends Flow {
   readonly train = new ScriptWork(this, 'train', {

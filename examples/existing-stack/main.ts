@@ -14,7 +14,7 @@ import { ComputeSubnetwork } from '@cdktf/provider-google/lib/compute-subnetwork
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket/index.js';
 import { App, TerraformStack } from 'cdktf';
-import { buildAppBundle, LightningGcp } from '../../constructs/cloud/index.ts';
+import { buildAppBundle, LightningGcp } from 'lightning-local/cloud';
 import trainer from './app.ts';
 
 const APP_FILE = fileURLToPath(new URL('./app.ts', import.meta.url));

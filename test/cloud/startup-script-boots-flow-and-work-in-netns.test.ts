@@ -1,8 +1,10 @@
 /**
- * The cloud boot path, for real: the synthesized startup script runs for the flow VM and a
- * work VM, each in its own network namespace, against stand-ins for GCP (a metadata server
- * per VM serving the synthesized metadata, Secret Manager enforcing the synthesized grants,
- * and the fake-gcs-server emulator holding the bundle object). The work daemon must find
+ * The cloud boot path, for real: the synthesized stack goes through real `terraform apply`
+ * (stand-in provider, test/support/terraform), and the startup script *as Terraform rendered
+ * it* runs for the flow VM and a work VM, each in its own network namespace, against
+ * stand-ins for GCP (a metadata server per VM serving the metadata Terraform applied, Secret
+ * Manager enforcing the synthesized grants, and the fake-gcs-server emulator holding the
+ * bundle object). The work daemon must find
  * the flow from metadata, read the token the flow published, dial it over TLS, run its
  * script, upload its output to the GCS Drive, and the app must end successfully.
  *
@@ -15,12 +17,17 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeApp } from '../../constructs/cloud/synth.ts';
 import { emulatorBinary } from '../support/gcs-emulator.ts';
+import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { appliedResources } from '../support/terraform/terraform-state.ts';
 import app from './fixtures/cpu-app/app.ts';
+import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';
 import {
   type FakeSecretManager,
   type FakeServer,
@@ -43,12 +50,15 @@ const BRIDGE = `ll${R}br`;
 const cleanups: (() => unknown)[] = [];
 let dir: string;
 let tf: StackJson & { resource: Record<string, Record<string, Record<string, unknown>>> };
+/** The stack with each VM's metadata replaced by what `terraform apply` rendered. */
+let applied: typeof tf;
 let stackText: string;
 let bundleBytes: Buffer;
 let bucket: string;
 let bundleObject: string;
 let gcs: string;
 let secretManager: FakeSecretManager;
+let compute: FakeCompute;
 const metadataServers: Record<string, FakeServer & { requests: string[] }> = {};
 
 function sh(cmd: string, args: string[]): string {
@@ -120,9 +130,45 @@ interface Booted {
   readonly exit: Promise<number | null>;
 }
 
-/** Runs the VM's synthesized startup script inside its namespace, as the guest agent would. */
+/**
+ * `terraform apply` of the synthesized stack; a minimal simulated GCP (SIM-CONTRACT.md) gives
+ * the flow's address the IP of the flow's namespace. Returns the stack with every VM's
+ * metadata as Terraform rendered it (templates rendered, references resolved).
+ */
+async function terraformApply(stackDir: string): Promise<typeof tf> {
+  const sim = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c;
+    });
+    req.on('end', () => {
+      const { type, planned } = JSON.parse(body) as { type: string; planned: Record<string, unknown> | null };
+      if (req.url !== '/v1/apply') return res.writeHead(404).end();
+      const state =
+        type === 'google_compute_address' && planned ? { ...planned, address: VMS.flow.ip } : planned;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ state }));
+    });
+  });
+  await new Promise<void>((resolve) => sim.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => sim.close(resolve)));
+  const ws = await TerraformWorkspace.create(stackDir);
+  cleanups.push(() => ws.dispose());
+  await ws.run(['init']);
+  const env = { LIGHTNING_GCP_SIM_URL: `http://127.0.0.1:${(sim.address() as AddressInfo).port}` };
+  await ws.run(['apply', '-auto-approve'], { env });
+  const rendered = appliedResources(await ws.showJson(), 'google_compute_instance');
+  const copy = structuredClone(tf);
+  for (const vm of Object.values(copy.resource.google_compute_instance ?? {})) {
+    const done = rendered.find((r) => r.name === vm.name);
+    if (!done) throw new Error(`terraform apply created no VM ${String(vm.name)}`);
+    vm.metadata = done.metadata;
+  }
+  return copy;
+}
+
+/** Runs the VM's startup script, as Terraform rendered it, inside its namespace, as the guest agent would. */
 function boot(vmName: string, ns: string, metadataPort: number, tag: string): Booted {
-  const vm = Object.values(tf.resource.google_compute_instance ?? {}).find((r) => r.name === vmName)!;
+  const vm = Object.values(applied.resource.google_compute_instance ?? {}).find((r) => r.name === vmName)!;
   const script = join(dir, `${tag}-startup-script.sh`);
   writeFileSync(script, (vm.metadata as Record<string, string>)['startup-script']!);
   const home = join(dir, `${tag}-home`);
@@ -136,6 +182,7 @@ function boot(vmName: string, ns: string, metadataPort: number, tag: string): Bo
     GCE_METADATA_HOST: `${HOST_IP}:${metadataPort}`,
     STORAGE_EMULATOR_HOST: gcs,
     LIGHTNING_SECRET_MANAGER_ENDPOINT: `http://${HOST_IP}:${secretManager.port}`,
+    LIGHTNING_COMPUTE_ENDPOINT: compute.endpoint,
   };
   const child = spawn(
     'ip',
@@ -196,6 +243,7 @@ beforeAll(async () => {
   bundleObject = objectResource.name as string;
   bundleBytes = readFileSync(join(dirname(result.stackFile), objectResource.source as string));
   bucket = Object.values(tf.resource.google_storage_bucket ?? {})[0]!.name as string;
+  applied = await terraformApply(dirname(result.stackFile));
 
   setUpNetwork();
   gcs = await startGcs();
@@ -216,9 +264,14 @@ beforeAll(async () => {
 
   secretManager = await startSecretManager(HOST_IP, tf, PROJECT);
   cleanups.push(() => secretManager.close());
+  compute = await startComputeApi(tf, PROJECT, 'us-central1-a', {}, HOST_IP);
+  cleanups.push(() => compute.close());
   const values = { 'google_storage_bucket.name': bucket, 'google_compute_address.address': VMS.flow.ip };
-  for (const vm of ['hello-cloud-flow', 'hello-cloud-hello']) {
-    metadataServers[vm] = await startMetadataServer(HOST_IP, tf, vm, PROJECT, values);
+  for (const [vm, ip] of [
+    ['hello-cloud-flow', VMS.flow.ip],
+    ['hello-cloud-hello', VMS.work.ip],
+  ] as const) {
+    metadataServers[vm] = await startMetadataServer(HOST_IP, applied, vm, PROJECT, values, ip);
     cleanups.push(() => metadataServers[vm]!.close());
   }
 }, 180_000);
@@ -237,11 +290,17 @@ describe('startup script on a flow VM and a work VM (network namespaces, GCP sta
   it('boots both roles; the work joins the flow over TLS, runs, and the app ends successfully', async () => {
     const flow = boot('hello-cloud-flow', VMS.flow.ns, metadataServers['hello-cloud-flow']!.port, 'flow');
     const work = boot('hello-cloud-hello', VMS.work.ns, metadataServers['hello-cloud-hello']!.port, 'work');
-    const code = await within(
-      flow.exit,
+    // After the app ended the flow VM stays up, idle until a redeploy (ADR 0012).
+    await within(
+      new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (/This VM stays up/.test(flow.output)) resolve(clearInterval(timer));
+        }, 100);
+      }),
       120_000,
-      () => `the flow did not end within 120 s.\nflow:\n${flow.output}\nwork:\n${work.output}`,
+      () => `the app did not end within 120 s.\nflow:\n${flow.output}\nwork:\n${work.output}`,
     );
+    const code = Number(/lightning app ended \(exit (\d+)\)/.exec(flow.output)?.[1]);
     const diagnostics = `flow:\n${flow.output}\nwork:\n${work.output}\nsecret manager:\n${secretManager.log.join('\n')}`;
     expect(code, diagnostics).toBe(0);
     expect(flow.output, diagnostics).toMatch(/lightning app ended \(exit 0\): hello finished/);
@@ -250,6 +309,11 @@ describe('startup script on a flow VM and a work VM (network namespaces, GCP sta
     expect(work.output + flow.output).toMatch(/hello from .* to cloud/);
     expect(work.output).toMatch(/role work \(root\.hello\)/);
     expect(flow.output).toMatch(/first boot of this deployment/);
+    // The ended app stopped its work VM through the Compute API, with the synthesized grant.
+    expect(compute.log.filter((l) => / POST /.test(l))).toEqual([
+      'hello-cloud-flow POST hello-cloud-hello/stop 200',
+    ]);
+    expect(compute.status.get('hello-cloud-hello')).toBe('TERMINATED');
 
     // The output went to the GCS Drive at the synthesized drive URL.
     const objs = await objects();

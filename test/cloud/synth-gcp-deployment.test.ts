@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IAP_SOURCE_RANGE } from '../../constructs/cloud/lightning-gcp.ts';
 import { renderStartupScript } from '../../constructs/cloud/startup-script.ts';
+import { templateLiteral } from '../../constructs/cloud/terraform-template.ts';
 import { Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
 import app from './fixtures/gpu-app/app.ts';
 import {
@@ -59,7 +60,7 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     }
   });
 
-  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow', () => {
+  it('opens the flow port only to the works, SSH only to IAP, work ports only to the flow and the works', () => {
     const fw = s.byName('google_compute_firewall');
     expect(Object.keys(fw).sort()).toEqual([
       'vision-allow-flow-grpc',
@@ -82,13 +83,14 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     });
     expect(fw['vision-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['6006'] }],
-      source_service_accounts: [saEmailRef(s, 'vision-flow')],
+      // The flow's UI proxy, and works calling each other's servers (a UI calling a model server).
+      source_service_accounts: [saEmailRef(s, 'vision-flow'), saEmailRef(s, 'vision-work')],
       target_service_accounts: [saEmailRef(s, 'vision-work')],
     });
     for (const r of Object.values(fw)) expect(r.source_ranges ?? []).not.toContain('0.0.0.0/0');
   });
 
-  it("opens the unprivileged range, to the flow only, for a work with port 'auto'", async () => {
+  it("opens the unprivileged range, to the app's own VMs only, for a work with port 'auto'", async () => {
     const a = new LightningApp({ name: 'autoport', cloud: { project: 'my-ml-project' } });
     class Root extends Flow {
       constructor() {
@@ -102,7 +104,10 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     const synthesized = await synthFixture(a);
     expect(synthesized.byName('google_compute_firewall')['autoport-allow-work-ports']).toMatchObject({
       allow: [{ protocol: 'tcp', ports: ['1024-65535'] }],
-      source_service_accounts: [saEmailRef(synthesized, 'autoport-flow')],
+      source_service_accounts: [
+        saEmailRef(synthesized, 'autoport-flow'),
+        saEmailRef(synthesized, 'autoport-work'),
+      ],
       target_service_accounts: [saEmailRef(synthesized, 'autoport-work')],
     });
   });
@@ -217,15 +222,18 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     expect(vm('vision-flow').scheduling).toMatchObject({ provisioning_model: 'STANDARD' });
   });
 
-  it('creates first-run works stopped and lets only the flow start/stop them (and restart preempted Spot VMs)', () => {
+  it('creates first-run works stopped and lets only the flow start/stop every work VM (preempted Spot VMs, an ended app)', () => {
     const evaluate = vm('vision-evaluate');
     expect(evaluate.desired_status).toBe('TERMINATED');
     expect(evaluate.lifecycle).toEqual({ ignore_changes: ['desired_status'] });
     // Spot: created running, but the flow restarts it after a preemption.
     expect(vm('vision-train')).not.toHaveProperty('desired_status');
     expect(vm('vision-train').lifecycle).toEqual({ ignore_changes: ['desired_status'] });
-    // Neither: Terraform owns its status.
-    expect(vm('vision-tensorboard')).not.toHaveProperty('lifecycle');
+    // Neither: created running, but the flow stops it when the app ends (and starts it for a
+    // later app), so Terraform must not fight over its status either.
+    expect(vm('vision-tensorboard')).not.toHaveProperty('desired_status');
+    expect(vm('vision-tensorboard').lifecycle).toEqual({ ignore_changes: ['desired_status'] });
+    expect(vm('vision-flow')).not.toHaveProperty('lifecycle');
     const role = Object.values(s.tf.resource.google_project_iam_custom_role ?? {});
     expect(role).toHaveLength(1);
     expect(role[0]!.permissions).toEqual([
@@ -241,11 +249,18 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       });
     }
     expect(grants.map((g) => /lightning_(work-[a-z]+)_/.exec(g.instance_name as string)?.[1]).sort()).toEqual(
-      ['work-evaluate', 'work-train'],
+      ['work-evaluate', 'work-tensorboard', 'work-train'],
     );
     expect(JSON.parse(vm('vision-flow').metadata['lightning-work-vms']!)).toEqual({
       'root.train': {
         instance: 'vision-train',
+        zone: 'us-central1-a',
+        project: 'my-ml-project',
+        startWith: 'flow',
+        idleTimeoutSeconds: null,
+      },
+      'root.tensorboard': {
+        instance: 'vision-tensorboard',
         zone: 'us-central1-a',
         project: 'my-ml-project',
         startWith: 'flow',
@@ -260,6 +275,8 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       },
     });
     expect(evaluate.metadata['lightning-idle-timeout-seconds']).toBe('600');
+    // The default: an ended app stops its work VMs (the opt-out is keepWorkVmsAfterEnd).
+    expect(vm('vision-flow').metadata).not.toHaveProperty('lightning-keep-work-vms');
   });
 
   it('wires each VM to its role, the flow address, the bucket, the bundle and the startup script', () => {
@@ -291,7 +308,9 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     expect(vm('vision-train').metadata).not.toHaveProperty('lightning-tls-key-secret');
     expect(vm('vision-tensorboard').metadata).toMatchObject({ 'lightning-work': 'root.tensorboard' });
     for (const name of ['vision-flow', 'vision-train', 'vision-tensorboard', 'vision-evaluate']) {
-      expect(vm(name).metadata['startup-script']).toBe(renderStartupScript());
+      // Written as a Terraform template (`$${`, `%%{`); that Terraform renders it back to exactly
+      // renderStartupScript() is proven with real Terraform (terraform-renders-synthesized-strings-unchanged).
+      expect(vm(name).metadata['startup-script']).toBe(templateLiteral(renderStartupScript()));
       expect(vm(name)).not.toHaveProperty('metadata_startup_script');
     }
   });
@@ -355,9 +374,9 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
   });
 
   it('matches the JSON snapshot', async () => {
-    // CDKTF's default local backend records the absolute working directory; the snapshot must
-    // not depend on where the repository is checked out (CI uses a fresh clone elsewhere).
-    const portable = s.text.replaceAll(process.cwd(), '<repo>');
-    await expect(portable).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json.snap');
+    // No path of this machine in it (the local backend path is relative): the same bytes in
+    // any checkout (synth-output-is-identical-across-checkouts).
+    expect(s.text).not.toContain(process.cwd());
+    await expect(s.text).toMatchFileSnapshot('__snapshots__/gpu-app.cdk.tf.json.snap');
   });
 });

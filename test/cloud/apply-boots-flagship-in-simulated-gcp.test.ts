@@ -1,0 +1,170 @@
+/**
+ * The flagship (examples/flagship/app.ts, unchanged) deployed into the simulated GCP
+ * (test/support/gcp-sim): every VM is a network namespace running its startup script as
+ * applied, behind the synthesized firewall, with the metadata server, Secret Manager and
+ * Compute stand-ins and the GCS emulator. It trains, serves, the UI answers through the
+ * documented IAP tunnel path, a retrain (state PATCH through the UI API) rolls the servers
+ * over to the new model, and destroy leaves no namespace, process, object or secret.
+ *
+ * The "image" of the VMs: Node on PATH, and the flagship's venv first on PATH (on GCP the
+ * deeplearning-platform-release images bring Python with torch; Lightning, TensorBoard and
+ * Streamlit are what examples/flagship/requirements.txt adds).
+ *
+ * Applied by post-stack.ts until the stand-in Terraform provider (h8-tf) is merged; then by
+ * `terraform apply` through it. Prints the boot timeline. Needs root, iproute2, nftables and
+ * the flagship venv (scripts/setup.sh).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesizeApp } from '../../constructs/cloud/synth.ts';
+import app from '../../examples/flagship/app.ts';
+import { type AppSnapshot, FlowUi } from '../support/gcp-sim/flow-ui.ts';
+import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import { type IapTunnel, openIapTunnel } from '../support/gcp-sim/iap-tunnel.ts';
+import { destroyStack, type PostedStack, postStack } from '../support/gcp-sim/post-stack.ts';
+import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
+
+const APP_FILE = new URL('../../examples/flagship/app.ts', import.meta.url).pathname;
+const VENV_BIN = new URL('../../examples/flagship/.venv/bin', import.meta.url).pathname;
+const SERVERS = ['root.tensorboard', 'root.serve', 'root.ui'] as const;
+const UI_PORT = 7501;
+
+let sim: GcpSim;
+let posted: PostedStack;
+let tunnel: IapTunnel | undefined;
+let stackFile: string;
+const timeline: { event: string; at: number }[] = [];
+const mark = (event: string) => timeline.push({ event, at: Date.now() });
+
+function diagnostics(): string {
+  return [...sim.vms.values()].map((v) => `--- ${v.name}\n${v.output.slice(-30).join('\n')}`).join('\n');
+}
+
+function printTimeline(): void {
+  const t0 = timeline[0]?.at ?? 0;
+  const lines = timeline.map((t) => `  ${String(t.at - t0).padStart(7)} ms  ${t.event}`);
+  console.log(`flagship in simulated GCP, boot timeline:\n${lines.join('\n')}`);
+}
+
+beforeAll(async () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'lightning-flagship-sim-'));
+  ({ stackFile } = await synthesizeApp(app, { appFile: APP_FILE, outdir, project: 'sim-project' }));
+  sim = await startGcpSim({ sourceRoot: dirname(stackFile), guestPath: [VENV_BIN] });
+}, 180_000);
+
+afterAll(async () => {
+  await tunnel?.close();
+  await sim?.close();
+});
+
+const ready = (s: AppSnapshot) =>
+  SERVERS.every((w) => s[w]?.status?.phase === 'running' && !!s[w]?.status?.url);
+
+describe('flagship in simulated GCP', () => {
+  it('apply boots it; it trains, serves, answers through the IAP tunnel, and retrains', async () => {
+    mark('apply start');
+    posted = await postStack(sim.url, stackFile);
+    mark(`apply done (${posted.states.size} resources)`);
+    const flowVm = sim.vm('flagship-flow');
+    tunnel = await openIapTunnel(flowVm, UI_PORT);
+    const ui = await FlowUi.login(flowVm, tunnel, 120_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${diagnostics()}`);
+    });
+    mark('flow ready (UI login through the tunnel)');
+    // Keep serving after training (no demo run that ends the app), and train briefly.
+    await ui.patch('root', [
+      { op: 'replace', path: '/demo', value: false },
+      { op: 'replace', path: '/epochs', value: 3 },
+    ]);
+    const seen = new Set<string>();
+    const first = await ui.until(
+      (s) => {
+        for (const [name, c] of Object.entries(s)) {
+          if (c.status?.phase === 'running' && !seen.has(name)) {
+            seen.add(name);
+            mark(`${name} running`);
+          }
+        }
+        const failed = Object.entries(s).find(([, c]) => c.status?.phase === 'failed');
+        if (failed) throw new Error(`${failed[0]} failed: ${failed[1].status?.message}\n${diagnostics()}`);
+        return ready(s);
+      },
+      600_000,
+      'train, then tensorboard/serve/ui serving',
+    );
+    mark('all servers running');
+    expect(first['root.train']!.status!.phase).toBe('succeeded');
+    expect(first['root.train']!.vars.max_epochs).toBe(3);
+    expect(first['root.train']!.vars.best_val_acc as number).toBeGreaterThan(0.5);
+    // Each server is advertised at its own VM's internal address.
+    for (const w of SERVERS) {
+      const vm = sim.vm(`flagship-${w.slice('root.'.length)}`);
+      expect(new URL(first[w]!.status!.url!).hostname, w).toBe(vm.opts.ip);
+    }
+
+    // The UI and the works' servers through the tunnel and the flow's proxy.
+    const page = await ui.fetch('/', { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    const predict = await ui.fetch('/w/root.serve/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [[0.1, 0.5]] }),
+    });
+    const prediction = (await predict.json()) as { predictions?: number[] };
+    expect(predict.status, JSON.stringify(prediction)).toBe(200);
+    expect(prediction.predictions).toHaveLength(1);
+    const streamlit = await ui.fetch('/w/root.ui/', { headers: { accept: 'text/html' } });
+    expect(streamlit.status).toBe(200);
+    const tensorboard = await ui.fetch('/w/root.tensorboard/', { headers: { accept: 'text/html' } });
+    expect(tensorboard.status).toBe(200);
+
+    // Retrain: a state PATCH through the UI API; train runs again and the servers move to it.
+    const before = {
+      train: first['root.train']!.status!.callHash,
+      serve: first['root.serve']!.status!.callHash,
+    };
+    mark('retrain requested (epochs 4)');
+    await ui.patch('root', [{ op: 'replace', path: '/epochs', value: 4 }]);
+    const second = await ui.until(
+      (s) =>
+        s['root.train']!.status!.callHash !== before.train &&
+        s['root.train']!.status!.phase === 'succeeded' &&
+        s['root.serve']!.status!.callHash !== before.serve &&
+        ready(s),
+      600_000,
+      'the retrain and the servers on its outputs',
+    );
+    mark('retrained, servers running on the new model');
+    expect(second['root.train']!.vars.max_epochs).toBe(4);
+    const again = await ui.fetch('/w/root.serve/predict', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [[0.1, 0.5]] }),
+    });
+    expect(again.status).toBe(200);
+    printTimeline();
+  }, 1_500_000);
+
+  it('destroy leaves no namespace, process, object or secret behind', async () => {
+    const inodes = [...sim.vms.values()].map((v) => v.ns!.inode);
+    const bucket = [...posted.states.values()].find((s) => s.type === 'google_storage_bucket')!.state
+      .name as string;
+    expect((await sim.gcs.list(bucket)).length).toBeGreaterThan(1); // the bundle and Drive outputs
+    await tunnel?.close();
+    tunnel = undefined;
+    // As on GCP: the Drive bucket holds the app's outputs and force_destroy defaults to false,
+    // so destroy stops at the bucket (after everything else is gone) until the user empties it.
+    await expect(destroyStack(sim.url, posted)).rejects.toThrow(/containing objects without `force_destroy`/);
+    expect(sim.vms.size).toBe(0);
+    for (const o of await sim.gcs.list(bucket)) await sim.gcs.deleteObject(bucket, o); // gcloud storage rm -r
+    await destroyStack(sim.url, posted);
+    expect(sim.vms.size).toBe(0);
+    expect(sim.network.list()).toEqual([]);
+    expect(processesInNamespaces(inodes)).toEqual([]);
+    expect(await sim.gcs.bucketExists(bucket)).toBe(false);
+    expect([...sim.secrets.versions.keys()]).toEqual([]);
+  }, 120_000);
+});
