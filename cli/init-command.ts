@@ -44,6 +44,7 @@ interface OwnPackage {
   name: string;
   version: string;
   devDependencies?: Record<string, string>;
+  allowScripts?: Record<string, boolean>;
 }
 
 export function registerInitCommand(program: Command): void {
@@ -128,7 +129,16 @@ export function initProject(dir: string, opts: InitOptions = {}): string[] {
       '@types/node': own.devDependencies?.['@types/node'] ?? '^20.19.0',
     },
   };
-  writeFileSync(join(target, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  // npm asks the project to approve dependencies' install scripts; the ones our runtime
+  // dependencies carry are approved in our package.json already, so the first install of a
+  // new project does not greet the user with a warning about them.
+  const allowScripts = Object.fromEntries(
+    Object.entries(own.allowScripts ?? {}).filter(([dep]) => !own.devDependencies?.[dep]),
+  );
+  writeFileSync(
+    join(target, 'package.json'),
+    `${JSON.stringify(Object.keys(allowScripts).length ? { ...pkg, allowScripts } : pkg, null, 2)}\n`,
+  );
   written.push('package.json');
 
   const cd = shown === '.' ? '' : `cd ${shown} && `;

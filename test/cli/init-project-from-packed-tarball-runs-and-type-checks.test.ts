@@ -42,6 +42,7 @@ let work: string;
 let tarball: string;
 let project: string;
 let tarEntries: string[];
+let installOutput: string;
 
 // prepack builds REPO/dist/types and postpack removes it; if the pack is cut short, stale
 // declarations there would shadow the sources for the checkout's own tsc.
@@ -69,6 +70,7 @@ beforeAll(async () => {
     170_000,
   );
   expect(install.code, install.out).toBe(0);
+  installOutput = install.out;
 }, 200_000);
 
 afterAll(async () => {
@@ -103,6 +105,8 @@ describe('a project made by lightning-local init, installed from the packed tarb
     const pkg = JSON.parse(await readFile(join(project, 'package.json'), 'utf8'));
     expect(pkg).toMatchObject({ name: 'my-app', type: 'module' });
     expect(pkg.dependencies['lightning-local']).toBe('file:../lightning-local-0.1.0.tgz');
+    // The runtime dependencies' install scripts are approved, so npm has nothing to warn about.
+    expect(installOutput).not.toMatch(/install-scripts|allowScripts/);
   });
 
   it("passes the project's own tsc, which does check app code against the package's types", async () => {
