@@ -141,7 +141,6 @@ describe('flagship app by default', () => {
     copies.push(copy);
     const app = await startLocalApp({
       appFile: copy.appFile,
-      env: { LIGHTNING_PYTHON: flagshipEnv().LIGHTNING_PYTHON! },
       set: { epochs: 2 },
       onDaemonOutput: () => {},
     });

@@ -36,6 +36,9 @@ export async function copyFlagship(): Promise<FlagshipCopy> {
   for (const name of await readdir(EXAMPLE)) {
     if (/\.(ts|py)$/.test(name)) await copyFile(join(EXAMPLE, name), join(dir, name));
   }
+  // The app finds its Python beside itself (.venv), in the flow process and in every daemon,
+  // unless LIGHTNING_PYTHON names one.
+  if (!process.env.LIGHTNING_PYTHON) await symlink(join(EXAMPLE, '.venv'), join(dir, '.venv'), 'dir');
   await mkdir(join(dir, 'node_modules'));
   await symlink(REPO, join(dir, 'node_modules/lightning-local'), 'dir');
   return {
