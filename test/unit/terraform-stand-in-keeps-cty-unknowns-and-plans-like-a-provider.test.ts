@@ -13,6 +13,7 @@ import {
 } from '../support/terraform/dynamic-value.ts';
 import { impliedType, loadProviderSchema } from '../support/terraform/provider-schema.ts';
 import { asGcpReports, fillUnknowns, planChange } from '../support/terraform/resource-changes.ts';
+import { terraformBinary } from '../support/terraform/terraform-cli.ts';
 
 const schema = loadProviderSchema();
 const address = schema.resource_schemas.google_compute_address!;
@@ -91,5 +92,13 @@ describe('plan, apply and read', () => {
     expect(asGcpReports('google_compute_instance', declared)).toBe(declared);
     const small = { machine_type: 'e2-small', scratch_disk: [] };
     expect(asGcpReports('google_compute_instance', small)).toBe(small);
+  });
+});
+
+describe('terraform-cli', () => {
+  it('says how to get Terraform when it is missing', () => {
+    expect(() => terraformBinary({ TERRAFORM_BINARY: '/nonexistent/terraform' })).toThrow(
+      /Terraform is not installed \(`\/nonexistent\/terraform version` failed\).*install it on PATH or set TERRAFORM_BINARY/,
+    );
   });
 });
