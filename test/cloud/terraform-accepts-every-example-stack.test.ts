@@ -7,7 +7,7 @@
  *
  * What Terraform checks here and what it cannot: docs/adr/0009-terraform-stand-in-provider.md.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,4 +131,37 @@ describe.concurrent('terraform accepts every example stack', () => {
       2 * TERRAFORM_TIMEOUT_MS,
     );
   }
+});
+
+describe('control: the second plan catches drift', () => {
+  it(
+    'an A3 VM whose config omits its bundled local SSDs is planned for replacement after apply',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'lightning-ssd-control-'));
+      const vm = {
+        name: 'a3',
+        zone: 'us-central1-a',
+        machine_type: 'a3-highgpu-8g',
+        boot_disk: [{ initialize_params: [{ image: 'debian-cloud/debian-12' }] }],
+        network_interface: [{ network: 'default' }],
+      };
+      writeFileSync(
+        join(dir, 'cdk.tf.json'),
+        JSON.stringify({
+          terraform: { required_providers: { google: { source: 'hashicorp/google', version: '6.50.0' } } },
+          provider: { google: [{ project: 'control-project' }] },
+          resource: { google_compute_instance: { vm } },
+        }),
+      );
+      const ws = await TerraformWorkspace.create(dir);
+      await ws.run(['init']);
+      await ws.run(['apply', '-auto-approve']);
+      const second = await ws.run(['plan', '-detailed-exitcode'], { okExitCodes: [2] });
+      expect(second.stdout).toMatch(/google_compute_instance\.vm must be replaced/);
+      expect(second.stdout).toMatch(/- scratch_disk \{ # forces replacement/);
+      ws.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    TERRAFORM_TIMEOUT_MS,
+  );
 });

@@ -12,7 +12,8 @@ import {
   type Value,
 } from '../support/terraform/dynamic-value.ts';
 import { impliedType, loadProviderSchema } from '../support/terraform/provider-schema.ts';
-import { asGcpReports, fillUnknowns, planChange } from '../support/terraform/resource-changes.ts';
+import { asGcpReports, fillUnknowns, planChange, replacedBy } from '../support/terraform/resource-changes.ts';
+import { terraformBinary } from '../support/terraform/terraform-cli.ts';
 
 const schema = loadProviderSchema();
 const address = schema.resource_schemas.google_compute_address!;
@@ -91,5 +92,17 @@ describe('plan, apply and read', () => {
     expect(asGcpReports('google_compute_instance', declared)).toBe(declared);
     const small = { machine_type: 'e2-small', scratch_disk: [] };
     expect(asGcpReports('google_compute_instance', small)).toBe(small);
+    // Like the real provider, a change of local SSDs replaces the VM.
+    const reported = asGcpReports('google_compute_instance', vm);
+    expect(replacedBy('google_compute_instance', reported, vm)).toEqual(['scratch_disk']);
+    expect(replacedBy('google_compute_instance', declared, declared)).toEqual([]);
+  });
+});
+
+describe('terraform-cli', () => {
+  it('says how to get Terraform when it is missing', () => {
+    expect(() => terraformBinary({ TERRAFORM_BINARY: '/nonexistent/terraform' })).toThrow(
+      /Terraform is not installed \(`\/nonexistent\/terraform version` failed\).*install it on PATH or set TERRAFORM_BINARY/,
+    );
   });
 });

@@ -44,14 +44,6 @@ export function isObject(v: Value | undefined): v is { [key: string]: Value } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** True when `value` holds an unknown anywhere. */
-export function hasUnknown(value: Value): boolean {
-  if (value === UNKNOWN) return true;
-  if (Array.isArray(value)) return value.some(hasUnknown);
-  if (isObject(value)) return Object.values(value).some(hasUnknown);
-  return false;
-}
-
 /**
  * Walks `value` along `type`, calling `visit` on every value (leaves and containers, outer
  * first) with its path; `visit` returns a replacement or undefined to keep the value and

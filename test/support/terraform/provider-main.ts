@@ -81,6 +81,8 @@ function handlers(provider: StandInProvider): grpc.UntypedServiceImplementation 
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
+      // Terraform shows a provider's stderr in its log (TF_LOG=debug): one line per call.
+      process.stderr.write(`rpc ${method.name}\n`);
       Promise.resolve()
         .then(() => fn.call(provider, call.request))
         .then(

@@ -43,7 +43,13 @@ import {
   type SchemaJson,
   schemaToProto,
 } from './provider-schema.ts';
-import { asGcpReports, fillUnknowns, type ProviderDefaults, planChange } from './resource-changes.ts';
+import {
+  asGcpReports,
+  fillUnknowns,
+  type ProviderDefaults,
+  planChange,
+  replacedBy,
+} from './resource-changes.ts';
 
 type DiagnosticInit = MessageInitShape<typeof DiagnosticSchema>;
 
@@ -130,6 +136,9 @@ export class StandInProvider {
     return create(PlanResourceChange_ResponseSchema, {
       plannedState: msgpack(planned),
       plannedPrivate: req.priorPrivate,
+      requiresReplace: replacedBy(req.typeName, prior, planned).map((name) => ({
+        steps: [{ selector: { case: 'attributeName' as const, value: name } }],
+      })),
     });
   }
 

@@ -127,6 +127,16 @@ export const BUNDLED_LOCAL_SSDS: Readonly<Record<string, number>> = {
   'a3-ultragpu-8g': 32,
 };
 
+/**
+ * Attributes whose change replaces the resource (the real provider's ForceNew), for the one
+ * GCE behaviour modelled here: a VM's local SSDs cannot change in place.
+ */
+export function replacedBy(typeName: string, prior: Value, planned: Value): string[] {
+  if (typeName !== 'google_compute_instance' || !isObject(prior) || !isObject(planned)) return [];
+  const disks = (v: Value | undefined) => JSON.stringify(toJson(v ?? null));
+  return disks(prior.scratch_disk) === disks(planned.scratch_disk) ? [] : ['scratch_disk'];
+}
+
 /** The state as GCP would report it on refresh, given the state Terraform stored. */
 export function asGcpReports(typeName: string, state: Value): Value {
   if (typeName !== 'google_compute_instance' || !isObject(state)) return state;

@@ -35,9 +35,15 @@ export const TERRAFORM_TIMEOUT_MS = 400_000;
 
 const PROVIDER_ENTRY = fileURLToPath(new URL('./provider-main.ts', import.meta.url));
 
-/** The terraform binary: $TERRAFORM_BINARY, else `terraform` on PATH. */
-export function terraformBinary(): string {
-  const bin = process.env.TERRAFORM_BINARY ?? 'terraform';
+const checkedBinaries = new Set<string>();
+
+/**
+ * The terraform binary: $TERRAFORM_BINARY, else `terraform` on PATH (checked once per process);
+ * throws what to do when it is missing.
+ */
+export function terraformBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const bin = env.TERRAFORM_BINARY ?? 'terraform';
+  if (checkedBinaries.has(bin)) return bin;
   try {
     execFileSync(bin, ['version'], { stdio: 'ignore', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
   } catch {
@@ -45,6 +51,7 @@ export function terraformBinary(): string {
       `Terraform is not installed (\`${bin} version\` failed). These tests run the real terraform CLI (>= 1.5; CI uses 1.11 at /usr/local/bin/terraform): install it on PATH or set TERRAFORM_BINARY. scripts/setup.sh checks for it.`,
     );
   }
+  checkedBinaries.add(bin);
   return bin;
 }
 
