@@ -6,8 +6,7 @@
  *   tsx bench/run.ts [--quick] [--only 1,3] [--repeats N]
  *
  * --quick: one repeat, shorter windows, smaller Drive files (a few minutes).
- * --only:  scenario numbers to run (1 and 3 share our stream runs). 7 (cloud boot in the
- *          simulated GCP) needs root.
+ * --only:  scenario numbers to run (1 and 3 share our stream runs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -17,7 +16,6 @@ import {
   type BenchConfig,
   measureOursStreams,
   type StreamFigures,
-  scenarioCloudBoot,
   scenarioDrive,
   scenarioIdle,
   scenarioLightning,
@@ -32,7 +30,7 @@ function argValue(name: string): string | undefined {
 }
 
 const quick = process.argv.includes('--quick');
-const only = new Set((argValue('--only') ?? '1,2,3,4,5,6,7').split(',').map((x) => Number(x.trim())));
+const only = new Set((argValue('--only') ?? '1,2,3,4,5,6').split(',').map((x) => Number(x.trim())));
 const repeats = Number(argValue('--repeats') ?? (quick ? 1 : 3));
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
@@ -70,7 +68,6 @@ await scenario(3, 'Lightning Apps side by side', async () => scenarioLightning(c
 await scenario(4, 'start-up', () => scenarioStartup(cfg));
 await scenario(5, 'synthesis', () => scenarioSynth(cfg));
 await scenario(6, 'Drive and Paths', () => scenarioDrive(cfg));
-await scenario(7, 'cloud boot (simulated GCP)', () => scenarioCloudBoot(cfg));
 
 // ---- the table ----
 

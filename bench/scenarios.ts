@@ -366,26 +366,3 @@ export async function scenarioDrive(cfg: BenchConfig): Promise<BenchRow[]> {
     };
   });
 }
-
-// ---- Scenario 7: cloud boot in the simulated GCP ----
-
-/**
- * `terraform apply` → all works running, in the simulated GCP (bench/cloud/apply-to-running.bench.ts).
- * Needs root for network namespaces; without it the row says so instead of failing the run.
- */
-export async function scenarioCloudBoot(cfg: BenchConfig): Promise<BenchRow[]> {
-  if (process.getuid?.() !== 0) {
-    return [
-      {
-        scenario: '7 cloud: terraform apply → all works running (simulated GCP)',
-        ours: Number.NaN,
-        baseline: Number.NaN,
-        unit: 's',
-        higherIsBetter: false,
-        note: 'skipped: the simulated GCP needs root (network namespaces, nftables)',
-      },
-    ];
-  }
-  const { benchApplyToRunning } = await import('./cloud/apply-to-running.bench.ts');
-  return benchApplyToRunning({ repeats: cfg.repeats, log: cfg.log });
-}
