@@ -90,16 +90,6 @@ describe('simulated GCP, provider contract', () => {
     expect(address.address).toMatch(
       new RegExp(`^${sim.network.hostIp.replace(/\.1$/, '').replaceAll('.', '\\.')}\\.\\d+$`),
     );
-    // Through Terraform, `planned` carries the stand-in provider's placeholder for an unknown
-    // address; the stack's config (no address) decides, not the placeholder.
-    const placeholder = await call('/v1/apply', {
-      type: 'google_compute_address',
-      prior: null,
-      planned: { name: 'ip2', region: 'r', address_type: 'INTERNAL', address: '10.131.95.46' },
-      config: { name: 'ip2', region: 'r', address_type: 'INTERNAL', address: null },
-    });
-    expect(placeholder.status, JSON.stringify(placeholder.body)).toBe(200);
-    expect((placeholder.body.state as Obj).address).not.toBe('10.131.95.46');
     const secret = (await apply('google_secret_manager_secret', null, { secret_id: 's1' })).body.state as Obj;
     expect(secret).toMatchObject({ secret_id: 's1', name: 'projects/p1/secrets/s1' });
     expect(sim.secrets.versions.has('p1/s1')).toBe(true);

@@ -187,8 +187,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
         return planned;
       }
       const verb = !prior ? 'create' : !planned ? 'delete' : 'update';
-      const config = body.config === undefined ? undefined : ((body.config as Obj | null) ?? null);
-      const state = await handler.apply(ctx, prior, planned, config);
+      const state = await handler.apply(ctx, prior, planned);
       if (prior) tracked.delete(`${type}|${prior.id}`);
       if (state) tracked.set(`${type}|${state.id}`, { type, state });
       calls.push(`${label}: ${verb}`);

@@ -79,10 +79,14 @@ export async function postStack(simUrl: string, stackFile: string): Promise<Post
     if (ready.length === 0)
       throw new Error(`post-stack: a reference cycle among ${[...pending.keys()].join(', ')}`);
     for (const [key, r] of ready) {
-      // Terraform hands the provider the config with references resolved; so does this.
-      const config = resolve(r.config, states) as Obj;
-      const planned = { ...config, id: config.id ?? key };
-      const { state } = await post(simUrl, '/v1/apply', { type: r.type, prior: null, planned, config });
+      const planned = resolve(r.config, states) as Obj;
+      planned.id ??= key;
+      const { state } = await post(simUrl, '/v1/apply', {
+        type: r.type,
+        prior: null,
+        planned,
+        config: r.config,
+      });
       states.set(key, { type: r.type, state: state as Obj });
       pending.delete(key);
     }

@@ -36,8 +36,7 @@ export interface SimContext {
 }
 
 export interface Handler {
-  /** `config` is what the stack says (planned values may be the provider's placeholders for unknowns). */
-  apply(ctx: SimContext, prior: Obj | null, planned: Obj | null, config?: Obj | null): Promise<Obj | null>;
+  apply(ctx: SimContext, prior: Obj | null, planned: Obj | null): Promise<Obj | null>;
   /** Refresh: the current state, or null when it is gone. @default the tracked state */
   read?(ctx: SimContext, state: Obj): Obj | null;
 }
@@ -153,14 +152,12 @@ const secretIamMember: Handler = {
 };
 
 const address: Handler = {
-  async apply(ctx, prior, planned, config) {
+  async apply(ctx, prior, planned) {
     if (!planned) {
       ctx.network.releaseIp(prior!.address as string);
       return null;
     }
-    // An address the stack names, else the one held, else a new one. Not `planned.address`:
-    // through Terraform that is the stand-in provider's placeholder for an unknown.
-    let ip = str(config === undefined ? planned.address : config?.address) ?? str(prior?.address);
+    let ip = str(planned.address) ?? str(prior?.address);
     if (ip) ctx.network.claimIp(ip);
     else ip = ctx.network.allocateIp();
     const p = project(ctx, planned);
@@ -235,7 +232,7 @@ function hash(s: string): number {
 }
 
 const instance: Handler = {
-  async apply(ctx, prior, planned, config) {
+  async apply(ctx, prior, planned) {
     if (!planned) {
       const vm = ctx.vms.get(prior!.name as string);
       if (vm) {
@@ -267,8 +264,7 @@ const instance: Handler = {
       if (want === 'RUNNING' && existing.status === 'TERMINATED') existing.boot();
       return instanceState(ctx, planned, existing);
     }
-    // The stack's network_ip, if it names one (through Terraform, planned holds a placeholder).
-    let ip = str(config === undefined ? nic.network_ip : first(config?.network_interface)?.network_ip);
+    let ip = str(nic.network_ip);
     if (ip) ctx.network.claimIp(ip);
     else ip = ctx.network.allocateIp();
     const tags = (planned.tags as string[] | null) ?? [];
