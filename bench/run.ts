@@ -11,6 +11,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { scenarioApplyInSimulatedGcp } from './cloud/apply-in-simulated-gcp.ts';
 import { type BenchRow, gain } from './lib/row.ts';
 import {
   type BenchConfig,
@@ -30,7 +31,7 @@ function argValue(name: string): string | undefined {
 }
 
 const quick = process.argv.includes('--quick');
-const only = new Set((argValue('--only') ?? '1,2,3,4,5,6').split(',').map((x) => Number(x.trim())));
+const only = new Set((argValue('--only') ?? '1,2,3,4,5,6,7').split(',').map((x) => Number(x.trim())));
 const repeats = Number(argValue('--repeats') ?? (quick ? 1 : 3));
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
@@ -68,6 +69,10 @@ await scenario(3, 'Lightning Apps side by side', async () => scenarioLightning(c
 await scenario(4, 'start-up', () => scenarioStartup(cfg));
 await scenario(5, 'synthesis', () => scenarioSynth(cfg));
 await scenario(6, 'Drive and Paths', () => scenarioDrive(cfg));
+// Root, nftables and terraform: a machine without them gets a FAILED row saying why.
+await scenario(7, 'terraform apply in simulated GCP', () =>
+  scenarioApplyInSimulatedGcp(quick ? 1 : Math.min(repeats, 2), cfg.log),
+);
 
 // ---- the table ----
 

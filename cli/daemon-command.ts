@@ -4,6 +4,7 @@
  * daemons; started by systemd on the flow VM).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -74,6 +75,27 @@ export interface FlowEndRecord {
   readonly workVms: 'stopped' | 'kept' | 'stop-failed' | 'none';
 }
 
+/** `--advertise-host` goes into every work url: an IP or a DNS name, nothing else. */
+function checkAdvertiseHost(host: string): void {
+  if (
+    isIP(host) !== 0 ||
+    /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(
+      host,
+    )
+  )
+    return;
+  throw new ValidationError(
+    [
+      {
+        path: '--advertise-host',
+        message: `${JSON.stringify(host)} is not an IP address or host name`,
+        fix: "pass the address other machines reach this work at, e.g. the VM's internal IP 10.128.0.5",
+      },
+    ],
+    'Cannot start',
+  );
+}
+
 export function registerDaemonCommands(program: Command): void {
   program
     .command('daemon')
@@ -95,6 +117,7 @@ export function registerDaemonCommands(program: Command): void {
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
     .action(async (appFile: string, opts: DaemonOptions) => {
       const token = requireToken();
+      if (opts.advertiseHost !== undefined) checkAdvertiseHost(opts.advertiseHost);
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;

@@ -4,13 +4,17 @@
  * where the construct path is known (`validate`), so every problem is reported at once.
  */
 import {
+  bundledLocalSsds,
   DEFAULT_CPU_IMAGE,
   DEFAULT_GPU_IMAGE,
   DISK_TYPES,
+  type DiskType,
+  diskTypesOf,
   fixedGpuOf,
   GPUS,
   type GpuTypeId,
   gpuMachineProblem,
+  isSpotOnly,
   minDiskGb,
   suggestMachineType,
 } from './cloud/catalog.ts';
@@ -36,9 +40,15 @@ export interface CloudComputeProps {
   readonly gpuCount?: number;
   /** Boot disk size. @default 50 (100 for GPU images) */
   readonly diskSizeGb?: number;
-  /** @default 'pd-balanced' */
-  readonly diskType?: 'pd-standard' | 'pd-balanced' | 'pd-ssd';
-  /** Spot VM, stopped (not deleted) on preemption. @default false */
+  /**
+   * Boot disk type; the machine series must take it (G2/A3/C3: no pd-standard; N4/C4:
+   * hyperdisk-balanced only). @default 'pd-balanced', or 'hyperdisk-balanced' where the series takes no Persistent Disk
+   */
+  readonly diskType?: DiskType;
+  /**
+   * Spot VM, stopped (not deleted) on preemption. a3-highgpu-1g/2g/4g are sold only as Spot.
+   * @default false (true in the `gpu-h100` preset)
+   */
   readonly spot?: boolean;
   /** The flow stops the VM after the work has been idle (no call running) this long. @default no idle stop */
   readonly idleTimeoutSeconds?: number;
@@ -59,7 +69,7 @@ const PRESETS: Readonly<Record<CloudComputePreset, CloudComputeProps>> = {
   'gpu-l4': { machineType: 'g2-standard-4' },
   'gpu-a100': { machineType: 'a2-highgpu-1g' },
   'gpu-a100-80gb': { machineType: 'a2-ultragpu-1g' },
-  'gpu-h100': { machineType: 'a3-highgpu-1g' },
+  'gpu-h100': { machineType: 'a3-highgpu-1g', spot: true }, // sold only as Spot/Flex-start (catalog.ts)
 };
 
 /** The settings synthesis uses, defaults applied. */
@@ -69,6 +79,8 @@ export interface ResolvedCompute {
   readonly gpuCount: number;
   readonly diskSizeGb: number;
   readonly diskType: string;
+  /** Local SSDs (375 GB NVMe) the machine type comes with; declared so a second plan is clean. */
+  readonly localSsdCount: number;
   readonly spot: boolean;
   readonly idleTimeoutSeconds: number | undefined;
   readonly startWith: 'flow' | 'first-run';
@@ -129,7 +141,8 @@ export class CloudCompute {
       gpuType: hasGpu ? gpuType : undefined,
       gpuCount: hasGpu ? gpuCount : 0,
       diskSizeGb: this.props.diskSizeGb ?? (hasGpu ? 100 : 50),
-      diskType: this.props.diskType ?? 'pd-balanced',
+      diskType: this.props.diskType ?? diskTypesOf(machineType)[0] ?? 'pd-balanced',
+      localSsdCount: bundledLocalSsds(machineType),
       spot: this.props.spot ?? false,
       idleTimeoutSeconds: this.props.idleTimeoutSeconds,
       startWith: this.props.startWith ?? 'flow',
@@ -139,10 +152,11 @@ export class CloudCompute {
   }
 
   /**
-   * Every problem with these settings for the component at `path`, in `zone`. Zone
+   * Every problem with these settings for the component at `path`, in `zone` (undefined:
+   * the app's zone is itself invalid and reported; zone checks are skipped). Zone
    * availability comes from a dated catalog (constructs/cloud/catalog.ts).
    */
-  validate(path: string, zone: string): ValidationProblem[] {
+  validate(path: string, zone: string | undefined): ValidationProblem[] {
     const problems: ValidationProblem[] = [];
     const add = (message: string, fix: string) => problems.push({ path, message, fix });
     const p = this.props;
@@ -190,7 +204,7 @@ export class CloudCompute {
         );
       }
       const zones = GPUS[r.gpuType].zones;
-      if (!zones.includes(zone)) {
+      if (zone !== undefined && !zones.includes(zone)) {
         const region = zone.replace(/-[a-z]$/, '');
         const inRegion = zones.filter((z) => z.startsWith(`${region}-`));
         add(
@@ -213,6 +227,18 @@ export class CloudCompute {
     }
     if (!(DISK_TYPES as readonly string[]).includes(r.diskType)) {
       add(`diskType ${JSON.stringify(r.diskType)} is not supported`, `use one of ${DISK_TYPES.join(', ')}`);
+    } else if (r.machineType !== '' && !diskTypesOf(r.machineType).includes(r.diskType as DiskType)) {
+      const takes = diskTypesOf(r.machineType);
+      add(
+        `${r.machineType} does not take a ${r.diskType} boot disk (its series takes ${takes.join(', ')})`,
+        `use diskType '${takes[0]}', or leave diskType unset`,
+      );
+    }
+    if (isSpotOnly(r.machineType) && !r.spot) {
+      add(
+        `${r.machineType} is sold only as Spot or Flex-start VMs, not on-demand`,
+        "set spot: true (CloudCompute.named('gpu-h100') does), or use a3-highgpu-8g for an on-demand H100 VM",
+      );
     }
     if (
       p.idleTimeoutSeconds !== undefined &&

@@ -220,5 +220,69 @@ export function minDiskGb(image: string): number {
   return image.startsWith('deeplearning-platform-release/') ? 50 : 10;
 }
 
-/** Disk types a GCE boot disk may use here. Hyperdisk is left out: not every family takes it. */
-export const DISK_TYPES = ['pd-standard', 'pd-balanced', 'pd-ssd'] as const;
+/** Boot disk types we synthesize. Which ones a machine series takes: {@link diskTypesOf}. */
+export const DISK_TYPES = ['pd-standard', 'pd-balanced', 'pd-ssd', 'hyperdisk-balanced'] as const;
+export type DiskType = (typeof DISK_TYPES)[number];
+
+const PD: readonly DiskType[] = ['pd-standard', 'pd-balanced', 'pd-ssd'];
+/**
+ * Boot disk types per machine series, where they differ from "every Persistent Disk type".
+ * Newer series drop pd-standard (G2, A3, C3) or take only Hyperdisk (N4, C4): a wrong type
+ * fails at apply time with "disk type not supported by the machine type". From issue 8's
+ * review and CE:disks (machine series support table); best-known, **UNVERIFIED** here.
+ */
+const DISK_TYPES_BY_SERIES: Readonly<Record<string, readonly DiskType[]>> = {
+  g2: ['pd-balanced', 'pd-ssd'],
+  a3: ['pd-balanced', 'pd-ssd', 'hyperdisk-balanced'],
+  c3: ['pd-balanced', 'pd-ssd', 'hyperdisk-balanced'],
+  c3d: ['pd-balanced', 'pd-ssd', 'hyperdisk-balanced'],
+  n4: ['hyperdisk-balanced'],
+  c4: ['hyperdisk-balanced'],
+  c4a: ['hyperdisk-balanced'],
+  c4d: ['hyperdisk-balanced'],
+};
+
+/** Boot disk types `machineType`'s series takes, most suitable default first (pd-balanced where offered). */
+export function diskTypesOf(machineType: string): readonly DiskType[] {
+  const types = DISK_TYPES_BY_SERIES[machineFamily(machineType)] ?? PD;
+  return types.includes('pd-balanced') ? ['pd-balanced', ...types.filter((t) => t !== 'pd-balanced')] : types;
+}
+
+/**
+ * Local SSDs a machine type comes with (375 GB NVMe partitions). GCE attaches them whether
+ * or not the request names them, so the instance must declare them (`scratch_disk`), or the
+ * next plan sees a difference on a force-new field and recreates the VM. Counts from CE:
+ * accelerator-optimized-machines (A2 Ultra: 1 per GPU; A3 High: 2 per GPU); best-known,
+ * **UNVERIFIED** here.
+ */
+const BUNDLED_LOCAL_SSDS: Readonly<Record<string, number>> = {
+  'a2-ultragpu-1g': 1,
+  'a2-ultragpu-2g': 2,
+  'a2-ultragpu-4g': 4,
+  'a2-ultragpu-8g': 8,
+  'a3-highgpu-1g': 2,
+  'a3-highgpu-2g': 4,
+  'a3-highgpu-4g': 8,
+  'a3-highgpu-8g': 16,
+};
+/** Size of one local SSD partition (GB). */
+export const LOCAL_SSD_GB = 375;
+
+/** How many local SSDs come with `machineType` (0 for most types). */
+export function bundledLocalSsds(machineType: string): number {
+  return BUNDLED_LOCAL_SSDS[machineType] ?? 0;
+}
+
+/**
+ * Machine types GCE sells only as Spot or Flex-start VMs, not on-demand. A3 High below 8
+ * GPUs: reference gcp-gpu-vms.md §1 (UNVERIFIED there); Google's accelerator-optimized
+ * machines page is in the search corpus but only its opening was readable. Corroborated by
+ * Phala-Network/meta-dstack-cloud#15 (a3-highgpu-1g deployed as SPOT because on-demand H100
+ * quota is 0 by default). Still **UNVERIFIED** against Google's own text.
+ */
+const SPOT_OR_FLEX_ONLY: ReadonlySet<string> = new Set(['a3-highgpu-1g', 'a3-highgpu-2g', 'a3-highgpu-4g']);
+
+/** Whether `machineType` can only be created as Spot (or Flex-start, which we do not synthesize). */
+export function isSpotOnly(machineType: string): boolean {
+  return SPOT_OR_FLEX_ONLY.has(machineType);
+}

@@ -8,8 +8,14 @@ import type { CloudCompute } from '../cloud-compute.ts';
 export interface ExistingNetworkProps {
   /** Network name or self link. Must give the VMs egress (Cloud NAT) for package installs. */
   readonly network: string;
-  /** Subnetwork name or self link in the app's region. */
+  /** Subnetwork name or self link in the app's region (a Shared VPC subnet: its self link). */
   readonly subnetwork: string;
+  /**
+   * Shared VPC: the host project owning the network; the app's firewall rules are created
+   * there (they belong to the network's project). Needed when `network` is a name or a token.
+   * @default the project in `network` when it is a self link (`projects/<host>/global/networks/<n>`), else the app's project
+   */
+  readonly hostProject?: string;
 }
 
 export interface DriveBucketProps {

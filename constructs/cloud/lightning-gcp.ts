@@ -26,11 +26,12 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { AssetType, type ITerraformDependable, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
-import { GPUS } from './catalog.ts';
-import type { GcpCloudProps } from './cloud-props.ts';
+import { GPUS, LOCAL_SSD_GB } from './catalog.ts';
+import type { ExistingNetworkProps, GcpCloudProps } from './cloud-props.ts';
 import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
 import { labelValue } from './gce-names.ts';
 import { type AppPlan, planApp, type VmPlan } from './plan.ts';
+import { appObjectPrefix, networkProjectOf, prefixCondition } from './shared-resources.ts';
 import { renderStartupScript } from './startup-script.ts';
 import { templateLiteral, templateLiterals } from './terraform-template.ts';
 
@@ -68,7 +69,7 @@ export interface LightningGcpProps {
    * It must give egress to the VMs (Cloud NAT) for the Node download.
    * @default cloud.network, else a new VPC + subnet + Cloud NAT
    */
-  readonly network?: { readonly network: string; readonly subnetwork: string };
+  readonly network?: ExistingNetworkProps;
   /**
    * Use this existing bucket (a name or a token such as `myBucket.name`) as the Drive.
    * It should have uniform bucket-level access. @default a new bucket
@@ -111,7 +112,8 @@ export class LightningGcp extends Construct {
     const common = { project: plan.project, ...(provider ? { provider } : {}) };
     const labels = { ...plan.labels };
 
-    // Drive bucket.
+    // Drive bucket. In a bucket it shares, the app keeps to its prefix (lightning/<app>/).
+    const prefix = appObjectPrefix(plan.app, props.existingBucketName !== undefined);
     let bucketName = plan.bucketName;
     const dependencies: ITerraformDependable[] = [];
     if (props.existingBucketName === undefined) {
@@ -133,7 +135,7 @@ export class LightningGcp extends Construct {
 
     // App bundle: content-addressed name; VMs verify the sha256 from their metadata.
     const asset = new TerraformAsset(this, 'bundle-asset', { path: props.bundle.path, type: AssetType.FILE });
-    const bundleObjectName = `bundles/${props.bundle.sha256.slice(0, 16)}.tar.gz`;
+    const bundleObjectName = `${prefix}bundles/${props.bundle.sha256.slice(0, 16)}.tar.gz`;
     const bundleObject = new StorageBucketObject(this, 'bundle', {
       ...(provider ? { provider } : {}),
       bucket: bucketName,
@@ -167,6 +169,8 @@ export class LightningGcp extends Construct {
           bucket: bucketName,
           role: DRIVE_OBJECT_ROLE,
           member: member(sa),
+          // A shared bucket: only the app's prefix, not every team's objects.
+          ...(prefix ? { condition: prefixCondition(bucketName, prefix, plan.app) } : {}),
         }),
       );
     }
@@ -249,9 +253,14 @@ export class LightningGcp extends Construct {
       subnetwork: subnetRef,
     });
 
-    // Firewall: the flow's port only from the works' identity; SSH only from IAP.
-    new ComputeFirewall(this, 'fw-flow-grpc', {
+    // Firewall: the flow's port only from the works' identity; SSH only from IAP. The rules
+    // belong to the network's project: a Shared VPC's host project, not the app's.
+    const firewallCommon = {
       ...common,
+      project: (network && (network.hostProject ?? networkProjectOf(network.network))) || plan.project,
+    };
+    new ComputeFirewall(this, 'fw-flow-grpc', {
+      ...firewallCommon,
       name: plan.names.fwFlow,
       network: networkRef,
       direction: 'INGRESS',
@@ -260,7 +269,7 @@ export class LightningGcp extends Construct {
       targetServiceAccounts: [flowSa.email],
     });
     new ComputeFirewall(this, 'fw-iap-ssh', {
-      ...common,
+      ...firewallCommon,
       name: plan.names.fwIap,
       network: networkRef,
       direction: 'INGRESS',
@@ -276,7 +285,7 @@ export class LightningGcp extends Construct {
       // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy and by
       // other works (a UI or a client calling a model server at its url); nobody else.
       new ComputeFirewall(this, 'fw-work-ports', {
-        ...common,
+        ...firewallCommon,
         name: plan.names.fwWorkPorts,
         network: networkRef,
         direction: 'INGRESS',
@@ -296,7 +305,7 @@ export class LightningGcp extends Construct {
       'lightning-bundle-object': bundleObjectName,
       'lightning-bundle-sha256': props.bundle.sha256,
       'lightning-app-file': 'app.mjs',
-      'lightning-drive-url': `gs://${bucketName}/drive`,
+      'lightning-drive-url': `gs://${bucketName}/${prefix}drive`,
       'lightning-flow-ip': flowIp.address,
       'lightning-flow-port': String(plan.flowPort),
       'lightning-ui-port': String(plan.uiPort),
@@ -419,6 +428,16 @@ export class LightningGcp extends Construct {
         ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
       }),
       bootDisk: { initializeParams: { image: templateLiteral(image), size: c.diskSizeGb, type: c.diskType } },
+      // Local SSDs that come with the machine type (A2 Ultra, A3): GCE attaches them anyway;
+      // undeclared, the next plan would recreate the VM (scratch_disk forces a new one).
+      ...(c.localSsdCount > 0
+        ? {
+            scratchDisk: Array.from({ length: c.localSsdCount }, () => ({
+              interface: 'NVME',
+              size: LOCAL_SSD_GB,
+            })),
+          }
+        : {}),
       // No access_config: no external IP. Egress goes through Cloud NAT.
       networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
       serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },

@@ -7,6 +7,7 @@ import type { LightningApp } from '../app.ts';
 import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
 import { componentName } from '../component-name.ts';
 import { ProblemCollector } from '../errors.ts';
+import type { GpuTypeId } from './catalog.ts';
 import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
 import {
   type DeployTargetSources,
@@ -15,6 +16,7 @@ import {
   type TargetSource,
 } from './deploy-target.ts';
 import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
+import { chooseZone, zoneProblem } from './zones.ts';
 
 export interface VmPlan {
   /** Construct path (`root.train`), or `flow` for the flow VM. */
@@ -72,6 +74,17 @@ export interface PlanOverrides {
   readonly target?: DeployTargetSources;
 }
 
+/** GPU models of the flow and every Work (unknown names left out: validation reports them). */
+function gpusUsedBy(app: LightningApp, flowCompute: CloudCompute): GpuTypeId[] {
+  const gpus = [flowCompute.resolve().gpuType];
+  try {
+    for (const work of app.works()) gpus.push((work.props.compute ?? new CloudCompute()).resolve().gpuType);
+  } catch {
+    // An invalid tree is reported below, with the other problems.
+  }
+  return gpus.filter((g): g is GpuTypeId => g !== undefined);
+}
+
 /** The app's `cloud` props, typed; throws a ValidationError naming what is missing. */
 export function cloudPropsOf(app: LightningApp): GcpCloudProps | undefined {
   return app.props.cloud as GcpCloudProps | undefined;
@@ -93,7 +106,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   }
   const project = target.project.value;
   const region = target.region.value;
-  const zone = cloud.zone ?? `${region}-a`;
   const at = `${appName}.cloud`;
 
   if (!isToken(project) && !/^[a-z][-a-z0-9]{4,28}[a-z0-9]$/.test(project)) {
@@ -106,12 +118,18 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   if (!/^[a-z]+-[a-z]+\d+$/.test(region)) {
     problems.add(at, `region ${JSON.stringify(region)} is not a GCP region name`, "use e.g. 'us-central1'");
   }
-  if (!zone.startsWith(`${region}-`) || !/^[a-z]+-[a-z]+\d+-[a-z]$/.test(zone)) {
-    problems.add(
-      at,
-      `zone ${JSON.stringify(zone)} is not a zone of region ${region}`,
-      `use e.g. '${region}-a', or leave zone unset`,
-    );
+  const flowCompute = cloud.flowCompute ?? new CloudCompute({ machineType: 'e2-standard-2', diskSizeGb: 20 });
+  // One zone for every VM: the app's, checked against the zone table, else the first zone
+  // of the region offering every GPU the app uses. Undefined after a problem (reported once).
+  let zone: string | undefined;
+  if (cloud.zone !== undefined) {
+    const why = zoneProblem(region, cloud.zone);
+    if (why) problems.add(at, why.message, why.fix);
+    else zone = cloud.zone;
+  } else {
+    const chosen = chooseZone(region, gpusUsedBy(app, flowCompute));
+    if ('zone' in chosen) zone = chosen.zone;
+    else problems.add(at, chosen.message, chosen.fix);
   }
 
   const flowPort = cloud.flowPort ?? CLOUD_DEFAULTS.flowPort;
@@ -190,7 +208,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   }
 
   // Flow VM.
-  const flowCompute = cloud.flowCompute ?? new CloudCompute({ machineType: 'e2-standard-2', diskSizeGb: 20 });
   for (const p of flowCompute.validate(`${appName}.flow`, zone)) problems.add(p.path, p.message, p.fix);
   const flowResolved = flowCompute.resolve();
   if (flowResolved.gpuType) {
@@ -303,7 +320,7 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     projectFrom: target.project.from,
     region,
     regionFrom: target.region.from,
-    zone,
+    zone: zone!, // set whenever no problem was reported
     flowPort,
     uiPort,
     subnetCidr,

@@ -33,7 +33,7 @@ function withCloud(project?: string): LightningApp {
   return app;
 }
 
-describe('project and region without editing the app', () => {
+describe('project and region without editing the app', { timeout: 240_000 }, () => {
   it('takes the project from the app, then GOOGLE_CLOUD_PROJECT, then --project, then cdktf context', () => {
     const env = { GOOGLE_CLOUD_PROJECT: 'from-env-1' };
     const project = 'from-flag-1';
@@ -112,7 +112,9 @@ describe('project and region without editing the app', () => {
   });
 });
 
-describe("cdktf.json's app command (what `cdktf deploy` runs) from the project root", () => {
+describe("cdktf.json's app command (what `cdktf deploy` runs) from the project root", {
+  timeout: 240_000,
+}, () => {
   // Every example app, as committed. The cdktf CLI runs cdktf.json's "app" with the
   // "context" in CDKTF_CONTEXT_JSON; the app file is LIGHTNING_APP or context.lightningApp.
   const examples = [

@@ -67,7 +67,10 @@ describe('lightning in an existing stack (examples/existing-stack)', () => {
     expect(obj).toHaveLength(1);
     expect(obj[0]!.bucket).toBe(bucket);
     const train = vms.find((v) => v.name === 'trainer-train')!;
-    expect((train.metadata as Record<string, string>)['lightning-drive-url']).toBe(`gs://${bucket}/drive`);
+    // A shared bucket: the app keeps to lightning/<app>/ (shared-bucket-and-vpc-stay-scoped).
+    expect((train.metadata as Record<string, string>)['lightning-drive-url']).toBe(
+      `gs://${bucket}/lightning/trainer/drive`,
+    );
     expect(train.scheduling).toMatchObject({
       provisioning_model: 'SPOT',
       instance_termination_action: 'STOP',

@@ -73,7 +73,7 @@ afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });
 });
 
-describe('the packed package in an IaC project', () => {
+describe('the packed package in an IaC project', { timeout: 240_000 }, () => {
   it('ships the sources the exports name, and no tests, benchmarks or examples', () => {
     const pkg = join(project, 'node_modules', 'lightning-local');
     for (const target of Object.values(ownPackage.exports as Record<string, string>))

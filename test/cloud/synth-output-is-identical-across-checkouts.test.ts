@@ -49,14 +49,17 @@ function synthIn(repo: string): { text: string; backend: unknown } {
   return { text, backend: JSON.parse(text).terraform.backend };
 }
 
-describe('synthesized Terraform does not depend on where the checkout is', () => {
+describe('synthesized Terraform does not depend on where the checkout is', { timeout: 240_000 }, () => {
   it('is byte-identical in two checkouts at different paths, with the state beside the output directory', () => {
     const base = mkdtempSync(join(tmpdir(), 'lightning-checkouts-'));
-    const a = synthIn(checkout(join(base, 'a')));
-    const b = synthIn(checkout(join(base, 'somewhere', 'else', 'b')));
-    expect(a.backend).toEqual({ local: { path: '../../../terraform.hello.tfstate' } });
-    expect(a.text).not.toContain(base);
-    expect(b.text).toBe(a.text);
-    rmSync(base, { recursive: true, force: true });
+    try {
+      const a = synthIn(checkout(join(base, 'a')));
+      const b = synthIn(checkout(join(base, 'somewhere', 'else', 'b')));
+      expect(a.backend).toEqual({ local: { path: '../../../terraform.hello.tfstate' } });
+      expect(a.text).not.toContain(base);
+      expect(b.text).toBe(a.text);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });

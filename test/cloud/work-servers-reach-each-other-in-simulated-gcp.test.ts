@@ -6,11 +6,10 @@
  *
  * The app is deployed into the simulated GCP (test/support/gcp-sim: network-namespace VMs
  * running their startup scripts, nftables playing the VPC firewall, metadata/Secret
- * Manager/Compute stand-ins, the GCS emulator). The stack is applied by post-stack.ts, not
- * by Terraform: this test is about the runtime and the synthesized rules; the Terraform
- * path has its own end-to-end test.
+ * Manager/Compute stand-ins, the GCS emulator) by the real `terraform apply` through the
+ * stand-in provider (test/support/terraform/).
  *
- * Needs root, iproute2 and nftables (scripts/setup.sh), as CI has.
+ * Needs root, iproute2, nftables and terraform (scripts/setup.sh), as CI has.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -22,13 +21,14 @@ import { synthesizeApp } from '../../constructs/cloud/synth.ts';
 import { FlowUi } from '../support/gcp-sim/flow-ui.ts';
 import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
 import { type IapTunnel, openIapTunnel } from '../support/gcp-sim/iap-tunnel.ts';
-import { destroyStack, type PostedStack, postStack } from '../support/gcp-sim/post-stack.ts';
 import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
+import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/two-servers-app/app.ts';
 
 const FIXTURE = new URL('./fixtures/two-servers-app/app.ts', import.meta.url).pathname;
 let sim: GcpSim;
-let posted: PostedStack;
+let ws: TerraformWorkspace;
+const simEnv = () => ({ LIGHTNING_GCP_SIM_URL: sim.url });
 let tunnel: IapTunnel | undefined;
 let httpUrl: string;
 
@@ -57,13 +57,16 @@ function inNamespace(ns: string, host: string, port: number): boolean {
 beforeAll(async () => {
   const outdir = mkdtempSync(join(tmpdir(), 'lightning-two-servers-'));
   const { stackFile } = await synthesizeApp(app, { appFile: FIXTURE, outdir });
-  sim = await startGcpSim({ sourceRoot: dirname(stackFile) });
-  posted = await postStack(sim.url, stackFile);
-}, 180_000);
+  ws = await TerraformWorkspace.create(dirname(stackFile));
+  sim = await startGcpSim({ sourceRoot: ws.dir });
+  await ws.run(['init']);
+  await ws.run(['apply', '-auto-approve'], { env: simEnv() });
+}, 300_000);
 
 afterAll(async () => {
   await tunnel?.close();
   await sim?.close();
+  ws?.dispose();
 });
 
 describe('work servers in simulated GCP', () => {
@@ -121,17 +124,17 @@ describe('work servers in simulated GCP', () => {
 
   it('destroy leaves no VM, namespace, process, object or secret behind', async () => {
     const inodes = [...sim.vms.values()].map((v) => v.ns!.inode);
-    const bucket = [...posted.states.values()].find((s) => s.type === 'google_storage_bucket')!.state
-      .name as string;
+    const bucket = sim.resources().find((r) => r.type === 'google_storage_bucket')!.state.name as string;
     expect(await sim.gcs.list(bucket)).not.toEqual([]);
     await tunnel?.close();
     tunnel = undefined;
-    await destroyStack(sim.url, posted);
+    await ws.run(['destroy', '-auto-approve'], { env: simEnv() });
     expect(sim.vms.size).toBe(0);
     expect(sim.network.list()).toEqual([]);
     const survivors = processesInNamespaces(inodes);
     expect(survivors).toEqual([]);
     expect(await sim.gcs.bucketExists(bucket)).toBe(false);
     expect([...sim.secrets.versions.keys()]).toEqual([]);
-  });
+    expect(sim.resources()).toEqual([]);
+  }, 120_000);
 });

@@ -75,7 +75,7 @@ export function vmRuleset(
     const saddr = `ip saddr { ${from.join(', ')} }`;
     for (const a of rule.allow ?? []) {
       const proto = a.protocol.toLowerCase();
-      const comment = `comment "${rule.name}"`;
+      const comment = `comment "${rule.name.replace(/[^A-Za-z0-9_.-]/g, '_')}"`;
       if (proto === 'all') lines.push(`${saddr} accept ${comment}`);
       else if (proto === 'tcp' || proto === 'udp')
         lines.push(

@@ -54,6 +54,8 @@ export interface GcpSim {
   /** What happened when, ms since the sim started. */
   readonly timeline: { readonly atMs: number; readonly event: string }[];
   readonly startedAt: number;
+  /** What the sim holds now (created and not destroyed), by type. */
+  resources(): { readonly type: string; readonly state: Readonly<Record<string, unknown>> }[];
   /** The VM, or a clear error listing the VMs there are. */
   vm(name: string): SimVm;
   /** Deletes every VM, namespace, object, bucket and secret and stops the stand-ins. */
@@ -187,7 +189,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
         return planned;
       }
       const verb = !prior ? 'create' : !planned ? 'delete' : 'update';
-      const state = await handler.apply(ctx, prior, planned);
+      const state = await handler.apply(ctx, prior, planned, (body.config as Obj | null) ?? null);
       if (prior) tracked.delete(`${type}|${prior.id}`);
       if (state) tracked.set(`${type}|${state.id}`, { type, state });
       calls.push(`${label}: ${verb}`);
@@ -248,6 +250,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       calls,
       timeline,
       startedAt,
+      resources: () => [...tracked.values()],
       vm(name) {
         const vm = vms.get(name);
         if (!vm)

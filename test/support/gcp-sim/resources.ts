@@ -36,7 +36,11 @@ export interface SimContext {
 }
 
 export interface Handler {
-  apply(ctx: SimContext, prior: Obj | null, planned: Obj | null): Promise<Obj | null>;
+  /**
+   * `planned` has the provider's placeholders in computed attributes; `config` says what the
+   * configuration set (null where GCP is to choose, e.g. an address).
+   */
+  apply(ctx: SimContext, prior: Obj | null, planned: Obj | null, config: Obj | null): Promise<Obj | null>;
   /** Refresh: the current state, or null when it is gone. @default the tracked state */
   read?(ctx: SimContext, state: Obj): Obj | null;
 }
@@ -152,12 +156,12 @@ const secretIamMember: Handler = {
 };
 
 const address: Handler = {
-  async apply(ctx, prior, planned) {
+  async apply(ctx, prior, planned, config) {
     if (!planned) {
       ctx.network.releaseIp(prior!.address as string);
       return null;
     }
-    let ip = str(planned.address) ?? str(prior?.address);
+    let ip = str(config?.address) ?? str(prior?.address);
     if (ip) ctx.network.claimIp(ip);
     else ip = ctx.network.allocateIp();
     const p = project(ctx, planned);
@@ -232,7 +236,7 @@ function hash(s: string): number {
 }
 
 const instance: Handler = {
-  async apply(ctx, prior, planned) {
+  async apply(ctx, prior, planned, config) {
     if (!planned) {
       const vm = ctx.vms.get(prior!.name as string);
       if (vm) {
@@ -246,7 +250,7 @@ const instance: Handler = {
       return null;
     }
     const name = planned.name as string;
-    const nic = first(planned.network_interface) ?? {};
+    const nic = first(config?.network_interface) ?? {};
     const sa = first(planned.service_account);
     const email = str(sa?.email);
     if (!email)

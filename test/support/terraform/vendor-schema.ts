@@ -25,8 +25,10 @@ function stripDescriptions(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
-    if (key === 'description' || key === 'description_kind') continue;
-    out[key] = stripDescriptions((value as Record<string, unknown>)[key]);
+    const v = (value as Record<string, unknown>)[key];
+    // Documentation text only: an attribute *named* "description" has an object value and stays.
+    if ((key === 'description' || key === 'description_kind') && typeof v === 'string') continue;
+    out[key] = stripDescriptions(v);
   }
   return out;
 }

@@ -1,18 +1,18 @@
 /**
- * The flagship (examples/flagship/app.ts, unchanged) deployed into the simulated GCP
+ * The flagship (examples/flagship/app.ts, unchanged) deployed by the real `terraform apply`
+ * (1.11, through the stand-in provider of test/support/terraform/) into the simulated GCP
  * (test/support/gcp-sim): every VM is a network namespace running its startup script as
  * applied, behind the synthesized firewall, with the metadata server, Secret Manager and
  * Compute stand-ins and the GCS emulator. It trains, serves, the UI answers through the
  * documented IAP tunnel path, a retrain (state PATCH through the UI API) rolls the servers
- * over to the new model, and destroy leaves no namespace, process, object or secret.
+ * over to the new model, and `terraform destroy` leaves no namespace, process, object or secret.
  *
  * The "image" of the VMs: Node on PATH, and the flagship's venv first on PATH (on GCP the
  * deeplearning-platform-release images bring Python with torch; Lightning, TensorBoard and
  * Streamlit are what examples/flagship/requirements.txt adds).
  *
- * Applied by post-stack.ts until the stand-in Terraform provider (h8-tf) is merged; then by
- * `terraform apply` through it. Prints the boot timeline. Needs root, iproute2, nftables and
- * the flagship venv (scripts/setup.sh).
+ * Prints the boot timeline. Needs root, iproute2, nftables, terraform and the flagship venv
+ * (scripts/setup.sh).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,8 +23,8 @@ import app from '../../examples/flagship/app.ts';
 import { type AppSnapshot, FlowUi } from '../support/gcp-sim/flow-ui.ts';
 import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
 import { type IapTunnel, openIapTunnel } from '../support/gcp-sim/iap-tunnel.ts';
-import { destroyStack, type PostedStack, postStack } from '../support/gcp-sim/post-stack.ts';
 import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
+import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 
 const APP_FILE = new URL('../../examples/flagship/app.ts', import.meta.url).pathname;
 const VENV_BIN = new URL('../../examples/flagship/.venv/bin', import.meta.url).pathname;
@@ -32,7 +32,8 @@ const SERVERS = ['root.tensorboard', 'root.serve', 'root.ui'] as const;
 const UI_PORT = 7501;
 
 let sim: GcpSim;
-let posted: PostedStack;
+let ws: TerraformWorkspace;
+const simEnv = () => ({ LIGHTNING_GCP_SIM_URL: sim.url });
 let tunnel: IapTunnel | undefined;
 let stackFile: string;
 const timeline: { event: string; at: number }[] = [];
@@ -44,29 +45,40 @@ function diagnostics(): string {
 
 function printTimeline(): void {
   const t0 = timeline[0]?.at ?? 0;
-  const lines = timeline.map((t) => `  ${String(t.at - t0).padStart(7)} ms  ${t.event}`);
+  // The sim's side of the apply: when each VM booted (its startup script started).
+  const boots = sim.timeline
+    .filter(
+      (t) => t.event.startsWith('booted VM') || t.event.startsWith('create google_storage_bucket_object'),
+    )
+    .map((t) => ({ event: `  (sim) ${t.event}`, at: sim.startedAt + t.atMs }));
+  const all = [...timeline, ...boots].sort((a, b) => a.at - b.at);
+  const lines = all.map((t) => `  ${String(t.at - t0).padStart(7)} ms  ${t.event}`);
   console.log(`flagship in simulated GCP, boot timeline:\n${lines.join('\n')}`);
 }
 
 beforeAll(async () => {
   const outdir = mkdtempSync(join(tmpdir(), 'lightning-flagship-sim-'));
   ({ stackFile } = await synthesizeApp(app, { appFile: APP_FILE, outdir, project: 'sim-project' }));
-  sim = await startGcpSim({ sourceRoot: dirname(stackFile), guestPath: [VENV_BIN] });
-}, 180_000);
+  ws = await TerraformWorkspace.create(dirname(stackFile));
+  // Terraform runs in the workspace: the bundle object's relative `source` resolves there.
+  sim = await startGcpSim({ sourceRoot: ws.dir, guestPath: [VENV_BIN] });
+  await ws.run(['init']);
+}, 300_000);
 
 afterAll(async () => {
   await tunnel?.close();
   await sim?.close();
+  ws?.dispose();
 });
 
 const ready = (s: AppSnapshot) =>
   SERVERS.every((w) => s[w]?.status?.phase === 'running' && !!s[w]?.status?.url);
 
 describe('flagship in simulated GCP', () => {
-  it('apply boots it; it trains, serves, answers through the IAP tunnel, and retrains', async () => {
+  it('terraform apply boots it; it trains, serves, answers through the IAP tunnel, and retrains', async () => {
     mark('apply start');
-    posted = await postStack(sim.url, stackFile);
-    mark(`apply done (${posted.states.size} resources)`);
+    const applied = await ws.run(['apply', '-auto-approve'], { env: simEnv() });
+    mark(`terraform apply done (${/Resources: (\d+) added/.exec(applied.stdout)?.[1]} added)`);
     const flowVm = sim.vm('flagship-flow');
     tunnel = await openIapTunnel(flowVm, UI_PORT);
     const ui = await FlowUi.login(flowVm, tunnel, 120_000).catch((err: Error) => {
@@ -148,23 +160,25 @@ describe('flagship in simulated GCP', () => {
     printTimeline();
   }, 1_500_000);
 
-  it('destroy leaves no namespace, process, object or secret behind', async () => {
+  it('terraform destroy leaves no namespace, process, object or secret behind', async () => {
     const inodes = [...sim.vms.values()].map((v) => v.ns!.inode);
-    const bucket = [...posted.states.values()].find((s) => s.type === 'google_storage_bucket')!.state
-      .name as string;
+    const bucket = sim.resources().find((r) => r.type === 'google_storage_bucket')!.state.name as string;
     expect((await sim.gcs.list(bucket)).length).toBeGreaterThan(1); // the bundle and Drive outputs
     await tunnel?.close();
     tunnel = undefined;
     // As on GCP: the Drive bucket holds the app's outputs and force_destroy defaults to false,
     // so destroy stops at the bucket (after everything else is gone) until the user empties it.
-    await expect(destroyStack(sim.url, posted)).rejects.toThrow(/containing objects without `force_destroy`/);
+    await expect(ws.run(['destroy', '-auto-approve'], { env: simEnv() })).rejects.toThrow(
+      /containing objects without `force_destroy`/,
+    );
     expect(sim.vms.size).toBe(0);
     for (const o of await sim.gcs.list(bucket)) await sim.gcs.deleteObject(bucket, o); // gcloud storage rm -r
-    await destroyStack(sim.url, posted);
+    await ws.run(['destroy', '-auto-approve'], { env: simEnv() });
     expect(sim.vms.size).toBe(0);
     expect(sim.network.list()).toEqual([]);
     expect(processesInNamespaces(inodes)).toEqual([]);
     expect(await sim.gcs.bucketExists(bucket)).toBe(false);
     expect([...sim.secrets.versions.keys()]).toEqual([]);
-  }, 120_000);
+    expect(sim.resources()).toEqual([]);
+  }, 300_000);
 });
