@@ -45,7 +45,14 @@ function diagnostics(): string {
 
 function printTimeline(): void {
   const t0 = timeline[0]?.at ?? 0;
-  const lines = timeline.map((t) => `  ${String(t.at - t0).padStart(7)} ms  ${t.event}`);
+  // The sim's side of the apply: when each VM booted (its startup script started).
+  const boots = sim.timeline
+    .filter(
+      (t) => t.event.startsWith('booted VM') || t.event.startsWith('create google_storage_bucket_object'),
+    )
+    .map((t) => ({ event: `  (sim) ${t.event}`, at: sim.startedAt + t.atMs }));
+  const all = [...timeline, ...boots].sort((a, b) => a.at - b.at);
+  const lines = all.map((t) => `  ${String(t.at - t0).padStart(7)} ms  ${t.event}`);
   console.log(`flagship in simulated GCP, boot timeline:\n${lines.join('\n')}`);
 }
 
