@@ -3,7 +3,7 @@
  * and by systemd on a work VM) and `flow` (the event loop and gRPC server without local
  * daemons; started by systemd on the flow VM).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
-import { localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
+import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
@@ -53,10 +53,27 @@ interface DaemonOptions {
 interface FlowOptions {
   listen: string;
   resume?: boolean;
+  journalFsync?: boolean;
   set: string[];
   tlsCert?: string;
   tlsKey?: string;
   ui?: string;
+  keepVms?: boolean;
+  restartWorkVms?: boolean;
+  endFile?: string;
+}
+
+/** What the flow role writes to `--end-file` once the app has ended (vm-boot.mjs reads it). */
+export interface FlowEndRecord {
+  readonly exitCode: number;
+  readonly message: string;
+  /** The app ended because a new bundle was deployed (SIGHUP from vm-boot): restart on it. */
+  readonly redeploy: boolean;
+  /**
+   * What became of the work VMs: all stopped, kept (--keep-vms), some could not be stopped
+   * (they keep billing without a daemon; the next app restarts them), or none (not in the cloud).
+   */
+  readonly workVms: 'stopped' | 'kept' | 'stop-failed' | 'none';
 }
 
 /** `--advertise-host` goes into every work url: an IP or a DNS name, nothing else. */
@@ -100,11 +117,14 @@ export function registerDaemonCommands(program: Command): void {
     .option('--exit-with-parent', 'stop when the parent process goes away (local mode)')
     .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN (never from the command line).')
     .action(async (appFile: string, opts: DaemonOptions) => {
+      // The local host pings over IPC and replaces a daemon that stops answering (hung, SIGSTOP).
+      if (opts.exitWithParent) process.on('message', () => process.send?.({ t: 'pong' }, () => {}));
       const token = requireToken();
       if (opts.advertiseHost !== undefined) checkAdvertiseHost(opts.advertiseHost);
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
+      await ensureStateDir(appDir);
       const drive = await openDrive(opts.drive ?? pathToFileURL(localDriveDir(appDir)).href);
       const env = process.env.LIGHTNING_APP_ENV_JSON
         ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
@@ -151,20 +171,43 @@ export function registerDaemonCommands(program: Command): void {
       '--resume',
       'continue from the journal of the previous run, if there is one (what systemd restarts use)',
     )
+    .option('--journal-fsync', 'fsync the journal on every change (survives power loss, not only a crash)')
     .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .option('--ui <host:port>', 'serve the web UI and HTTP API there, e.g. 127.0.0.1:7501 (default: no UI)')
-    .addHelpText('after', '\nThe app token is read from $LIGHTNING_TOKEN.')
+    .option(
+      '--keep-vms',
+      'cloud: leave the work VMs running after the app ends (default: stop them all; a redeploy stops them regardless)',
+    )
+    .option(
+      '--restart-work-vms',
+      'cloud: stop every work VM before the app starts (an earlier app left them running with --keep-vms)',
+    )
+    .option('--end-file <file>', 'write how the app ended there (JSON) just before exiting')
+    .addHelpText(
+      'after',
+      '\nThe app token is read from $LIGHTNING_TOKEN. SIGTERM/SIGINT end the app; SIGHUP ends it for a\nredeploy (vm-boot sends it when the bundle in the VM metadata changed, see ADR 0012).',
+    )
     .action(async (appFile: string, opts: FlowOptions) => {
+      // A redeploy may be signalled while the app still loads: remember it, end once running.
+      let redeploy = false;
+      let endForRedeploy = () => {};
+      process.on('SIGHUP', () => {
+        redeploy = true;
+        endForRedeploy();
+      });
       const token = requireToken();
       const { app, appDir } = await loadAppFile(appFile);
+      await ensureStateDir(appDir);
       const printer = new LogPrinter(appDir);
       const journalDir = join(appDir, '.lightning', 'journal');
       const restored = opts.resume ? await Journal.load(journalDir) : null;
-      const journal = await Journal.open(journalDir, !opts.resume);
+      const journal = await Journal.open(journalDir, !opts.resume, { fsync: opts.journalFsync ?? false });
       if (restored) process.stdout.write('lightning: resuming from the journal\n');
-      // In the cloud, work VMs created stopped (first-run) or stopped when idle are started
-      // before a call and stopped after idleTimeoutSeconds; outside the cloud this is undefined.
+      // In the cloud, work VMs that are stopped (first-run, idle, preempted, or stopped when an
+      // earlier app ended) are started before a call, stopped after idleTimeoutSeconds, and all
+      // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
+      if (opts.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
       const vms = await WorkVmControl.fromMetadata();
       const observer: LoopObserver = {
         onLog: (w, st, lines) => printer.onLog(w, st, lines),
@@ -178,7 +221,9 @@ export function registerDaemonCommands(program: Command): void {
       };
       const host: DaemonHost = {
         ensureDaemon: (work, why) => {
-          if (why !== 'call' || !vms?.controls(work)) return;
+          if (!vms?.controls(work)) return;
+          // At start only the VMs that run with the flow (normally already RUNNING: one GET).
+          if (why === 'start' && !vms.startsWithFlow(work)) return;
           vms.ensureRunning(work).catch((err: unknown) => {
             printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
           });
@@ -213,17 +258,56 @@ export function registerDaemonCommands(program: Command): void {
       }
       process.on('SIGTERM', () => loop.requestEnd(143, 'SIGTERM'));
       process.on('SIGINT', () => loop.requestEnd(130, 'SIGINT'));
+      endForRedeploy = () =>
+        loop.requestEnd(0, 'a new bundle was deployed: the app ends and every VM restarts on it');
       loop.start();
+      if (redeploy) endForRedeploy();
       const end = await loop.done;
-      vms?.close();
+      // Daemons got Shutdown with the end; give it a moment to arrive before their VMs stop.
       await new Promise((r) => setTimeout(r, 500));
+      // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
+      const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
       await server.close();
       await ui?.close();
       await journal.close();
       await printer.close();
       process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
+      if (opts.endFile) {
+        const record: FlowEndRecord = { exitCode: end.exitCode, message: end.message, redeploy, workVms };
+        writeFileSync(`${opts.endFile}.tmp`, `${JSON.stringify(record)}\n`);
+        renameSync(`${opts.endFile}.tmp`, opts.endFile);
+      }
       process.exitCode = end.exitCode;
     });
+}
+
+/**
+ * The app has ended: stop every work VM (waiting until each is TERMINATED) so nothing keeps
+ * billing, or with `keep` leave them running. Either way nothing starts them again.
+ */
+async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' | 'kept' | 'stop-failed'> {
+  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
+  const names = [...vms.instances().values()];
+  if (keep) {
+    vms.close();
+    say(
+      `--keep-vms: left ${names.length} work VM${names.length === 1 ? '' : 's'} running (${names.join(', ')}); they bill until you stop them`,
+    );
+    return 'kept';
+  }
+  say(
+    `the app has ended: stopping ${names.length} work VM${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
+  );
+  let failed = false;
+  for (const r of await vms.stopAll()) {
+    if (r.outcome === 'stopped') say(`stopped the VM of ${r.work} (${r.instance})`);
+    else if (r.outcome === 'was-stopped') say(`the VM of ${r.work} (${r.instance}) was already stopped`);
+    else {
+      failed = true;
+      say(`could not stop the VM of ${r.work} (${r.instance}); it keeps billing: ${r.detail}`);
+    }
+  }
+  return failed ? 'stop-failed' : 'stopped';
 }
 
 /** `--ui host:port` → a UI server for the flow role (created now, so it sees the first events). */

@@ -193,7 +193,8 @@ async function copy(
 
   if (from.kind === 'drive' && to.kind === 'local') {
     const dir = await isDirectorySource(from.drive, from.key);
-    if (dir) return count(await from.drive.getDirectory(dir, to.path, { onProgress }));
+    // '' (the whole Drive) is a directory source too.
+    if (dir !== undefined) return count(await from.drive.getDirectory(dir, to.path, { onProgress }));
     const intoDir =
       to.intoDir ||
       (await stat(to.path).then(
@@ -209,13 +210,14 @@ async function copy(
     const tmp = await mkdtemp(join(tmpdir(), 'drive-cp-'));
     try {
       const dir = await isDirectorySource(from.drive, from.key);
-      const objects = dir ? await from.drive.list(dir) : [await from.drive.stat(from.key)];
+      const objects = dir !== undefined ? await from.drive.list(dir) : [await from.drive.stat(from.key)];
       const out: DriveStat[] = [];
       for (const o of objects) {
         const file = join(tmp, 'object');
         await from.drive.get(o.key, file, { onProgress });
-        const rel = dir ? o.key.slice(dir.length) : basename(o.key);
-        const key = dir || to.key === '' || to.key.endsWith('/') ? `${withSlash(to.key)}${rel}` : to.key;
+        const rel = dir !== undefined ? o.key.slice(dir.length) : basename(o.key);
+        const key =
+          dir !== undefined || to.key === '' || to.key.endsWith('/') ? `${withSlash(to.key)}${rel}` : to.key;
         out.push(await to.drive.put(key, file, { onProgress }));
         await rm(file, { force: true });
       }

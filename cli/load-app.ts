@@ -2,8 +2,8 @@
  * Loads a user's app file (TypeScript, through tsx) and finds its LightningApp. Every way
  * this can go wrong ends in a ValidationError naming the file and what to change.
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LightningApp } from '../constructs/app.ts';
 import { LightningError, ValidationError } from '../constructs/errors.ts';
@@ -20,12 +20,57 @@ function fail(file: string, message: string, fix: string): never {
   throw new ValidationError([{ path: file, message, fix }], 'Cannot load the app');
 }
 
+/**
+ * The nearest package.json decides whether Node (and tsx) load `app.ts` as CommonJS. Our
+ * package is ESM only, and a CommonJS app fails deep inside Node with a require(esm) cycle
+ * message, so the case is caught before the import, with the fix.
+ */
+function refuseCommonJs(appFile: string, shown: string): void {
+  const ext = extname(appFile);
+  if (ext === '.mts' || ext === '.mjs') return;
+  if (ext === '.cts' || ext === '.cjs') {
+    fail(
+      shown,
+      'the file is CommonJS by its extension; lightning-local apps are ES modules',
+      'rename it to app.ts (in a "type": "module" package) or app.mts',
+    );
+  }
+  let dir = dirname(appFile);
+  for (;;) {
+    const pkgFile = join(dir, 'package.json');
+    if (existsSync(pkgFile)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(pkgFile, 'utf8')) as { type?: unknown }).type;
+      } catch {
+        return; // a broken package.json is reported by Node itself, with its position
+      }
+      if (type === 'module') return;
+      const pkgShown = relative(process.cwd(), pkgFile) || pkgFile;
+      fail(
+        shown,
+        `${pkgShown} has no "type": "module", so Node would load the app as CommonJS; lightning-local and its apps are ES modules`,
+        `run \`npm pkg set type=module\` in ${relative(process.cwd(), dir) || '.'} (or rename the app file to ${shown.replace(/\.[^.]+$/, '')}.mts)`,
+      );
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  fail(
+    shown,
+    'no package.json above the app file, so Node would load it as CommonJS; lightning-local apps are ES modules',
+    'create one beside it with `npm init -y && npm pkg set type=module`, or start from `npx lightning-local init`',
+  );
+}
+
 export async function loadAppFile(file: string): Promise<LoadedApp> {
   const appFile = resolve(file);
   const shown = relative(process.cwd(), appFile) || appFile;
   if (!existsSync(appFile))
     fail(shown, 'the file does not exist', 'check the path (it is resolved against the current directory)');
   if (statSync(appFile).isDirectory()) fail(shown, 'this is a directory', 'pass the app file, e.g. app.ts');
+  refuseCommonJs(appFile, shown);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(appFile).href)) as Record<string, unknown>;

@@ -9,6 +9,7 @@ import { LightningError } from '../constructs/errors.ts';
 import { registerCostCommand } from './cost-command.ts';
 import { registerDaemonCommands } from './daemon-command.ts';
 import { registerDriveCommand } from './drive-command.ts';
+import { registerInitCommand } from './init-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerSynthCommand } from './synth-command.ts';
 
@@ -23,7 +24,11 @@ export function buildProgram(): Command {
     )
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
+    // Commander exits by itself with 1 on a bad command line; the help promises 2 for every
+    // bad input, so its errors come back here (subcommands inherit this setting).
+    .exitOverride()
     .addOption(new Option('--no-color', 'disable colours'));
+  registerInitCommand(program);
   registerRunCommand(program);
   registerSynthCommand(program);
   registerCostCommand(program);
@@ -35,7 +40,7 @@ export function buildProgram(): Command {
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof LightningError) {
     process.stderr.write(`${pc.red('error')} ${err.message}\n`);
     process.exit(2);

@@ -1,19 +1,28 @@
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
+import type { LightningApp } from '../constructs/app.ts';
+import { componentName } from '../constructs/component-name.ts';
 import { ValidationError } from '../constructs/errors.ts';
+import type { LoopObserver } from '../daemon/flow/event-loop.ts';
 import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
+import { loadAppFile } from './load-app.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect, parseEnvPairs } from './options.ts';
+import { ReadyLine } from './ready-line.ts';
 
 interface RunOptions {
   env: string[];
   set: string[];
   drive?: string;
   resume?: boolean;
+  journalFsync?: boolean;
   uiPort: string;
   ui: boolean;
+  quiet?: boolean;
+  only: string[];
+  timestamps?: boolean;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -24,7 +33,7 @@ export function registerRunCommand(program: Command): void {
     .option('-e, --env <KEY=VALUE>', 'environment variable for every work (repeatable)', collect, [])
     .option(
       '-s, --set <key=value>',
-      "initial value of a key in the root flow's state (repeatable; JSON or text)",
+      "initial value of a key in the root flow's state, typed like its default (repeatable; nested: opt.lr=0.1)",
       collect,
       [],
     )
@@ -33,19 +42,34 @@ export function registerRunCommand(program: Command): void {
       '--resume',
       "continue from the previous run's journal (.lightning/journal/): state, statuses and calls",
     )
+    .option(
+      '--journal-fsync',
+      'fsync the journal on every change, so --resume survives power loss too (default: it survives the flow process dying)',
+    )
     .option('--ui-port <n>', 'port of the web UI and HTTP API on 127.0.0.1 (0: any free port)', '7501')
     .option('--no-ui', 'do not serve the web UI and HTTP API')
+    .option('-q, --quiet', "show works' warnings, errors and status changes only (log files keep every line)")
+    .option(
+      '--only <work>',
+      'show only this work, or the works of this flow, e.g. root.train (repeatable)',
+      collect,
+      [],
+    )
+    .option('--timestamps', 'start each terminal line with the time')
     .addHelpText(
       'after',
       `
 Ctrl-C stops every work (SIGTERM, then SIGKILL after the grace period) and exits 130;
-a second Ctrl-C kills everything at once.
+a second Ctrl-C kills everything at once. When every work with a port answers, a "ready"
+line prints the UI link again. Log files: .lightning/logs/<run>/<work>.log, the newest run
+linked as .lightning/logs/latest/.
 Exit codes: 0 the flow called stopApp(), 1 the app failed (failApp(), an error in run(),
 a blocking work failed), 2 bad input (app file, options), 130/143 interrupted.
 
 Examples:
   lightning-local run examples/hello/app.ts
-  lightning-local run app.ts --set epochs=3 --env CUDA_VISIBLE_DEVICES=0`,
+  lightning-local run app.ts --set epochs=3 --env CUDA_VISIBLE_DEVICES=0
+  lightning-local run app.ts --quiet --only root.train --timestamps`,
     )
     .action(async (appFile: string, opts: RunOptions) => {
       process.exitCode = await runApp(appFile, opts);
@@ -67,19 +91,49 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
       'Invalid option',
     );
   }
-  const printer = new LogPrinter(dirname(resolve(appFile)));
+  // Loaded here first (the runtime gets the same module from the import cache) so that
+  // --only is checked before any process starts.
+  const { app } = await loadAppFile(appFile);
+  checkOnly(opts.only, app);
+  const printer = new LogPrinter(dirname(resolve(appFile)), undefined, {
+    quiet: opts.quiet ?? false,
+    only: opts.only,
+    timestamps: opts.timestamps ?? false,
+  });
+  let ui: UiServer | undefined;
+  const ready = new ReadyLine((servers) => {
+    const links = ui
+      ? `UI ${pc.underline(ui.loginUrl())}`
+      : [...servers].map(([w, url]) => `${w} ${pc.underline(url)}`).join('  ');
+    process.stdout.write(`${pc.green(pc.bold('ready:'))} ${links}\n`);
+  });
+  const observer: LoopObserver = {
+    onLog: (work, stream, lines) => printer.onLog(work, stream, lines),
+    onStatus: (work, status, previous) => {
+      printer.onStatus(work, status, previous);
+      ready.onStatus(work, status);
+    },
+    onNotice: (message) => printer.onNotice(message),
+  };
   const started = Date.now();
   const local: LocalApp = await startLocalApp({
     appFile,
     env,
     setPairs: opts.set,
     resume: opts.resume ?? false,
+    ...(opts.journalFsync ? { journalFsync: true } : {}),
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
-    observer: printer,
+    observer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
   });
+  ready.setServers(
+    local.loop.app
+      .works()
+      .filter((w) => (w.props as { port?: unknown }).port !== undefined)
+      .map((w) => w.name),
+  );
   // Created before anything awaits, so the UI sees the loop's first events.
-  const ui = opts.ui
+  ui = opts.ui
     ? new UiServer({
         loop: local.loop,
         port: uiPort,
@@ -116,8 +170,10 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     } catch (err) {
       // The app runs on without its UI rather than dying over a port.
       process.stdout.write(`${pc.yellow('lightning')} no UI: ${(err as Error).message}\n`);
+      ui = undefined;
     }
   }
+  ready.uiReady();
   let interrupts = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
@@ -144,4 +200,23 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   );
   await printer.close();
   return end.exitCode;
+}
+
+/** Every --only names a work or a flow of the app (a typo would silently hide everything). */
+function checkOnly(only: readonly string[], app: LightningApp): void {
+  const works = app.works().map((w) => w.name);
+  const maps = app.workMaps().map((m) => componentName(m));
+  const known = (o: string) =>
+    works.some((w) => w === o || w.startsWith(`${o}.`)) ||
+    app.flows().some((f) => f.name === o) ||
+    // Members of a WorkMap exist only once the flow creates them (app.find would create one).
+    maps.some((m) => o === m || o.startsWith(`${m}.`));
+  const problems = only
+    .filter((o) => !known(o))
+    .map((o) => ({
+      path: '--only',
+      message: `"${o}" names no work or flow of app ${app.name}`,
+      fix: `use one of: ${[...works, ...maps].join(', ')}`,
+    }));
+  if (problems.length) throw new ValidationError(problems, 'Invalid option');
 }

@@ -1,4 +1,5 @@
 import type { IConstruct } from 'constructs';
+import { ValidationError } from './errors.ts';
 
 export const APP_BRAND = Symbol.for('lightning-local.LightningApp');
 
@@ -17,4 +18,32 @@ export function componentName(c: IConstruct): string {
     .slice(start)
     .map((s) => s.node.id)
     .join('.');
+}
+
+/**
+ * The id a Flow, Work or WorkMap constructor was given, checked before it reaches
+ * `constructs` (whose own message, "Only root constructs may have an empty ID", names
+ * neither the class nor the fix). Called in the `super()` argument list, so `new.target`
+ * names the user's class.
+ */
+export function checkedId(
+  scope: IConstruct | undefined,
+  id: unknown,
+  className: string,
+  kind: string,
+): string {
+  if (typeof id === 'string' && id !== '') return id;
+  const inApp = scope === undefined || (scope as unknown as Record<symbol, unknown>)[APP_BRAND] === true;
+  const where = inApp ? '' : ` in ${componentName(scope)}`;
+  const example = inApp ? `new ${className}(app, 'root')` : `new ${className}(this, 'train')`;
+  throw new ValidationError(
+    [
+      {
+        path: inApp ? 'app' : componentName(scope),
+        message: `${className} (a ${kind})${where} was created without an id: the id names it in state, logs, Terraform and its daemon (root.train)`,
+        fix: `pass an id as the second argument, e.g. ${example}`,
+      },
+    ],
+    'Invalid app',
+  );
 }

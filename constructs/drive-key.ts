@@ -21,6 +21,8 @@ export type KeyRule =
   | 'absolute'
   | 'backslash'
   | 'control-character'
+  | 'lone-surrogate'
+  | 'line-separator'
   | 'empty-segment'
   | 'dot-segment'
   | 'encoded-dot-segment'
@@ -35,6 +37,10 @@ const RULE_TEXT: Record<KeyRule, string> = {
   absolute: 'a key must be relative (no leading "/")',
   backslash: 'a key must use "/" as separator, not "\\"',
   'control-character': 'a key must not contain NUL or other control characters',
+  'lone-surrogate':
+    'a key must be valid Unicode (it has a lone UTF-16 surrogate, which has no UTF-8 form: the file name and the GCS object name would differ)',
+  'line-separator':
+    'a key must not contain the line or paragraph separators U+2028/U+2029 (they break log lines, JSON-in-JS and terminals)',
   'empty-segment': 'a key must not contain empty segments ("//")',
   'dot-segment': 'a key must not contain "." or ".." segments',
   'encoded-dot-segment': 'a key must not contain percent-encoded "." or ".." segments',
@@ -65,6 +71,9 @@ export function validateKey(key: unknown, options: { allowDirectory?: boolean } 
   if (key.length === 0) fail(key, 'empty');
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the rule is about control characters
   if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) fail(key, 'control-character');
+  // With the u flag a surrogate class matches only unpaired halves; pairs are one code point.
+  if (/[\uD800-\uDFFF]/u.test(key)) fail(key, 'lone-surrogate');
+  if (/[\u2028\u2029]/.test(key)) fail(key, 'line-separator');
   if (key.includes('\\')) fail(key, 'backslash');
   if (key.startsWith('/')) fail(key, 'absolute');
   if (/^[A-Za-z]:/.test(key)) fail(key, 'drive-letter');

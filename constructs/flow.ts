@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { componentName } from './component-name.ts';
+import { checkedId, componentName } from './component-name.ts';
 import { ProblemCollector } from './errors.ts';
 import type { StateShape } from './json.ts';
 import { BINDING, type FlowBinding, notRunning } from './runtime-binding.ts';
@@ -38,7 +38,7 @@ export abstract class Flow<S extends StateShape = StateShape> extends Construct 
   [BINDING]: FlowBinding | undefined;
 
   constructor(scope: Construct, id: string, props: FlowProps<S> = {}) {
-    super(scope, id);
+    super(scope, checkedId(scope, id, new.target.name, 'Flow'));
     Object.defineProperty(this, FLOW_BRAND, { value: true });
     this.props = props;
     this[BINDING] = undefined;

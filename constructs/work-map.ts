@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { componentName } from './component-name.ts';
+import { checkedId, componentName } from './component-name.ts';
 import { ValidationError } from './errors.ts';
 import type { Work } from './work.ts';
 
@@ -27,7 +27,7 @@ export class WorkMap<W extends Work = Work> extends Construct {
   private readonly items = new Map<string, W>();
 
   constructor(scope: Construct, id: string, factory: (scope: Construct, key: string) => W) {
-    super(scope, id);
+    super(scope, checkedId(scope, id, new.target.name, 'WorkMap'));
     Object.defineProperty(this, WORK_MAP_BRAND, { value: true });
     this.factory = factory;
   }

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import type { CloudCompute } from './cloud-compute.ts';
-import { componentName } from './component-name.ts';
+import { checkedId, componentName } from './component-name.ts';
 import type { Drive } from './drive.ts';
 import { validateKey } from './drive-key.ts';
 import { ProblemCollector } from './errors.ts';
@@ -94,7 +94,7 @@ export abstract class Work<
   [BINDING]: WorkBinding | undefined;
 
   constructor(scope: Construct, id: string, props: WorkProps<S> = {}) {
-    super(scope, id);
+    super(scope, checkedId(scope, id, new.target.name, 'Work'));
     Object.defineProperty(this, WORK_BRAND, { value: true });
     this.props = props;
     this[BINDING] = undefined;

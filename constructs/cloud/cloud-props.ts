@@ -57,6 +57,12 @@ export interface GcpCloudProps {
   readonly labels?: Readonly<Record<string, string>>;
   /** Glob-free path prefixes (relative to the app dir) left out of the bundle. @default [] (node_modules, .git, .lightning, cdktf.out are always left out) */
   readonly bundleExclude?: readonly string[];
+  /**
+   * Leave the work VMs running after the app ends (stopApp, failApp, the flow stopped), e.g. to
+   * inspect them over SSH; they keep billing until you stop them. A redeploy still restarts them.
+   * @default false (the flow stops every work VM through the Compute API once the app has ended)
+   */
+  readonly keepWorkVmsAfterEnd?: boolean;
 }
 
 /** Defaults, applied in one place. */

@@ -39,7 +39,10 @@ import { templateLiteral, templateLiterals } from './terraform-template.ts';
 export const IAP_SOURCE_RANGE = '35.235.240.0/20';
 /** Bucket roles: objectUser = create/get/list/update/delete objects; no bucket, ACL or IAM admin. */
 export const DRIVE_OBJECT_ROLE = 'roles/storage.objectUser';
-/** What the flow may do to work VMs: start/stop/get, granted per instance (custom role). */
+/**
+ * What the flow may do to work VMs: start/stop/get, granted per instance (custom role) on every
+ * work VM: it starts stopped ones before a call and stops them all once the app has ended.
+ */
 export const VM_CONTROL_PERMISSIONS = [
   'compute.instances.get',
   'compute.instances.start',
@@ -79,10 +82,6 @@ export interface LightningGcpProps {
   readonly target?: DeployTargetSources;
 }
 
-function isFlowControlled(c: VmPlan['compute']): boolean {
-  return c.startWith === 'first-run' || c.idleTimeoutSeconds !== undefined || c.spot;
-}
-
 /** The GCP deployment of a LightningApp: Drive bucket, bundle, identities, network, VMs. */
 export class LightningGcp extends Construct {
   readonly plan: AppPlan;
@@ -94,8 +93,9 @@ export class LightningGcp extends Construct {
 
   constructor(scope: Construct, id: string, props: LightningGcpProps) {
     super(scope, id);
-    const network =
-      props.network ?? props.cloud?.network ?? (props.app.props.cloud as GcpCloudProps | undefined)?.network;
+    const appCloud = props.app.props.cloud as GcpCloudProps | undefined;
+    const network = props.network ?? props.cloud?.network ?? appCloud?.network;
+    const keepWorkVms = props.cloud?.keepWorkVmsAfterEnd ?? appCloud?.keepWorkVmsAfterEnd ?? false;
     const plan = planApp(props.app, props.cloud, {
       ...(props.existingBucketName !== undefined ? { existingBucketName: props.existingBucketName } : {}),
       existingNetwork: network !== undefined,
@@ -311,11 +311,11 @@ export class LightningGcp extends Construct {
       'lightning-ui-port': String(plan.uiPort),
       'lightning-token-secret': plan.names.tokenSecret,
     };
-    // Works whose VM the flow starts/stops: created stopped, stopped when idle, or Spot (a
-    // preempted Spot VM stays stopped until the flow starts it again for its next call).
-    const controlled = plan.works.filter((w) => isFlowControlled(w.compute));
+    // The flow starts and stops every work VM: it starts a stopped one before a call (created
+    // stopped, stopped when idle, a preempted Spot VM, or stopped when an earlier app ended) and
+    // stops them all when the app ends (unless keepWorkVmsAfterEnd). See ADR 0012.
     const workVms = Object.fromEntries(
-      controlled.map((w) => [
+      plan.works.map((w) => [
         w.component,
         {
           instance: w.name,
@@ -338,6 +338,7 @@ export class LightningGcp extends Construct {
         'lightning-role': 'flow',
         'lightning-tls-key-secret': plan.names.tlsKeySecret,
         'lightning-work-vms': JSON.stringify(workVms),
+        ...(keepWorkVms ? { 'lightning-keep-work-vms': 'true' } : {}),
       },
       dependencies,
       flowIp.address,
@@ -366,14 +367,14 @@ export class LightningGcp extends Construct {
     }
     this.workInstances = instances;
 
-    if (controlled.length > 0) {
+    if (plan.works.length > 0) {
       const role = new ProjectIamCustomRole(this, 'vm-control-role', {
         ...common,
         roleId: plan.names.vmControlRole,
         title: templateLiteral(`lightning ${plan.app}: start/stop work VMs`),
         permissions: VM_CONTROL_PERMISSIONS,
       });
-      for (const w of controlled) {
+      for (const w of plan.works) {
         new ComputeInstanceIamMember(this, `flow-controls-${w.id}`, {
           ...common,
           zone: plan.zone,
@@ -413,7 +414,6 @@ export class LightningGcp extends Construct {
     const c = vm.compute;
     const gpu = c.gpuType !== undefined && c.gpuCount > 0;
     const fixedGpu = /^(a2|a3|g2)-/.test(c.machineType);
-    const controlled = vm.role === 'work' && isFlowControlled(c);
     const image = c.image;
     return new ComputeInstance(this, vm.id, {
       ...common,
@@ -464,9 +464,9 @@ export class LightningGcp extends Construct {
           : {}),
       }),
       allowStoppingForUpdate: true,
-      ...(controlled && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
-      // The flow starts/stops controlled VMs; Terraform must not fight it over their status.
-      ...(controlled ? { lifecycle: { ignoreChanges: ['desired_status'] } } : {}),
+      ...(vm.role === 'work' && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
+      // The flow starts/stops work VMs; Terraform must not fight it over their status.
+      ...(vm.role === 'work' ? { lifecycle: { ignoreChanges: ['desired_status'] } } : {}),
       dependsOn: dependencies,
     });
   }

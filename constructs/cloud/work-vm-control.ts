@@ -1,15 +1,20 @@
 /**
  * Flow-side control of work VMs in the cloud: start a VM that is stopped (created stopped with
- * `startWith: 'first-run'`, stopped when idle, or a preempted Spot VM) before a call, and stop
- * a VM whose work has been idle for `idleTimeoutSeconds`. The flow VM's metadata (`lightning-work-vms`, written by the
- * synthesis) says which works are controlled; the flow's own identity (a metadata-server
- * token) and a per-instance custom role (get/start/stop) authorize the Compute Engine calls.
+ * `startWith: 'first-run'`, stopped when idle, a preempted Spot VM, or stopped when an earlier
+ * app ended) before a call, stop a VM whose work has been idle for `idleTimeoutSeconds`, and
+ * stop every work VM once the app has ended (ADR 0012). The flow VM's metadata
+ * (`lightning-work-vms`, written by the synthesis) lists the work VMs; the flow's own identity
+ * (a metadata-server token) and a per-instance custom role (get/start/stop) authorize the
+ * Compute Engine calls.
  *
- * No cdktf imports: the flow role loads this. Runtime wiring (the event loop):
+ * No cdktf imports: the flow role loads this. Runtime wiring (cli/daemon-command.ts):
  *   const vms = await WorkVmControl.fromMetadata();           // undefined outside the cloud
+ *   when the app starts:  vms.startsWithFlow(W) && vms.ensureRunning(W)
  *   before dispatching a call to work W:  if (vms?.controls(W)) await vms.ensureRunning(W); vms?.workBusy(W)
  *   when W's call reaches a terminal phase:  vms?.workIdle(W)
- *   at app end:  vms?.close()
+ *   at app end:  await vms?.stopAll()   (or vms?.close() to keep them running)
+ *
+ * Once closed (app ended) it starts nothing: an ended app's VMs stay stopped.
  */
 
 export interface WorkVm {
@@ -35,6 +40,15 @@ export interface WorkVmControlOptions {
   readonly pollIntervalMs?: number;
   /** Give up waiting for RUNNING after this long. @default 600000 (GPU capacity can take a while) */
   readonly startTimeoutMs?: number;
+  /** Give up waiting for a stopped VM to reach TERMINATED after this long. @default 300000 */
+  readonly stopTimeoutMs?: number;
+  /**
+   * How long a VM may answer 404/403 before a start gives up. On the first deploy the flow VM
+   * can boot before Terraform has created a work VM or its IAM grant (they are created in
+   * parallel); GCE answers 403 for a VM the caller has no grant on, existing or not.
+   * @default 180000
+   */
+  readonly appearTimeoutMs?: number;
   readonly onEvent?: (e: WorkVmEvent) => void;
 }
 
@@ -42,6 +56,8 @@ export class WorkVmControlError extends Error {
   constructor(
     readonly work: string,
     message: string,
+    /** The Compute API's HTTP status, when it answered with an error. */
+    readonly httpStatus?: number,
   ) {
     super(message);
     this.name = 'WorkVmControlError';
@@ -49,6 +65,17 @@ export class WorkVmControlError extends Error {
 }
 
 const RUNNING_SOON = new Set(['PROVISIONING', 'STAGING', 'RUNNING']);
+/** Statuses in which a VM bills for no vCPU/GPU time (its disks still cost). */
+const STOPPED = new Set(['TERMINATED', 'STOPPED', 'SUSPENDED']);
+
+/** What {@link WorkVmControl.stopAll} did to one work's VM. */
+export interface WorkVmStopResult {
+  readonly work: string;
+  readonly instance: string;
+  /** 'stopped' by this call, 'was-stopped' already, or 'error' (see `detail`). */
+  readonly outcome: 'stopped' | 'was-stopped' | 'error';
+  readonly detail?: string;
+}
 
 export class WorkVmControl {
   /** The controller of this flow VM, or undefined when not on a lightning flow VM in the cloud. */
@@ -68,6 +95,8 @@ export class WorkVmControl {
   private readonly endpoint: string;
   private readonly pollMs: number;
   private readonly startTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  private readonly appearTimeoutMs: number;
   private readonly onEvent: (e: WorkVmEvent) => void;
   private readonly starting = new Map<string, Promise<'running' | 'started'>>();
   private readonly idleTimers = new Map<string, NodeJS.Timeout>();
@@ -83,6 +112,8 @@ export class WorkVmControl {
     ).replace(/\/+$/, '');
     this.pollMs = options.pollIntervalMs ?? 2000;
     this.startTimeoutMs = options.startTimeoutMs ?? 600_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 300_000;
+    this.appearTimeoutMs = options.appearTimeoutMs ?? 180_000;
     this.onEvent = options.onEvent ?? (() => {});
   }
 
@@ -91,11 +122,26 @@ export class WorkVmControl {
     return this.vms.has(work);
   }
 
+  /** Whether the work's VM runs from the app's start (`startWith: 'flow'`), not from its first call. */
+  startsWithFlow(work: string): boolean {
+    return this.vms.get(work)?.startWith === 'flow';
+  }
+
+  /** The controlled works' VM instance names, by work. */
+  instances(): ReadonlyMap<string, string> {
+    return new Map([...this.vms].map(([work, vm]) => [work, vm.instance]));
+  }
+
   /**
    * Resolves once the work's VM is RUNNING (its daemon then dials the flow). Starts it if it
    * is stopped; concurrent calls share one start. 'started' when this call started it.
    */
   ensureRunning(work: string): Promise<'running' | 'started'> {
+    if (this.closed) {
+      return Promise.reject(
+        new WorkVmControlError(work, `the app has ended; the VM of ${work} is not started again`),
+      );
+    }
     const pending = this.starting.get(work);
     if (pending) return pending;
     const p = this.start(work).finally(() => this.starting.delete(work));
@@ -133,11 +179,53 @@ export class WorkVmControl {
     this.idleTimers.set(work, timer);
   }
 
-  /** Cancels pending idle stops. */
+  /** Cancels pending idle stops and starts nothing from now on (the VMs are left as they are). */
   close(): void {
     this.closed = true;
     for (const t of this.idleTimers.values()) clearTimeout(t);
     this.idleTimers.clear();
+  }
+
+  /**
+   * The app has ended: closes (nothing is started again), then stops every work VM and waits
+   * until each is TERMINATED, so no GPU keeps billing and no daemon of this app keeps running.
+   * A start still in flight is awaited first, so it cannot undo the stop. Never throws: each
+   * VM's outcome is in the result (and an 'error' event).
+   */
+  async stopAll(): Promise<WorkVmStopResult[]> {
+    this.close();
+    return Promise.all(
+      [...this.vms].map(async ([work, vm]): Promise<WorkVmStopResult> => {
+        await this.starting.get(work)?.catch(() => {});
+        try {
+          const outcome = await this.stopAndWait(vm);
+          if (outcome === 'stopped') this.onEvent({ work, action: 'stopped' });
+          return { work, instance: vm.instance, outcome };
+        } catch (err) {
+          const detail = (err as Error).message;
+          this.onEvent({ work, action: 'error', detail });
+          return { work, instance: vm.instance, outcome: 'error', detail };
+        }
+      }),
+    );
+  }
+
+  private async stopAndWait(vm: WorkVm): Promise<'stopped' | 'was-stopped'> {
+    const status = async () => ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+    if (STOPPED.has(await status())) return 'was-stopped';
+    await this.call(vm, 'POST', '/stop');
+    const deadline = Date.now() + this.stopTimeoutMs;
+    for (;;) {
+      const now = await status();
+      if (STOPPED.has(now)) return 'stopped';
+      if (Date.now() > deadline) {
+        throw new WorkVmControlError(
+          vm.instance,
+          `VM ${vm.instance} is still ${now} ${Math.round(this.stopTimeoutMs / 1000)} s after the stop request; stop it with gcloud compute instances stop ${vm.instance} --zone ${vm.zone}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.pollMs));
+    }
   }
 
   private vm(work: string): WorkVm {
@@ -150,14 +238,29 @@ export class WorkVmControl {
   private async start(work: string): Promise<'running' | 'started'> {
     const vm = this.vm(work);
     const deadline = Date.now() + this.startTimeoutMs;
+    const appearBy = Date.now() + this.appearTimeoutMs;
     let started = false;
     for (;;) {
-      const status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+      // The app ended meanwhile: stop waiting (stopAll stops the VM, whatever this did).
+      if (this.closed)
+        throw new WorkVmControlError(work, `the app has ended; not waiting for ${vm.instance}`);
+      let status: string;
+      try {
+        status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+      } catch (err) {
+        const code = (err as WorkVmControlError).httpStatus;
+        // Not created (or not granted) yet: Terraform may still be at it.
+        if ((code !== 404 && code !== 403) || Date.now() > appearBy) throw err;
+        await new Promise((r) => setTimeout(r, this.pollMs));
+        continue;
+      }
       if (status === 'RUNNING') {
         this.onEvent({ work, action: 'running' });
         return started ? 'started' : 'running';
       }
       if (!started && (status === 'TERMINATED' || status === 'STOPPED' || status === 'SUSPENDED')) {
+        if (this.closed)
+          throw new WorkVmControlError(work, `the app has ended; ${vm.instance} stays stopped`);
         this.onEvent({ work, action: 'starting', detail: `was ${status}` });
         await this.call(vm, 'POST', status === 'SUSPENDED' ? '/resume' : '/start');
         started = true;
@@ -198,6 +301,7 @@ export class WorkVmControl {
       throw new WorkVmControlError(
         vm.instance,
         `${method} ${suffix || 'instance'} on ${vm.instance}: HTTP ${res.status} ${body}.${hint}`,
+        res.status,
       );
     }
     return res.json();

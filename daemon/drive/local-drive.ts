@@ -33,6 +33,7 @@ import {
   mkdir,
   open,
   readFile,
+  realpath,
   rename,
   rmdir,
   stat,
@@ -62,6 +63,7 @@ import {
   tempName,
   walkFiles,
 } from './drive-util.ts';
+import { assertInsideRoot, denormalizedPath, isAscii } from './local-paths.ts';
 
 export interface LocalDriveProps {
   /** Drive name, as in `Path.drive`. @default 'default' */
@@ -105,6 +107,8 @@ export class LocalDrive implements Drive {
   private readonly knownDirs = new Set<string>();
   /** Destination directories get() created (outside the Drive; a miss just costs a mkdir). */
   private readonly knownDestDirs = new Set<string>();
+  /** The root with symlinks resolved (a put's directory must resolve under it). */
+  private realRoot: string | undefined;
 
   constructor(root: string, props: LocalDriveProps = {}) {
     this.root = resolve(root);
@@ -153,6 +157,8 @@ export class LocalDrive implements Drive {
   private async putOnce(k: string, source: PutSource, options: PutOptions): Promise<DriveStat> {
     const dest = this.pathOf(k);
     const dir = dirname(dest);
+    this.realRoot ??= await realpath(this.root).catch(() => this.root);
+    await assertInsideRoot(this.root, this.realRoot, k, dir);
     // A stream cannot be replayed if a remembered directory vanished: always mkdir for it.
     await this.ensureDir(k, dir, !(source instanceof Readable));
     const tmp = join(dir, tempName('tmp'));
@@ -294,8 +300,8 @@ export class LocalDrive implements Drive {
   }
 
   private async getOnce(k: string, destPath: string, options: GetOptions): Promise<DriveStat> {
-    const src = this.pathOf(k);
     const st = await this.stat(k);
+    const src = isAscii(k) ? this.pathOf(k) : await this.existingPath(k);
     const destDir = dirname(resolve(destPath));
     if (!this.knownDestDirs.has(destDir)) {
       await mkdir(destDir, { recursive: true });
@@ -328,7 +334,7 @@ export class LocalDrive implements Drive {
   async read(key: string): Promise<Buffer> {
     const k = validateKey(key);
     try {
-      return await readFile(this.pathOf(k));
+      return await this.onDisk(k, (abs) => readFile(abs));
     } catch (err) {
       throw mapFsError(err, k, 'read');
     }
@@ -342,14 +348,20 @@ export class LocalDrive implements Drive {
     const baseAbs = base === '' ? this.root : this.pathOf(base);
     let files: Awaited<ReturnType<typeof walkFiles>>;
     try {
-      files = await walkFiles(baseAbs);
+      files = await this.onDisk(
+        base,
+        () => walkFiles(baseAbs),
+        (alt) => walkFiles(alt),
+      );
     } catch (err) {
       if (['ENOENT', 'ENOTDIR'].includes(code(err) ?? '')) return [];
       throw mapFsError(err, p, 'list');
     }
+    // Keys as read() takes them: NFC (another tool may have written NFD names), and only
+    // names that are valid keys at all (a file named with a newline is not an object).
     const matching = files
-      .map((f) => ({ key: base === '' ? f.relative : `${base}/${f.relative}`, abs: f.absolute }))
-      .filter((f) => f.key.startsWith(p));
+      .map((f) => ({ key: asKey(base === '' ? f.relative : `${base}/${f.relative}`), abs: f.absolute }))
+      .filter((f): f is { key: string; abs: string } => f.key?.startsWith(p) === true);
     const stats = await mapLimit(matching, 64, async (f) => {
       try {
         return statOf(f.key, await stat(f.abs, { bigint: true }));
@@ -363,7 +375,7 @@ export class LocalDrive implements Drive {
   async stat(key: string): Promise<DriveStat> {
     const k = validateKey(key);
     try {
-      const st = await stat(this.pathOf(k), { bigint: true });
+      const st = await this.onDisk(k, (abs) => stat(abs, { bigint: true }));
       if (!st.isFile()) throw Object.assign(new Error('not a file'), { code: 'ENOENT' });
       return statOf(k, st);
     } catch (err) {
@@ -374,7 +386,7 @@ export class LocalDrive implements Drive {
   async exists(key: string): Promise<boolean> {
     const k = validateKey(key);
     try {
-      return (await stat(this.pathOf(k))).isFile();
+      return (await this.onDisk(k, (abs) => stat(abs))).isFile();
     } catch {
       return false;
     }
@@ -382,9 +394,12 @@ export class LocalDrive implements Drive {
 
   async delete(key: string): Promise<void> {
     const k = validateKey(key);
-    const abs = this.pathOf(k);
+    let abs = this.pathOf(k);
     try {
-      await unlink(abs);
+      await this.onDisk(k, (path) => {
+        abs = path;
+        return unlink(path);
+      });
     } catch (err) {
       // A missing key, or a "key" that is only a prefix (a directory), is not an object.
       if (['ENOENT', 'EISDIR', 'EPERM', 'ENOTDIR'].includes(code(err) ?? '')) return;
@@ -399,6 +414,36 @@ export class LocalDrive implements Drive {
 
   async getDirectory(prefix: string, dir: string, options: GetOptions = {}): Promise<DriveStat[]> {
     return getDirectoryWith(this, prefix, dir, options, this.concurrency);
+  }
+
+  /**
+   * Runs `fn` on the key's path; if that is missing and the key is not ASCII, on the file whose
+   * name is the key in another normalization form (NFD from another tool), if there is one.
+   */
+  private async onDisk<T>(
+    k: string,
+    fn: (abs: string) => Promise<T>,
+    onAlt: (abs: string) => Promise<T> = fn,
+  ): Promise<T> {
+    try {
+      return await fn(k === '' ? this.root : this.pathOf(k));
+    } catch (err) {
+      if (code(err) !== 'ENOENT' || isAscii(k)) throw err;
+      const alt = await denormalizedPath(this.root, k);
+      if (alt === null) throw err;
+      return onAlt(alt);
+    }
+  }
+
+  private async existingPath(k: string): Promise<string> {
+    return this.onDisk(
+      k,
+      async (abs) => {
+        await stat(abs);
+        return abs;
+      },
+      async (alt) => alt,
+    );
   }
 
   private async ensureDir(key: string, dir: string, useCache: boolean): Promise<void> {
@@ -627,4 +672,13 @@ export function mapFsError(err: unknown, key: string, op: 'read' | 'write' | 'li
   }
   const message = err instanceof Error ? err.message : String(err);
   return new DriveError('IO', key, `Cannot ${op} "${key}" in the local Drive: ${message}`, { cause: err });
+}
+
+/** A file's relative path as a key (NFC), or null when it is no valid key. */
+function asKey(relative: string): string | null {
+  try {
+    return validateKey(relative);
+  } catch {
+    return null;
+  }
 }

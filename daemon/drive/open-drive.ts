@@ -9,6 +9,7 @@
  * const drive = await openDrive('.lightning/drive/default');
  * const cloud = await openDrive('gs://my-app-drive/apps/demo', { apiEndpoint: 'http://127.0.0.1:4443' });
  */
+import { chmod, mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Drive } from '../../constructs/drive.ts';
@@ -43,6 +44,19 @@ export interface OpenDriveOptions {
   readonly retryDelayMs?: number;
   /** GCS: files at least this large use a resumable upload. @default 16 MiB */
   readonly resumableThresholdBytes?: number;
+}
+
+/**
+ * Creates `<appDir>/.lightning` readable by its owner only (0700), or tightens one an earlier
+ * version left world-readable: it holds the journal (state, `--set` values), logs, the UI
+ * token and the local Drive. Returns its path.
+ */
+export async function ensureStateDir(appDir: string): Promise<string> {
+  const dir = join(resolve(appDir), '.lightning');
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir leaves an existing directory as it is; a directory we do not own stays as it is.
+  await chmod(dir, 0o700).catch(() => {});
+  return dir;
 }
 
 /** The app's local Drive directory: `<appDir>/.lightning/drive/<name>`. */

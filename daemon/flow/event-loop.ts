@@ -44,6 +44,7 @@ import { opsFromWire, opsToWire, PROTOCOL_VERSION } from '../protocol/flow-servi
 import { phaseFromWire } from '../protocol/status-codec.ts';
 import {
   applyPatch,
+  captureOps,
   cloneState,
   type PatchOperation,
   parseStateJson,
@@ -51,7 +52,9 @@ import {
 } from '../state/json-patch.ts';
 import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
+import { CallLifecycle } from './call-lifecycle.ts';
 import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
+import { type FlowRequest, WorkReplica } from './work-replica.ts';
 
 /** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
 export interface DaemonSession {
@@ -126,20 +129,18 @@ interface ActiveCall {
 interface WorkRecord {
   readonly name: string;
   readonly work: Work;
-  /** The flow's copy of the work's vars (prototype-free). */
-  vars: Record<string, JsonValue>;
+  /** The flow's replica of the work's vars and its unconfirmed writes (ADR 0013). */
+  replica: WorkReplica;
   readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] };
   epoch: number;
   instanceId: string | null;
   appliedSeq: number;
   awaitingSnapshot: boolean;
   session: DaemonSession | null;
-  flowSeq: number;
-  outOps: PatchOperation[];
   call: ActiveCall | null;
   /** A Run that still has to reach the daemon. */
-  runUnsent: boolean;
-  retryTimer: NodeJS.Timeout | null;
+  /** Where the current call is (the loop writes `status` from its transitions). */
+  readonly lifecycle: CallLifecycle;
   /** Highest seq applied since the last ack was sent. */
   ackDue: boolean;
   /** The most recent stream of this work (a 'lost' check applies only if none came since). */
@@ -149,8 +150,22 @@ interface WorkRecord {
   lastArgsHash: string | null;
 }
 
-/** Thrown inside flow.run() by a blocking call that has not succeeded yet: ends the pass. */
-const WAIT = Symbol('lightning-local.wait');
+/**
+ * Thrown inside flow.run() by a blocking call that has not succeeded yet: it ends the pass,
+ * and the pass resumes on a later one. Not an Error, so `catch (e) { if (e instanceof Error)`
+ * filters skip it. A pass in which one was thrown but did not reach the loop (a `try/catch`
+ * around the call swallowed it) ends the app with a message saying how to catch right: see
+ * `swallowedWaitEnd`.
+ */
+class CallPending {
+  constructor(
+    readonly work: string,
+    readonly phase: WorkPhase,
+  ) {}
+  toString(): string {
+    return `${this.work}.run() is still ${this.phase}: the pass ends here and resumes when it has succeeded (this is not an error; do not catch it)`;
+  }
+}
 
 const MAX_PASSES = 100;
 
@@ -293,8 +308,7 @@ export class EventLoop {
         try {
           const flowVars = this.flowVars.get(component);
           const rec = flowVars ? undefined : this.works.get(component);
-          const target = flowVars ?? rec?.vars;
-          if (!target) {
+          if (!flowVars && !rec) {
             throw new DaemonError(
               GrpcCode.NOT_FOUND,
               `no flow or work named "${component}" in app ${this.app.name}`,
@@ -303,10 +317,11 @@ export class EventLoop {
           const values = ops.map((op) =>
             op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
           );
-          applyPatch(target, values);
-          for (const op of values) {
-            this.journalOp(component, prefixed(op, '/vars'));
-            rec?.outOps.push(op);
+          if (rec) {
+            rec.replica.externalWrite(values);
+          } else if (flowVars) {
+            applyPatch(flowVars, captureOps(values));
+            for (const op of values) this.journalOp(component, prefixed(op, '/vars'));
           }
           this.passChanged = true;
           resolve();
@@ -326,7 +341,7 @@ export class EventLoop {
     const out: Record<string, { vars: JsonValue; status?: WorkStatus }> = {};
     for (const [name, vars] of this.flowVars) out[name] = { vars: cloneState(vars) };
     for (const rec of this.works.values())
-      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.vars) };
+      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.replica.vars) };
     return out;
   }
 
@@ -337,6 +352,32 @@ export class EventLoop {
   statusOf(work: string): WorkStatus | undefined {
     const rec = this.works.get(work);
     return rec ? { ...rec.status } : undefined;
+  }
+
+  /**
+   * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
+   * daemon epoch and last applied seq, whether the flow holds the document, how many of the
+   * flow's writes the owner has not confirmed, and the owner's confirmed state (a copy).
+   */
+  replicaOf(
+    work: string,
+  ):
+    | { epoch: number; appliedSeq: number; ownedByFlow: boolean; unconfirmed: number; confirmed: JsonValue }
+    | undefined {
+    const rec = this.works.get(work);
+    if (!rec) return undefined;
+    return {
+      epoch: rec.epoch,
+      appliedSeq: rec.appliedSeq,
+      ownedByFlow: rec.replica.ownedByFlow,
+      unconfirmed: rec.replica.unconfirmedCount,
+      confirmed: cloneState(rec.replica.confirmedState),
+    };
+  }
+
+  /** True when no event is queued or about to be handled. */
+  get isIdle(): boolean {
+    return this.queue.length === 0 && !this.scheduled && !this.draining;
   }
 
   // ---- the loop ----
@@ -352,10 +393,34 @@ export class EventLoop {
     setImmediate(() => this.drain());
   }
 
+  /**
+   * Every write to state through a recording view lands here. Inside a drain it makes the
+   * loop run another pass; outside one (a timer or promise started in run()) it schedules a
+   * drain, so the write is sent, journaled and seen by a pass like any other change.
+   */
+  private stateWritten(): void {
+    this.changed = true;
+    this.passChanged = true;
+    if (!this.draining) this.schedule();
+  }
+
+  private draining = false;
+
   private drain(): void {
     this.scheduled = false;
     if (this.ended) return;
+    this.draining = true;
+    try {
+      this.drainOnce();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainOnce(): void {
     this.stats.drains++;
+    // Array mutations made outside a pass become ops before any event changes the documents.
+    flushPendingArrays();
     const events = this.queue;
     this.queue = [];
     for (const event of events) {
@@ -368,6 +433,11 @@ export class EventLoop {
     if (this.changed && !this.endRequest) this.runPasses();
     flushPendingArrays(); // array mutations of this drain become ops now, not a microtask later
     this.flushOutgoing();
+    if (this.endRequest) {
+      // The daemons get the last requests before Shutdown, on the same ordered stream, and
+      // stop: what the flow has is the final state of every work; journal it as such.
+      for (const rec of this.works.values()) rec.replica.takeBack();
+    }
     this.writeJournal();
     if (this.changed) {
       this.changed = false;
@@ -377,17 +447,29 @@ export class EventLoop {
     else this.noticeIfIdle();
   }
 
+  /** The CallPending signals thrown in the current pass. */
+  private waits: CallPending[] = [];
+
   private runPasses(): void {
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       this.passChanged = false;
       this.stats.passes++;
+      this.waits = [];
+      let thrown: unknown;
       try {
         this.root.run();
       } catch (err) {
-        if (err !== WAIT) {
-          this.endRequest ??= flowErrorEnd(err, this.root.name);
-          return;
-        }
+        thrown = err;
+      }
+      const swallowed = this.waits.find((w) => w !== thrown);
+      if (swallowed) {
+        // Overrides a stopApp() the fallback may have called: that code should not have run.
+        this.endRequest = swallowedWaitEnd(swallowed, this.root.name);
+        return;
+      }
+      if (thrown !== undefined && !(thrown instanceof CallPending)) {
+        this.endRequest ??= flowErrorEnd(thrown, this.root.name);
+        return;
       }
       if (this.endRequest || !this.passChanged) return;
     }
@@ -429,8 +511,9 @@ export class EventLoop {
         // Still without a stream since that session closed: the daemon (or its VM) is gone.
         const rec = this.works.get(event.work);
         if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
-        if ((rec.status.phase === 'pending' || rec.status.phase === 'running') && rec.retryTimer === null) {
+        if (rec.lifecycle.inFlight) {
           rec.instanceId = null;
+          rec.replica.takeBack();
           this.callFailed(
             rec,
             'daemon_lost',
@@ -442,8 +525,7 @@ export class EventLoop {
       }
       case 'retry': {
         const rec = this.works.get(event.work);
-        if (!rec || rec.call?.hash !== event.hash) return;
-        rec.retryTimer = null;
+        if (!rec || rec.call?.hash !== event.hash || rec.lifecycle.stage !== 'retry-wait') return;
         rec.call.attempt++;
         this.sendRun(rec);
         return;
@@ -456,7 +538,8 @@ export class EventLoop {
           rec.session = null;
         }
         rec.instanceId = null;
-        if (rec.call && !isTerminal(rec.status.phase) && rec.retryTimer === null) {
+        rec.replica.takeBack();
+        if (rec.call && rec.lifecycle.inFlight) {
           this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
         }
         return;
@@ -505,6 +588,8 @@ export class EventLoop {
     if (!resumed) {
       rec.epoch++;
       rec.instanceId = hello.instanceId;
+      // The new daemon owns the document from here on, starting from the flow's copy.
+      rec.replica.handToDaemon();
       this.journalOp(rec.name, {
         op: 'add',
         path: '/daemon',
@@ -513,14 +598,15 @@ export class EventLoop {
       rec.appliedSeq = 0;
       // A new daemon process while a call was active: the old process (and its script) is
       // gone; run the call again on the new one.
-      if (rec.call && (rec.status.phase === 'running' || rec.status.phase === 'pending') && !rec.runUnsent) {
+      const stage = rec.lifecycle.stage;
+      if (rec.call && (stage === 'running' || stage === 'dispatched')) {
         rec.status.restarts++;
         this.setStatus(rec, {
           phase: 'pending',
           reason: 'daemon_restart',
           message: 'the daemon restarted; running the call again',
         });
-        rec.runUnsent = true;
+        rec.lifecycle.to('awaiting-daemon');
       }
     }
     rec.awaitingSnapshot = true;
@@ -530,12 +616,14 @@ export class EventLoop {
         value: {
           epoch: BigInt(rec.epoch),
           appliedSeq: BigInt(rec.appliedSeq),
-          stateJson: JSON.stringify(rec.vars),
+          stateJson: JSON.stringify(rec.replica.vars),
         },
       },
     });
     session.send(welcome);
-    if (rec.runUnsent && rec.retryTimer === null) this.sendRun(rec);
+    // Requests the owner may not have seen yet (it skips the ones it applied).
+    for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
+    if (rec.lifecycle.stage === 'awaiting-daemon') this.sendRun(rec);
   }
 
   private handleMessage(session: DaemonSession, message: DaemonMessage): void {
@@ -639,8 +727,7 @@ export class EventLoop {
 
   private applyDelta(rec: WorkRecord, delta: StateDelta): void {
     const ops = opsFromWire(delta.ops);
-    applyPatch(rec.vars, ops);
-    if (this.journal) for (const op of ops) this.journalOp(rec.name, prefixed(op, '/vars'));
+    rec.replica.applyOwnerDelta(ops, Number(delta.appliedFlowSeq));
     this.stats.deltasApplied++;
     this.stats.opsApplied += ops.length;
     if (ops.length > 0) this.changed = true;
@@ -650,7 +737,7 @@ export class EventLoop {
     const phase = phaseFromWire(s.phase);
     if (!phase) throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `status has no valid phase (${s.phase})`);
     if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
-    if (rec.retryTimer !== null) return; // a retry is already scheduled for this failure
+    if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
     const ts = Number(s.timestampMs) || Date.now();
     if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
       this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
@@ -667,6 +754,8 @@ export class EventLoop {
       // The daemon's status always carries its current URL: empty until this call's port answers.
       url: s.url || null,
     });
+    if (phase === 'running') rec.lifecycle.to('running');
+    else if (isTerminal(phase)) rec.lifecycle.to('ended');
   }
 
   private applySnapshot(rec: WorkRecord, session: DaemonSession, snap: Snapshot): void {
@@ -696,12 +785,10 @@ export class EventLoop {
       this.reject(rec, session, code, (err as Error).message);
       return;
     }
-    rec.vars = vars as Record<string, JsonValue>;
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
+    rec.replica.applyOwnerSnapshot(vars as Record<string, JsonValue>, Number(snap.appliedFlowSeq));
     rec.appliedSeq = seq;
     rec.awaitingSnapshot = false;
     rec.ackDue = true;
-    this.rebindWorkState(rec);
     this.changed = true;
   }
 
@@ -735,12 +822,8 @@ export class EventLoop {
     const st = rec.status;
     const sameCall = rec.call?.hash === hash;
     const dispatch =
-      !sameCall ||
-      st.phase === 'not_started' ||
-      (!cacheCalls && isTerminal(st.phase) && rec.retryTimer === null);
+      !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
     if (dispatch) {
-      if (rec.retryTimer) clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
       rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
       this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
@@ -760,7 +843,7 @@ export class EventLoop {
     if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
     if (
       (rec.status.phase === 'failed' || rec.status.phase === 'stopped') &&
-      rec.retryTimer === null &&
+      rec.lifecycle.stage === 'ended' &&
       !dispatch
     ) {
       throw new WorkFailedError(
@@ -770,7 +853,9 @@ export class EventLoop {
         rec.status.message ?? `the call ended ${rec.status.phase}`,
       );
     }
-    throw WAIT;
+    const wait = new CallPending(rec.name, rec.status.phase);
+    this.waits.push(wait);
+    throw wait;
   }
 
   private sendRun(rec: WorkRecord): void {
@@ -778,11 +863,11 @@ export class EventLoop {
     if (!call) return;
     this.flushOps(rec);
     if (!rec.session) {
-      rec.runUnsent = true;
+      rec.lifecycle.to('awaiting-daemon');
       this.host?.ensureDaemon(rec.name, 'call');
       return;
     }
-    rec.runUnsent = false;
+    rec.lifecycle.to('dispatched');
     if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
       this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
     }
@@ -807,31 +892,23 @@ export class EventLoop {
         message: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}; retry ${call.attempt + 1}/${maxRetries} in ${delayMs / 1000}s`,
       });
       const hash = call.hash;
-      rec.retryTimer = setTimeout(() => this.enqueue({ kind: 'retry', work: rec.name, hash }), delayMs);
+      rec.lifecycle.retryIn(delayMs, () => this.enqueue({ kind: 'retry', work: rec.name, hash }));
       return;
     }
     this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
+    rec.lifecycle.to('ended');
   }
 
   private stopWork(rec: WorkRecord): void {
-    if (rec.retryTimer) {
-      clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
+    const stage = rec.lifecycle.stage;
+    if (stage === 'none' || stage === 'ended') return;
+    if (stage === 'retry-wait' || stage === 'awaiting-daemon') {
+      // Nothing runs on a daemon: the call ends here.
+      rec.lifecycle.to('ended');
       this.setStatus(rec, {
         phase: 'stopped',
         reason: 'stopped',
-        message: 'stopped by the flow',
-        endedAt: Date.now(),
-      });
-      return;
-    }
-    if (isTerminal(rec.status.phase) || rec.status.phase === 'not_started') return;
-    if (rec.runUnsent) {
-      rec.runUnsent = false;
-      this.setStatus(rec, {
-        phase: 'stopped',
-        reason: 'stopped',
-        message: 'stopped before it started',
+        message: stage === 'retry-wait' ? 'stopped by the flow' : 'stopped before it started',
         endedAt: Date.now(),
       });
       return;
@@ -865,17 +942,24 @@ export class EventLoop {
 
   // ---- outgoing ----
 
+  /** Sends the flow's writes to a work made since the last flush as one request to its owner. */
   private flushOps(rec: WorkRecord): void {
     flushPendingArrays();
-    if (rec.outOps.length === 0 || !rec.session) return;
-    const ops = rec.outOps;
-    rec.outOps = [];
-    rec.flowSeq++;
-    rec.session.send(
+    const request = rec.replica.takeRequest();
+    if (request) this.sendRequest(rec, request);
+  }
+
+  private sendRequest(rec: WorkRecord, request: FlowRequest): void {
+    rec.session?.send(
       create(FlowMessageSchema, {
         kind: {
           case: 'delta',
-          value: { work: rec.name, epoch: BigInt(rec.epoch), seq: BigInt(rec.flowSeq), ops: opsToWire(ops) },
+          value: {
+            work: rec.name,
+            epoch: BigInt(rec.epoch),
+            seq: BigInt(request.seq),
+            ops: opsToWire(request.ops),
+          },
         },
       }),
     );
@@ -914,8 +998,10 @@ export class EventLoop {
     this.journal.append(changes, sendAcks, () => this.componentDocs());
   }
 
+  /** Records a change for this drain's journal line; the value is captured now (ADR 0013). */
   private journalOp(component: string, op: PatchOperation): void {
     if (!this.journal) return;
+    if (op.value !== undefined) op = { ...op, value: cloneState(op.value) };
     let ops = this.journalChanges.get(component);
     if (!ops) {
       ops = [];
@@ -925,7 +1011,7 @@ export class EventLoop {
   }
 
   private journalWork(rec: WorkRecord): void {
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.vars });
+    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.replica.confirmedState });
     this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
     this.journalOp(rec.name, { op: 'add', path: '/call', value: rec.call ? { ...rec.call } : null });
     this.journalOp(rec.name, {
@@ -941,7 +1027,7 @@ export class EventLoop {
     for (const [name, vars] of this.flowVars) docs[name] = { vars: cloneState(vars) };
     for (const rec of this.works.values()) {
       docs[rec.name] = {
-        vars: cloneState(rec.vars),
+        vars: cloneState(rec.replica.confirmedState),
         status: { ...rec.status },
         call: rec.call ? { ...rec.call } : null,
         daemon: { epoch: rec.epoch, instanceId: rec.instanceId },
@@ -954,8 +1040,7 @@ export class EventLoop {
     if (this.ended) return;
     this.ended = end;
     for (const rec of this.works.values()) {
-      if (rec.retryTimer) clearTimeout(rec.retryTimer);
-      rec.retryTimer = null;
+      rec.lifecycle.dispose();
       rec.session?.send(
         create(FlowMessageSchema, {
           kind: { case: 'shutdown', value: { reason: end.message, graceMs: this.graceMs(rec) } },
@@ -969,7 +1054,7 @@ export class EventLoop {
     if (this.idleNoticeShown || this.queue.length > 0) return;
     for (const rec of this.works.values()) {
       const p = rec.status.phase;
-      if (p === 'pending' || p === 'running' || rec.retryTimer !== null) return;
+      if (p === 'pending' || p === 'running' || rec.lifecycle.stage === 'retry-wait') return;
     }
     this.idleNoticeShown = true;
     this.observer.onNotice?.(
@@ -991,9 +1076,8 @@ export class EventLoop {
     const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
     this.flowVars.set(flow.name, vars);
     const sink = (op: PatchOperation) => {
-      this.changed = true;
-      this.passChanged = true;
       this.journalOp(flow.name, prefixed(op, '/vars'));
+      this.stateWritten();
     };
     const state = recordingView(vars, '', sink, `${flow.name}.state`);
     flow[BINDING] = {
@@ -1013,36 +1097,53 @@ export class EventLoop {
     const rec: WorkRecord = {
       name,
       work,
-      vars: toStateValue(work.initialState, '') as Record<string, JsonValue>,
+      replica: undefined as unknown as WorkReplica, // set below, its hooks need `rec`
       status: initialStatus(),
       epoch: 0,
       instanceId: null,
       appliedSeq: 0,
       awaitingSnapshot: false,
       session: null,
-      flowSeq: 0,
-      outOps: [],
       call: null,
-      runUnsent: false,
-      retryTimer: null,
+      lifecycle: new CallLifecycle(name),
       ackDue: false,
       lastArgsKey: null,
       lastArgsHash: null,
       lastSession: null,
     };
+    let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
     const restored = this.restored?.[name];
     if (restored) {
       // Resuming: the work's last known state, status, call and daemon identity. A daemon that
       // kept running re-attaches with the same instance and epoch; a new one reruns the call.
-      if (isObject(restored.vars)) rec.vars = restored.vars as Record<string, JsonValue>;
+      if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
       if (isObject(restored.status)) Object.assign(rec.status, restored.status);
-      if (isObject(restored.call)) rec.call = { ...(restored.call as unknown as ActiveCall) };
+      // A call that ended failed or stopped is forgotten, so the next run() with the same
+      // arguments dispatches it again: resuming is how a user retries after fixing the cause.
+      // A succeeded call is kept (not re-run); a pending or running one is still in flight.
+      const phase = rec.status.phase;
+      if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
+        rec.call = { ...(restored.call as unknown as ActiveCall) };
+        // Where the call was: ended, running on a daemon that may re-attach, or (a retry was
+        // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
+        if (phase === 'succeeded') rec.lifecycle.to('ended');
+        else if (phase === 'running') rec.lifecycle.to('running');
+        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled')
+          rec.lifecycle.to('awaiting-daemon');
+        else if (phase === 'pending') rec.lifecycle.to('dispatched');
+      }
       if (isObject(restored.daemon)) {
         const d = restored.daemon as { epoch?: number; instanceId?: string | null };
         rec.epoch = d.epoch ?? 0;
         rec.instanceId = d.instanceId ?? null;
       }
     }
+    rec.replica = new WorkReplica(vars, {
+      journal: (op) => this.journalOp(rec.name, prefixed(op, '/vars')),
+      rebind: () => this.rebindWorkState(rec),
+    });
+    // A daemon that kept running while the flow restarted still owns the document.
+    if (rec.instanceId !== null) rec.replica.handToDaemon();
     this.works.set(name, rec);
     this.rebindWorkState(rec);
     if (this.startedAt !== null) this.journalWork(rec);
@@ -1050,12 +1151,12 @@ export class EventLoop {
 
   private rebindWorkState(rec: WorkRecord): void {
     const sink = (op: PatchOperation) => {
-      rec.outOps.push(op);
-      this.changed = true;
-      this.passChanged = true;
-      this.journalOp(rec.name, prefixed(op, '/vars'));
+      rec.replica.localWrite(op);
+      this.stateWritten();
     };
-    const state = recordingView(rec.vars, '', sink, `${rec.name}.state`);
+    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`, () =>
+      rec.replica.beforeWrite(),
+    );
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
     rec.work[BINDING] = {
       state,
@@ -1091,6 +1192,18 @@ function safeFind(app: LightningApp, name: string): Work | undefined {
 
 function logStream(s: LogChunk_Stream): LogStream {
   return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
+}
+
+function swallowedWaitEnd(wait: CallPending, root: string): AppEnd {
+  return {
+    exitCode: 1,
+    message:
+      `${root}.run() caught the signal that ${wait.work}.run() is still ${wait.phase}, so code meant for a ` +
+      'failure ran while the call was merely waiting (a try/catch around a blocking work.run()). ' +
+      'To react to a real failure, rethrow everything else: ' +
+      '`catch (err) { if (!(err instanceof WorkFailedError)) throw err; /* fallback */ }`; ' +
+      'or give the call { parallel: true } and read work.status / work.hasFailed on later passes.',
+  };
 }
 
 function flowErrorEnd(err: unknown, root: string): AppEnd {

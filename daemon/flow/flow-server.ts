@@ -102,6 +102,16 @@ export class FlowServer {
             );
           }
           helloSeen = true;
+          const work = message.kind.value.work;
+          // Only works the flow has created: a hello must not create WorkMap members (anyone
+          // with the token could add them without end). A daemon retries NOT_FOUND, so one
+          // that dials a resumed flow before run() re-created its member gets in later.
+          if (this.loop.statusOf(work) === undefined) {
+            throw new DaemonError(
+              GrpcCode.NOT_FOUND,
+              `no work named "${work.slice(0, 200)}" in app ${this.loop.app.name} (yet): a WorkMap member exists once the flow creates it`,
+            );
+          }
           this.loop.onHello(session, message.kind.value);
           return;
         }

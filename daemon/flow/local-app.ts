@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadAppFile } from '../../cli/load-app.ts';
 import { parseSetPairs } from '../../cli/options.ts';
 import type { JsonValue } from '../../constructs/json.ts';
-import { localDriveDir } from '../drive/open-drive.ts';
+import { ensureStateDir, localDriveDir } from '../drive/open-drive.ts';
 import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
 import { Journal } from './journal.ts';
@@ -32,11 +32,21 @@ export interface LocalAppOptions {
   /** Continue from the journal of the previous run (`--resume`). @default false: start fresh */
   readonly resume?: boolean;
   /**
+   * fsync the journal on every drain: `--resume` then survives power loss, not only the flow
+   * process dying. @default false
+   */
+  readonly journalFsync?: boolean;
+  /**
    * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
    * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
    * notice, if the app cannot be bundled. @default true
    */
   readonly bundle?: boolean;
+  /**
+   * A daemon process that stops answering for this long (stopped, hung) is killed and
+   * replaced; its call is retried. @default 30000
+   */
+  readonly daemonUnresponsiveAfterMs?: number;
 }
 
 export interface LocalApp {
@@ -87,13 +97,14 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       : {}),
     ...(options.set ?? {}),
   };
+  await ensureStateDir(appDir);
   const driveDir = localDriveDir(appDir);
   await mkdir(driveDir, { recursive: true });
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
   const token = randomBytes(32).toString('hex');
   const journalDir = join(appDir, '.lightning', 'journal');
   const restored = options.resume ? await Journal.load(journalDir) : null;
-  const journal = await Journal.open(journalDir, !options.resume);
+  const journal = await Journal.open(journalDir, !options.resume, { fsync: options.journalFsync ?? false });
   let daemons: LocalDaemons | undefined;
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),
@@ -115,6 +126,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     env: options.env ?? {},
     onOutput: options.onDaemonOutput ?? ((work, line) => process.stderr.write(`[${work} daemon] ${line}\n`)),
     onExit: (work, detail) => loop.onDaemonExit(work, detail),
+    ...(options.daemonUnresponsiveAfterMs
+      ? { daemonUnresponsiveAfterMs: options.daemonUnresponsiveAfterMs }
+      : {}),
   });
   const local = daemons;
   const maxGraceMs =

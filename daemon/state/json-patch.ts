@@ -382,3 +382,11 @@ function stripNulls(v: JsonValue): JsonValue {
   for (const k in v) if (v[k] !== null) out[k] = stripNulls(v[k]!);
   return out;
 }
+
+/**
+ * `ops` with their values copied: for applying ops to a document while keeping (or sending,
+ * or journaling) the same ops, without the two sharing objects (ADR 0013).
+ */
+export function captureOps(ops: readonly PatchOperation[]): PatchOperation[] {
+  return ops.map((op) => (op.value === undefined ? op : { ...op, value: cloneState(op.value) }));
+}

@@ -14,9 +14,13 @@
  * many intermediate writes, some leaving holes that are not JSON; sending the final array once
  * is both valid and smaller. Ops inside a marked array are not recorded separately: the
  * replace carries them.
+ *
+ * Values are captured when the op is recorded (ADR 0013): an op never shares an object with
+ * the document, so a later in-place mutation (`s.list = [1]; s.list.push(2)`) cannot leak
+ * into an op that is serialized later (on the wire, in the journal) and travel twice.
  */
 import type { JsonValue } from '../../constructs/json.ts';
-import { checkKey, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
+import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
 
@@ -25,6 +29,8 @@ interface Meta {
   readonly sink: OpSink;
   readonly readonly: boolean;
   readonly label: string;
+  /** Called before a write changes the document (the flow keeps the owner's copy apart then). */
+  readonly beforeWrite: (() => void) | undefined;
 }
 
 // Marked arrays per sink: pointer → the live array, replaced whole when flushed.
@@ -70,7 +76,13 @@ function emit(meta: Meta, op: PatchOperation): void {
   const marks = pendingArrays.get(meta.sink);
   if (marks && marks.size > 0) {
     for (const [pointer, arr] of marks) {
-      if (op.path === pointer || isWithin(op.path, pointer)) return; // carried by the replace
+      if (op.path === pointer) {
+        // The marked array itself is replaced or removed: this op supersedes the mark (whose
+        // array is no longer in the document).
+        marks.delete(pointer);
+        break;
+      }
+      if (isWithin(op.path, pointer)) return; // carried by the replace
       if (isWithin(pointer, op.path)) {
         marks.delete(pointer);
         meta.sink({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
@@ -113,6 +125,10 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
   return {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
+      // State objects have no prototype, so String(obj) would throw (and with it a plain
+      // `rows.sort()` on an array of objects); convert them as a plain object would.
+      if (key === Symbol.toPrimitive && value === undefined && !Array.isArray(target))
+        return objectToPrimitive;
       if (typeof key === 'symbol' || typeof value !== 'object' || value === null) return value;
       if (
         Array.isArray(target) &&
@@ -125,6 +141,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
     set(target, key, value) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot set "${key}"`);
+      meta.beforeWrite?.();
       try {
         checkKey(key, childPointer(key));
       } catch (err) {
@@ -154,7 +171,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
           arr.push(stateValue);
-          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: stateValue });
+          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: cloneState(stateValue) });
         } else {
           (target as Record<string, unknown>)[key] = stateValue;
           markArray(meta, arr);
@@ -163,13 +180,14 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       }
       const existed = Object.hasOwn(target, key);
       target[key] = stateValue;
-      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: stateValue });
+      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: cloneState(stateValue) });
       return true;
     },
     deleteProperty(target, key) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot delete "${key}"`);
       if (!Object.hasOwn(target, key)) return true;
+      meta.beforeWrite?.();
       delete target[key];
       if (Array.isArray(target)) {
         // Part of splice/shift: the array is sent whole (see the module comment).
@@ -190,6 +208,8 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
   };
 }
 
+const objectToPrimitive = (hint: string) => (hint === 'number' ? Number.NaN : '[object Object]');
+
 function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
   try {
     return toStateValue(value, '');
@@ -200,20 +220,28 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
 
 /**
  * A recording view of `target` (an object inside a state document located at `pointer`).
- * Writes are applied to `target` and reported to `sink`.
+ * Writes are applied to `target` and reported to `sink`; `beforeWrite` runs before each
+ * write touches the document.
  */
 export function recordingView<T extends object>(
   target: object,
   pointer: string,
   sink: OpSink,
   label: string,
+  beforeWrite?: () => void,
 ): T {
-  return viewOf(target, { pointer, sink, readonly: false, label }) as T;
+  return viewOf(target, { pointer, sink, readonly: false, label, beforeWrite }) as T;
 }
 
 /** A read-only view: writes throw a TypeError explaining who owns this state. */
 export function readonlyView<T extends object>(target: object, label: string): T {
-  return viewOf(target, { pointer: '', sink: READONLY_SINK, readonly: true, label }) as T;
+  return viewOf(target, {
+    pointer: '',
+    sink: READONLY_SINK,
+    readonly: true,
+    label,
+    beforeWrite: undefined,
+  }) as T;
 }
 
 const READONLY_SINK: OpSink = () => {

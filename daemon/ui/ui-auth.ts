@@ -9,8 +9,15 @@
  *   trades it for the cookie. A link left in terminal scroll-back or browser history is dead.
  *   Visiting `/?token=<UI token>` also logs in (a fresh browser, a second machine).
  * Comparisons are constant-time (tokenMatches hashes first, so lengths do not leak either).
+ *
+ * Work pages get their own origin (ADR 0016): `http://<slug>--<key>.w.localhost:<UI port>/`,
+ * where `key` is an HMAC of the work's name under the UI token. The host name is the
+ * capability: no cookie is needed there (cookies in a cross-site iframe are unreliable), the
+ * UI's cookie is never sent there (host-only, SameSite=Strict, another site), and a page on
+ * that origin cannot read or call the UI's API. Browsers resolve `*.localhost` to loopback
+ * themselves, so it works through one forwarded port (SSH `-L`, IAP) as the UI does.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { tokenMatches } from '../protocol/flow-service.ts';
 
@@ -54,6 +61,38 @@ export class UiAuth {
   setCookieHeader(): string {
     return `${COOKIE_NAME}=${this.token}; HttpOnly; SameSite=Strict; Path=/`;
   }
+
+  /** The host label of a work's own origin: `<slug>--<key>`, at most 62 characters. */
+  workLabel(work: string): string {
+    const slug = work
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 28)
+      .replace(/-+$/, '');
+    return `${slug || 'work'}--${this.workKey(work)}`;
+  }
+
+  /** Which of `works` a host label names (constant-time on the key), or undefined. */
+  workForLabel(label: string, works: readonly string[]): string | undefined {
+    const key = label.slice(label.lastIndexOf('--') + 2);
+    let found: string | undefined;
+    for (const w of works) if (tokenMatches(this.workKey(w), key)) found = w;
+    return found;
+  }
+
+  private workKey(work: string): string {
+    return createHmac('sha256', this.token).update(`work-origin\0${work}`).digest('hex').slice(0, 32);
+  }
+}
+
+/** The DNS suffix of work origins: `*.w.localhost` resolves to loopback in browsers. */
+export const WORK_HOST_SUFFIX = '.w.localhost';
+
+/** The work label in a Host header of a work origin (`<label>.w.localhost[:port]`), or null. */
+export function workLabelFromHost(hostHeader: string | undefined): string | null {
+  const m = /^([a-z0-9-]{1,63})\.w\.localhost\.?(?::\d+)?$/i.exec(hostHeader ?? '');
+  return m ? m[1]!.toLowerCase() : null;
 }
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {

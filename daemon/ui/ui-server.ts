@@ -8,10 +8,14 @@
  *   GET   /api/events               Server-Sent Events: hello, status, log, notice, state
  *   GET   /api/logs/<work>?tail=N   recent log lines of a work
  *   GET   /api/history              numeric state values over time (charts)
- *   *     /w/<work>/…               reverse proxy to the work's url (HTTP and WebSocket)
+ *   GET   /w/<work>/…               redirect to the work's own origin (below)
+ *   *     http://<label>.w.localhost:<port>/…   reverse proxy to the work's url (HTTP and
+ *                                   WebSocket); the label is the work's capability (ui-auth.ts)
  *
- * Every request is checked for its Host header (ui-auth.ts) and, except the login, for the
- * UI token. Errors are JSON `{error: {code, message, fix}}` for the API. Anything unexpected
+ * Work pages never run on the UI's origin (ADR 0016): a script in TensorBoard or a model demo
+ * cannot read or change the app through the UI's API with the user's session. Every UI
+ * request is checked for its Host header (ui-auth.ts) and, except the login, for the UI token;
+ * a work-origin request for the capability in its host name. Errors are JSON `{error: {code, message, fix}}` for the API. Anything unexpected
  * becomes a generic 500; the server keeps serving.
  */
 import { existsSync } from 'node:fs';
@@ -25,7 +29,7 @@ import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
 import { EventStream } from './event-stream.ts';
-import { COOKIE_NAME, hostAllowed, UiAuth } from './ui-auth.ts';
+import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
 import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
 
 export interface UiServerProps {
@@ -72,8 +76,7 @@ const UI_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'x-frame-options': 'SAMEORIGIN',
-  'content-security-policy':
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'",
+  'content-security-policy': `default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self' http://*${WORK_HOST_SUFFIX}:*; frame-ancestors 'self'; base-uri 'none'; form-action 'self'`,
 };
 
 const OP_NAMES = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
@@ -178,6 +181,11 @@ export class UiServer {
   // ---- requests ----
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const label = workLabelFromHost(req.headers.host);
+    if (label !== null) {
+      proxyHttp(req, res, this.workOriginTarget(req, label), req.url ?? '/');
+      return;
+    }
     if (!hostAllowed(req.headers.host, this.host)) {
       throw new HttpError(
         403,
@@ -360,17 +368,29 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     rest: string | undefined,
     search: string,
   ) {
-    const target = this.target(req, work);
-    if (rest === undefined) {
-      // Relative links of the work's pages resolve only under a trailing slash.
-      res.writeHead(308, { location: `/w/${encodeURIComponent(work)}/${search}` });
-      res.end();
-      return;
-    }
-    proxyHttp(req, res, target, `${rest}${search}`);
+    this.target(req, work, ''); // 404 or 503 with the reason when there is nothing to show
+    // The work's pages get their own origin, never the UI's: same port, a `*.localhost` name.
+    const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1] ?? String(this.boundPort);
+    const origin = `http://${this.auth.workLabel(work)}${WORK_HOST_SUFFIX}:${port}`;
+    res.writeHead(307, { location: `${origin}${rest ?? '/'}${search}`, 'cache-control': 'no-store' });
+    res.end();
   }
 
-  private target(req: IncomingMessage, work: string): ProxyTarget {
+  /** The work a work-origin host names; a wrong or stale label is a plain 404. */
+  private workOriginTarget(req: IncomingMessage, label: string): ProxyTarget {
+    const work = this.auth.workForLabel(label, this.loop.workNames());
+    if (!work) {
+      throw new HttpError(
+        404,
+        'NOT_FOUND',
+        'no work of this app at this address (a link from an earlier run?).',
+        `Open the work's tab in the UI at ${this.baseUrl()}.`,
+      );
+    }
+    return this.target(req, work, '');
+  }
+
+  private target(req: IncomingMessage, work: string, prefix: string): ProxyTarget {
     const status = this.loop.statusOf(work);
     if (!status) {
       throw new HttpError(
@@ -391,7 +411,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     return {
       work,
       url: new URL(status.url),
-      prefix: `/w/${encodeURIComponent(work)}`,
+      prefix,
       uiOrigin: `http://${req.headers.host ?? ''}`,
       cookieName: COOKIE_NAME,
     };
@@ -405,17 +425,19 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
           `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(message)}\r\nconnection: close\r\n\r\n${message}`,
       );
     };
-    const url = new URL(req.url ?? '/', 'http://ui.invalid');
-    const m = /^\/w\/([^/]+)(\/.*)$/.exec(url.pathname);
-    if (!hostAllowed(req.headers.host, this.host)) refuse(403, 'Host not allowed (DNS-rebinding defence)');
-    else if (!this.auth.authorized(req)) refuse(401, 'missing or wrong UI token');
-    else if (!m) refuse(404, 'upgrades are proxied under /w/<work>/ only');
-    else
-      try {
-        proxyUpgrade(req, socket, head, this.target(req, decodeURIComponent(m[1]!)), `${m[2]}${url.search}`);
-      } catch (err) {
-        refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
-      }
+    const label = workLabelFromHost(req.headers.host);
+    if (label === null) {
+      refuse(
+        hostAllowed(req.headers.host, this.host) ? 404 : 403,
+        "upgrades are proxied on a work's own origin only (open the work's tab in the UI)",
+      );
+      return;
+    }
+    try {
+      proxyUpgrade(req, socket, head, this.workOriginTarget(req, label), req.url ?? '/');
+    } catch (err) {
+      refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
+    }
   }
 
   private fail(res: ServerResponse, err: unknown): void {

@@ -1,6 +1,8 @@
 /**
- * Reverse proxy from the UI to a Work's server: `/w/<work>/<rest>` → `<work url>/<rest>`,
- * HTTP and WebSocket upgrades (Streamlit and TensorBoard need them).
+ * Reverse proxy from the UI to a Work's server: `http://<label>.w.localhost:<port>/<rest>` →
+ * `<work url>/<rest>`, HTTP and WebSocket upgrades (Streamlit and TensorBoard need them).
+ * Each work is served on its own origin (ADR 0016), never the UI's, so its pages' scripts
+ * cannot use the UI's API; a prefix (`/w/<work>`) is still supported for other mounts.
  *
  * Why a proxy: in the cloud a work's `url` is VM-internal and the user reaches only the UI
  * port (an IAP tunnel), so the UI's tabs must go through the flow; locally the same path is
@@ -38,9 +40,9 @@ export interface ProxyTarget {
   readonly work: string;
   /** The work's server URL (its `status.url`). */
   readonly url: URL;
-  /** Where the work is mounted in the UI, e.g. `/w/root.serve`. */
+  /** Where the work is mounted, e.g. `/w/root.serve`; '' at the root of its own origin. */
   readonly prefix: string;
-  /** The UI's own origin as the browser sees it (`http://127.0.0.1:7501`), from the Host header. */
+  /** The origin the browser sees the work on (`http://<label>.w.localhost:7501`), from the Host header. */
   readonly uiOrigin: string;
   /** Name of the UI's auth cookie, removed before forwarding. */
   readonly cookieName: string;
@@ -68,7 +70,7 @@ function forwardHeaders(req: IncomingMessage, target: ProxyTarget, upgrade: bool
     if (kept.length) out.cookie = kept.join('; ');
     else delete out.cookie;
   }
-  out['x-forwarded-prefix'] = target.prefix;
+  if (target.prefix) out['x-forwarded-prefix'] = target.prefix;
   out['x-forwarded-host'] = req.headers.host ?? '';
   out['x-forwarded-proto'] = 'http';
   if (upgrade) {
@@ -119,9 +121,13 @@ export function proxyHttp(
     (up) => {
       const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(up.headers)) {
-        if (v === undefined || HOP_BY_HOP.has(k)) continue;
+        // The UI embeds the work's pages from another origin: a SAMEORIGIN frame rule of the
+        // work's server would blank the tab.
+        if (v === undefined || HOP_BY_HOP.has(k) || k === 'x-frame-options') continue;
         headers[k] = k === 'location' && typeof v === 'string' ? rewriteLocation(v, target) : v;
       }
+      // The work's origin is its capability: never tell third parties (CDNs) it in a Referer.
+      headers['referrer-policy'] = 'no-referrer';
       res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
       up.pipe(res);
       up.on('error', () => res.destroy());

@@ -1,8 +1,9 @@
 /**
- * Runs a ScriptWork's script for one call: resolves the command, starts it with execa in
- * its own process group, streams its output line by line, sets the work's URL once its port
- * answers, and on stop/timeout kills the whole process tree (SIGTERM to the group, SIGKILL
- * after the grace period). The exit code decides success.
+ * Runs a ScriptWork's script for one call: resolves the command, starts it under the
+ * process-tree guard (tree-guard.ts, ADR 0015) in its own process group, streams its output
+ * line by line, sets the work's URL once its port answers, and on stop/timeout ends the whole
+ * tree (SIGTERM to every process of it, SIGKILL after the grace period). The exit code decides
+ * success; the call ends when the script exits, and what it left running is killed then.
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,15 +15,31 @@ import { Path } from '../../constructs/path.ts';
 import type { ScriptWork } from '../../constructs/script-work.ts';
 import type { WorkContext } from '../../constructs/work.ts';
 import { CallFailure } from './call-failure.ts';
+import {
+  ATTEMPT_LOCK_FILE,
+  GUARD_KILL_NOW,
+  GUARD_STOP,
+  guardedCommand,
+  guardUnavailableReason,
+  resolveProgram,
+} from './tree-guard.ts';
 
-/** Process groups of scripts still running in this process (for an emergency kill). */
-export const liveScriptGroups = new Set<number>();
+/** Scripts still running in this process: their group id, and whether a guard owns the tree. */
+export const liveScripts = new Map<number, { readonly guarded: boolean }>();
 
-/** Kills every running script's process tree at once (SIGKILL). Synchronous: usable in signal handlers. */
+/**
+ * Kills every running script's process tree at once. Synchronous: usable in signal handlers.
+ * A guard kills its tree itself (a SIGKILL to it would orphan setsid'd helpers).
+ */
 export function killAllScriptsNow(): void {
-  for (const pgid of liveScriptGroups) signalGroup(pgid, 'SIGKILL');
-  liveScriptGroups.clear();
+  for (const [pid, { guarded }] of liveScripts) {
+    if (guarded) signalPid(pid, GUARD_KILL_NOW);
+    else signalGroup(pid, 'SIGKILL');
+  }
+  liveScripts.clear();
 }
+
+let guardNoticeShown = false;
 
 /** Directory of lightning_state.py, put on PYTHONPATH for Python scripts. */
 export const PYTHON_HELPER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'python');
@@ -140,11 +157,22 @@ export async function runScript(
   }
   ctx.log(`$ ${cmd.display}`);
   if (ctx.signal.aborted) throw abortFailure(ctx.signal);
-  const child = execa(cmd.file, cmd.argv, {
+  const program = resolveProgram(cmd.file, env.PATH);
+  if (program === 'ENOENT' || program === 'EACCES') {
+    throw new CallFailure('spawn_error', spawnMessage(work, cmd, program));
+  }
+  const guard = guardedCommand(program, cmd.argv, join(ctx.workDir, ATTEMPT_LOCK_FILE));
+  if (!guard && !guardNoticeShown) {
+    guardNoticeShown = true;
+    ctx.log(
+      `scripts run without the process-tree guard (${guardUnavailableReason()}): a helper a script starts in a new session can outlive its call, and a killed daemon can leave its script running`,
+    );
+  }
+  const child = execa(guard?.file ?? program, guard?.argv ?? cmd.argv, {
     cwd: ctx.workDir,
     env,
     extendEnv: false,
-    detached: true, // own process group: stop kills the whole tree, terminal Ctrl-C does not reach it directly
+    detached: true, // own process group: terminal Ctrl-C does not reach it directly
     stdin: 'ignore',
     buffer: false,
     reject: false,
@@ -152,12 +180,13 @@ export async function runScript(
     stripFinalNewline: false,
   });
   const pid = child.pid;
+  const guarded = guard !== null;
   if (pid !== undefined) {
-    liveScriptGroups.add(pid);
-    // The call ends when the script's main process exits. Anything it left running in its
-    // group (`cmd &`, a killed shell's children) is reaped now; they would otherwise hold
-    // the output pipes open and the call would never finish.
-    child.on('exit', () => signalGroup(pid, 'SIGKILL'));
+    liveScripts.set(pid, { guarded });
+    // The call ends when the script's main process exits. The guard kills what the script
+    // left running then; without it, what it left in its group (`cmd &`) is reaped here: it
+    // would otherwise hold the output pipes open and the call would never finish.
+    if (!guarded) child.on('exit', () => signalGroup(pid, 'SIGKILL'));
   }
   const tail: string[] = [];
   const pump = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
@@ -175,12 +204,24 @@ export async function runScript(
   pump(child.stdout, 'stdout');
   pump(child.stderr, 'stderr');
 
-  let killTimer: NodeJS.Timeout | undefined;
+  const killTimers: NodeJS.Timeout[] = [];
+  const later = (ms: number, fn: () => void) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    killTimers.push(t);
+  };
   const killTree = () => {
     if (pid === undefined) return;
-    signalGroup(pid, 'SIGTERM');
-    killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), hooks.graceMs);
-    killTimer.unref();
+    if (guarded) {
+      // The guard passes SIGTERM to every process of the tree, SIGKILLs it on the second
+      // signal, and is itself SIGKILLed (with its group) only if it does not exit by then.
+      signalPid(pid, GUARD_STOP);
+      later(hooks.graceMs, () => signalPid(pid, GUARD_KILL_NOW));
+      later(hooks.graceMs + 2000, () => signalGroup(pid, 'SIGKILL'));
+    } else {
+      signalGroup(pid, 'SIGTERM');
+      later(hooks.graceMs, () => signalGroup(pid, 'SIGKILL'));
+    }
   };
   const onAbort = () => killTree();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -195,9 +236,9 @@ export async function runScript(
   // Reap what the script left behind in its group (daemonized children, `cmd &`).
   if (pid !== undefined) {
     signalGroup(pid, 'SIGKILL');
-    liveScriptGroups.delete(pid);
+    liveScripts.delete(pid);
   }
-  if (killTimer) clearTimeout(killTimer);
+  for (const t of killTimers) clearTimeout(t);
 
   if (ctx.signal.aborted) throw abortFailure(ctx.signal);
   const spawnCode = (result as { code?: string }).code;
@@ -232,10 +273,14 @@ function abortFailure(signal: AbortSignal): CallFailure {
 }
 
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  signalPid(-pid, sig);
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
   try {
-    process.kill(-pid, sig);
+    process.kill(pid, sig);
   } catch {
-    // Group already gone.
+    // Already gone.
   }
 }
 

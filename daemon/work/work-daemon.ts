@@ -8,6 +8,12 @@
  * Ordering: every delta, status and snapshot carries the epoch the flow gave this process
  * and the next seq. A status is always sent after the ops produced before it, so the flow
  * sees state and status in the order they happened.
+ *
+ * Ownership (ADR 0013): this daemon owns the work's state document. The flow's writes arrive
+ * as numbered requests (flow → daemon StateDelta); each is applied once, in seq order, into
+ * the daemon's one order of changes, and the deltas sent back say up to which request they
+ * include (`applied_flow_seq`). A request that does not apply (the work deleted what it
+ * replaces) is refused whole and logged; it is still counted as handled.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -46,6 +52,8 @@ import {
 import { phaseToWire } from '../protocol/status-codec.ts';
 import {
   applyPatch,
+  captureOps,
+  cloneState,
   mergePatchToOps,
   type PatchOperation,
   parseStateJson,
@@ -88,6 +96,12 @@ export interface WorkDaemonOptions {
    * @default 30000
    */
   readonly heartbeatMs?: number;
+  /**
+   * Called with the document as it is in each delta and snapshot sent (JSON text): the
+   * owner's sequence of states, for tests and tools that check what the flow observed.
+   * @default none
+   */
+  readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
 }
 
 interface CurrentCall {
@@ -110,6 +124,9 @@ export class WorkDaemon {
   private connected = false;
   private epoch = 0;
   private seq = 0;
+  /** Highest flow request (seq) applied in this epoch, and whether the flow has yet to hear of it. */
+  private appliedFlowSeq = 0;
+  private flowSeqDue = false;
   private vars: Record<string, JsonValue>;
   private readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] } = initialStatus();
   private pendingOps: PatchOperation[] = [];
@@ -123,7 +140,7 @@ export class WorkDaemon {
   private blocked = false;
   /** Writes merged into a pending one (for benchmarks and tests). */
   coalesced = 0;
-  private backoffMs = 100;
+  private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -134,6 +151,7 @@ export class WorkDaemon {
 
   constructor(opts: WorkDaemonOptions) {
     this.opts = opts;
+    this.backoffMs = Math.min(100, opts.maxBackoffMs ?? 100);
     this.diag = opts.diagnostics ?? ((line) => process.stderr.write(`[daemon ${opts.workName}] ${line}\n`));
     const found = opts.app.find(opts.workName);
     if (!found || !Work.isWork(found)) {
@@ -170,13 +188,24 @@ export class WorkDaemon {
       });
   }
 
+  /** Where this daemon's sequence stands (tests and tools). */
+  get sequence(): { epoch: number; seq: number; appliedFlowSeq: number; connected: boolean; unsent: number } {
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      appliedFlowSeq: this.appliedFlowSeq,
+      connected: this.connected,
+      unsent: this.pendingOps.length + (this.flushScheduled ? 1 : 0),
+    };
+  }
+
   async start(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
     this.endpoint = new StateEndpoint(this.stateToken, {
       read: () => this.vars,
       merge: (patch) => {
         const ops = mergePatchToOps(this.vars, patch, '');
-        applyPatch(this.vars, ops);
+        applyPatch(this.vars, captureOps(ops));
         for (const op of ops) this.recordOp(op);
       },
     });
@@ -200,12 +229,18 @@ export class WorkDaemon {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.endpoint?.close();
-    // Let the last messages drain before closing the stream.
+    // Half-close and wait until the flow has read everything and closed its side (it does so
+    // on our end), so the last messages are not lost; bounded for a flow that does not answer.
     await new Promise<void>((resolve) => {
-      if (!this.call) return resolve();
-      this.call.end();
+      const call = this.call;
+      if (!call) return resolve();
       // Not unref'd: the process must stay alive until the last messages are written.
-      setTimeout(resolve, 50);
+      const timer = setTimeout(resolve, 500);
+      call.once('status', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      call.end();
     });
     this.client?.close();
     this.resolveExit(0);
@@ -301,6 +336,7 @@ export class WorkDaemon {
           // A new registration: the flow's copy of our state is the truth to start from.
           this.epoch = epoch;
           this.seq = 0;
+          this.appliedFlowSeq = 0;
           const vars = parseStateJson(kind.value.stateJson || '{}', 'welcome state');
           if (typeof vars === 'object' && vars !== null && !Array.isArray(vars)) {
             this.vars = vars as Record<string, JsonValue>;
@@ -308,7 +344,7 @@ export class WorkDaemon {
           }
         }
         this.connected = true;
-        this.backoffMs = 100;
+        this.backoffMs = Math.min(100, this.opts.maxBackoffMs ?? 100);
         this.pendingOps = [];
         this.sendSnapshot();
         this.flushLogs();
@@ -323,14 +359,9 @@ export class WorkDaemon {
           kind.value.graceMs || undefined,
         );
         return;
-      case 'delta': {
-        const ops = opsFromWire(kind.value.ops);
-        applyPatch(this.vars, ops);
-        // Echo the flow's writes in our own order, so both copies converge on one order even
-        // when the flow and the work write the same key at the same time.
-        for (const op of ops) this.recordOp(op);
+      case 'delta':
+        this.applyFlowRequest(Number(kind.value.epoch), Number(kind.value.seq), opsFromWire(kind.value.ops));
         return;
-      }
       case 'snapshotRequest':
         this.pendingOps = [];
         this.sendSnapshot();
@@ -345,6 +376,32 @@ export class WorkDaemon {
     }
   }
 
+  /**
+   * A write request of the flow: applied once, in seq order (a request resent after a
+   * reconnect is skipped), and recorded among the work's own changes so both copies share
+   * one order.
+   */
+  private applyFlowRequest(epoch: number, seq: number, ops: PatchOperation[]): void {
+    if (epoch !== this.epoch || seq <= this.appliedFlowSeq) return;
+    if (seq !== this.appliedFlowSeq + 1) {
+      // The flow resends every unconfirmed request in order after a reconnect; wait for it.
+      this.diag(`flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; ignored until resent`);
+      return;
+    }
+    flushPendingArrays(); // the work's own array mutations come first
+    try {
+      applyPatch(this.vars, captureOps(ops));
+      for (const op of ops) this.recordOp(op);
+    } catch (err) {
+      this.log(LogChunk_Stream.DAEMON, [
+        `a state write from the flow was refused, the work's newer state did not allow it: ${(err as Error).message}`,
+      ]);
+    }
+    this.appliedFlowSeq = seq;
+    this.flowSeqDue = true;
+    this.scheduleFlush();
+  }
+
   private sendSnapshot(): void {
     this.send({
       case: 'snapshot',
@@ -354,8 +411,11 @@ export class WorkDaemon {
         seq: BigInt(++this.seq),
         stateJson: JSON.stringify(this.vars),
         status: this.statusMessage(),
+        appliedFlowSeq: BigInt(this.appliedFlowSeq),
       },
     });
+    this.flowSeqDue = false;
+    if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
   }
 
   // ---- state ----
@@ -394,6 +454,10 @@ export class WorkDaemon {
     } else {
       this.pendingOps.push(op);
     }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flushOps());
@@ -410,10 +474,11 @@ export class WorkDaemon {
   private flushOps(force = false): void {
     this.flushScheduled = false;
     flushPendingArrays();
-    if (this.pendingOps.length === 0 || !this.connected || !this.call) return;
+    if ((this.pendingOps.length === 0 && !this.flowSeqDue) || !this.connected || !this.call) return;
     if (this.blocked && !force) return;
     const ops = this.pendingOps;
     this.pendingOps = [];
+    this.flowSeqDue = false;
     const call = this.call;
     const ok = call.write(
       create(DaemonMessageSchema, {
@@ -424,10 +489,12 @@ export class WorkDaemon {
             epoch: BigInt(this.epoch),
             seq: BigInt(++this.seq),
             ops: opsToWire(ops),
+            appliedFlowSeq: BigInt(this.appliedFlowSeq),
           },
         },
       }),
     );
+    this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
     if (!ok && !this.blocked) {
       this.blocked = true;
       call.once('drain', () => {
@@ -626,7 +693,7 @@ export class WorkDaemon {
     const t = throttledProgress((snap: ProgressSnapshot) => {
       const value = toStateValue(snap, '/transfer');
       this.vars.transfer = value;
-      this.recordOp({ op: 'add', path: '/transfer', value });
+      this.recordOp({ op: 'add', path: '/transfer', value: cloneState(value) });
       const big = (snap.totalBytes ?? snap.bytes) >= 8 * 1024 * 1024;
       if (big && (snap.done || performance.now() - lastLine >= 5000)) {
         lastLine = performance.now();

@@ -1,14 +1,17 @@
 """Serve a trained classifier over HTTP (standard library server, torch for inference).
 
 Loads a torch.export archive (model.pt2, written by train.py) and answers:
-    POST /predict   {"inputs": [[x, y], ...]}
-                    -> {"predictions": [0, 2], "labels": ["red", "blue"], "probabilities": [[...], ...]}
+    POST /predict   {"inputs": [[64 pixels in 0..1], ...]}
+                    -> {"predictions": [3, 8], "labels": ["3", "8"], "probabilities": [[...], ...],
+                        "model": {"run": "version_2", "hparams": {...}, "best_val_acc": 0.97, ...}}
     GET  /          model information and request count
     GET  /health    {"ok": true}
+Every answer names the model that gave it ("model"), so a client behind a proxy that swaps
+servers can tell which one answered.
 
 Run it by hand:
     python serve.py --model model.pt2 --port 8000
-    curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"inputs": [[0.1, 0.5]]}'
+    curl -s localhost:8000/predict -H 'content-type: application/json' -d @samples.json
 The port defaults to $PORT (set by lightning-local for a Work with a port); --port 0 picks a
 free one. The actual address is printed as "serving <model> on http://HOST:PORT".
 """
@@ -54,14 +57,16 @@ class Model:
         meta = json.loads(extra["meta.json"] or "{}")
         self.path = path
         self.classes: list[str] = meta.get("classes") or []
-        self.input_dim: int = int(meta.get("input_dim", 2))
+        self.input_dim: int = int(meta.get("input_dim", 64))
         self.meta = meta
+        # What each answer says about the model (not the class list: that is in GET /).
+        self.card = {k: meta[k] for k in ("run", "hparams", "best_val_acc", "trained_at") if k in meta}
         self.lock = threading.Lock()  # one inference at a time keeps torch's thread pool calm
         self.requests = 0
 
     def predict(self, body: object) -> dict[str, object]:
         if not isinstance(body, dict) or "inputs" not in body:
-            raise BadRequest('expected a JSON object {"inputs": [[x, y], ...]}')
+            raise BadRequest(f'expected a JSON object {{"inputs": [[{self.input_dim} numbers], ...]}}')
         rows = body["inputs"]
         if not isinstance(rows, list) or not rows:
             raise BadRequest('"inputs" must be a non-empty list of rows')
@@ -82,6 +87,7 @@ class Model:
             "predictions": preds,
             "labels": [self.classes[p] if p < len(self.classes) else str(p) for p in preds],
             "probabilities": [[round(p, 6) for p in row] for row in probs.tolist()],
+            "model": self.card,
         }
 
 
@@ -96,12 +102,14 @@ def make_handler(model: Model) -> type[BaseHTTPRequestHandler]:
                 self.send_json(
                     HTTPStatus.OK,
                     {
-                        "model": os.path.basename(model.path),
+                        "file": os.path.basename(model.path),
+                        "model": model.card,
                         "classes": model.classes,
                         "input_dim": model.input_dim,
-                        "best_val_acc": model.meta.get("best_val_acc"),
+                        "image_shape": model.meta.get("image_shape"),
+                        "input_scale": model.meta.get("input_scale"),
                         "requests": model.requests,
-                        "usage": 'POST /predict {"inputs": [[x, y], ...]}',
+                        "usage": f'POST /predict {{"inputs": [[{model.input_dim} numbers], ...]}}',
                     },
                 )
             else:
@@ -156,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)  # tiny model: threads cost more than they give, and leave cores to the app
     model = Model(args.model)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(model))
+    # On SIGTERM, let requests in flight finish before the process exits (a proxy in front
+    # may be switching to another server at that moment).
+    server.daemon_threads = False
+    server.block_on_close = True
     host, port = server.server_address[:2]
 
     def stop(signum: int, _frame: object) -> None:

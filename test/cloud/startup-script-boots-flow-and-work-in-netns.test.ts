@@ -24,9 +24,10 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { synthesizeApp } from '../../constructs/cloud/synth.ts';
 import { emulatorBinary } from '../support/gcs-emulator.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { TERRAFORM_TIMEOUT_MS, TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import { appliedResources } from '../support/terraform/terraform-state.ts';
 import app from './fixtures/cpu-app/app.ts';
+import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';
 import {
   type FakeSecretManager,
   type FakeServer,
@@ -57,6 +58,7 @@ let bucket: string;
 let bundleObject: string;
 let gcs: string;
 let secretManager: FakeSecretManager;
+let compute: FakeCompute;
 const metadataServers: Record<string, FakeServer & { requests: string[] }> = {};
 
 function sh(cmd: string, args: string[]): string {
@@ -180,6 +182,7 @@ function boot(vmName: string, ns: string, metadataPort: number, tag: string): Bo
     GCE_METADATA_HOST: `${HOST_IP}:${metadataPort}`,
     STORAGE_EMULATOR_HOST: gcs,
     LIGHTNING_SECRET_MANAGER_ENDPOINT: `http://${HOST_IP}:${secretManager.port}`,
+    LIGHTNING_COMPUTE_ENDPOINT: compute.endpoint,
   };
   const child = spawn(
     'ip',
@@ -261,6 +264,8 @@ beforeAll(async () => {
 
   secretManager = await startSecretManager(HOST_IP, tf, PROJECT);
   cleanups.push(() => secretManager.close());
+  compute = await startComputeApi(tf, PROJECT, 'us-central1-a', {}, HOST_IP);
+  cleanups.push(() => compute.close());
   const values = { 'google_storage_bucket.name': bucket, 'google_compute_address.address': VMS.flow.ip };
   for (const [vm, ip] of [
     ['hello-cloud-flow', VMS.flow.ip],
@@ -269,7 +274,7 @@ beforeAll(async () => {
     metadataServers[vm] = await startMetadataServer(HOST_IP, applied, vm, PROJECT, values, ip);
     cleanups.push(() => metadataServers[vm]!.close());
   }
-}, 180_000);
+}, 180_000 + TERRAFORM_TIMEOUT_MS);
 
 afterAll(async () => {
   for (const c of cleanups.reverse()) {
@@ -285,11 +290,17 @@ describe('startup script on a flow VM and a work VM (network namespaces, GCP sta
   it('boots both roles; the work joins the flow over TLS, runs, and the app ends successfully', async () => {
     const flow = boot('hello-cloud-flow', VMS.flow.ns, metadataServers['hello-cloud-flow']!.port, 'flow');
     const work = boot('hello-cloud-hello', VMS.work.ns, metadataServers['hello-cloud-hello']!.port, 'work');
-    const code = await within(
-      flow.exit,
+    // After the app ended the flow VM stays up, idle until a redeploy (ADR 0012).
+    await within(
+      new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (/This VM stays up/.test(flow.output)) resolve(clearInterval(timer));
+        }, 100);
+      }),
       120_000,
-      () => `the flow did not end within 120 s.\nflow:\n${flow.output}\nwork:\n${work.output}`,
+      () => `the app did not end within 120 s.\nflow:\n${flow.output}\nwork:\n${work.output}`,
     );
+    const code = Number(/lightning app ended \(exit (\d+)\)/.exec(flow.output)?.[1]);
     const diagnostics = `flow:\n${flow.output}\nwork:\n${work.output}\nsecret manager:\n${secretManager.log.join('\n')}`;
     expect(code, diagnostics).toBe(0);
     expect(flow.output, diagnostics).toMatch(/lightning app ended \(exit 0\): hello finished/);
@@ -298,6 +309,11 @@ describe('startup script on a flow VM and a work VM (network namespaces, GCP sta
     expect(work.output + flow.output).toMatch(/hello from .* to cloud/);
     expect(work.output).toMatch(/role work \(root\.hello\)/);
     expect(flow.output).toMatch(/first boot of this deployment/);
+    // The ended app stopped its work VM through the Compute API, with the synthesized grant.
+    expect(compute.log.filter((l) => / POST /.test(l))).toEqual([
+      'hello-cloud-flow POST hello-cloud-hello/stop 200',
+    ]);
+    expect(compute.status.get('hello-cloud-hello')).toBe('TERMINATED');
 
     // The output went to the GCS Drive at the synthesized drive URL.
     const objs = await objects();

@@ -222,15 +222,18 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     expect(vm('vision-flow').scheduling).toMatchObject({ provisioning_model: 'STANDARD' });
   });
 
-  it('creates first-run works stopped and lets only the flow start/stop them (and restart preempted Spot VMs)', () => {
+  it('creates first-run works stopped and lets only the flow start/stop every work VM (preempted Spot VMs, an ended app)', () => {
     const evaluate = vm('vision-evaluate');
     expect(evaluate.desired_status).toBe('TERMINATED');
     expect(evaluate.lifecycle).toEqual({ ignore_changes: ['desired_status'] });
     // Spot: created running, but the flow restarts it after a preemption.
     expect(vm('vision-train')).not.toHaveProperty('desired_status');
     expect(vm('vision-train').lifecycle).toEqual({ ignore_changes: ['desired_status'] });
-    // Neither: Terraform owns its status.
-    expect(vm('vision-tensorboard')).not.toHaveProperty('lifecycle');
+    // Neither: created running, but the flow stops it when the app ends (and starts it for a
+    // later app), so Terraform must not fight over its status either.
+    expect(vm('vision-tensorboard')).not.toHaveProperty('desired_status');
+    expect(vm('vision-tensorboard').lifecycle).toEqual({ ignore_changes: ['desired_status'] });
+    expect(vm('vision-flow')).not.toHaveProperty('lifecycle');
     const role = Object.values(s.tf.resource.google_project_iam_custom_role ?? {});
     expect(role).toHaveLength(1);
     expect(role[0]!.permissions).toEqual([
@@ -246,11 +249,18 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       });
     }
     expect(grants.map((g) => /lightning_(work-[a-z]+)_/.exec(g.instance_name as string)?.[1]).sort()).toEqual(
-      ['work-evaluate', 'work-train'],
+      ['work-evaluate', 'work-tensorboard', 'work-train'],
     );
     expect(JSON.parse(vm('vision-flow').metadata['lightning-work-vms']!)).toEqual({
       'root.train': {
         instance: 'vision-train',
+        zone: 'us-central1-a',
+        project: 'my-ml-project',
+        startWith: 'flow',
+        idleTimeoutSeconds: null,
+      },
+      'root.tensorboard': {
+        instance: 'vision-tensorboard',
         zone: 'us-central1-a',
         project: 'my-ml-project',
         startWith: 'flow',
@@ -265,6 +275,8 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
       },
     });
     expect(evaluate.metadata['lightning-idle-timeout-seconds']).toBe('600');
+    // The default: an ended app stops its work VMs (the opt-out is keepWorkVmsAfterEnd).
+    expect(vm('vision-flow').metadata).not.toHaveProperty('lightning-keep-work-vms');
   });
 
   it('wires each VM to its role, the flow address, the bucket, the bundle and the startup script', () => {

@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { TERRAFORM_TIMEOUT_MS, TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import { resourceCount } from '../support/terraform/terraform-state.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -86,43 +86,49 @@ function changes(plan: Record<string, unknown>): string[] {
 
 describe.concurrent('terraform accepts every example stack', () => {
   for (const s of STACKS) {
-    it(`${s.name}: init, validate, plan, apply, a clean second plan, destroy`, async () => {
-      const t0 = performance.now();
-      const stackDir = await synthesize(s);
-      const tSynth = performance.now();
-      // Kept on failure: the error names the working directory and its full terraform log.
-      const ws = await TerraformWorkspace.create(stackDir);
-      const inJson = Object.values(
-        (
-          JSON.parse(readFileSync(join(ws.dir, 'cdk.tf.json'), 'utf8')) as {
-            resource?: Record<string, object>;
-          }
-        ).resource ?? {},
-      ).reduce((n, byId) => n + Object.keys(byId).length, 0);
+    it(
+      `${s.name}: init, validate, plan, apply, a clean second plan, destroy`,
+      async () => {
+        const t0 = performance.now();
+        const stackDir = await synthesize(s);
+        const tSynth = performance.now();
+        // Kept on failure: the error names the working directory and its full terraform log.
+        const ws = await TerraformWorkspace.create(stackDir);
+        const inJson = Object.values(
+          (
+            JSON.parse(readFileSync(join(ws.dir, 'cdk.tf.json'), 'utf8')) as {
+              resource?: Record<string, object>;
+            }
+          ).resource ?? {},
+        ).reduce((n, byId) => n + Object.keys(byId).length, 0);
 
-      await ws.run(['init']);
-      await ws.run(['validate']);
-      await ws.run(['plan', '-out=first.tfplan']);
-      const planned = resourceCount(await ws.showJson('first.tfplan'));
-      console.log(`[terraform] ${s.name}: plan creates ${planned} resources; cdk.tf.json declares ${inJson}`);
-      expect(planned).toBe(inJson);
-      expect(planned).toBeGreaterThan(10);
+        await ws.run(['init']);
+        await ws.run(['validate']);
+        await ws.run(['plan', '-out=first.tfplan']);
+        const planned = resourceCount(await ws.showJson('first.tfplan'));
+        console.log(
+          `[terraform] ${s.name}: plan creates ${planned} resources; cdk.tf.json declares ${inJson}`,
+        );
+        expect(planned).toBe(inJson);
+        expect(planned).toBeGreaterThan(10);
 
-      await ws.run(['apply', '-auto-approve', 'first.tfplan']);
-      const second = await ws.run(['plan', '-detailed-exitcode', '-out=second.tfplan'], {
-        okExitCodes: [0, 2],
-      });
-      const drift = second.exitCode === 2 ? changes(await ws.showJson('second.tfplan')) : [];
-      expect(drift, `a second plan right after apply wants changes:\n${drift.join('\n')}`).toEqual([]);
+        await ws.run(['apply', '-auto-approve', 'first.tfplan']);
+        const second = await ws.run(['plan', '-detailed-exitcode', '-out=second.tfplan'], {
+          okExitCodes: [0, 2],
+        });
+        const drift = second.exitCode === 2 ? changes(await ws.showJson('second.tfplan')) : [];
+        expect(drift, `a second plan right after apply wants changes:\n${drift.join('\n')}`).toEqual([]);
 
-      await ws.run(['destroy', '-auto-approve']);
-      expect(resourceCount(await ws.showJson())).toBe(0);
-      ws.dispose();
-      rmSync(dirname(dirname(stackDir)), { recursive: true, force: true });
-      const t1 = performance.now();
-      console.log(
-        `[terraform] ${s.name}: synth ${((tSynth - t0) / 1000).toFixed(1)} s, terraform ${((t1 - tSynth) / 1000).toFixed(1)} s`,
-      );
-    }, 600_000);
+        await ws.run(['destroy', '-auto-approve']);
+        expect(resourceCount(await ws.showJson())).toBe(0);
+        ws.dispose();
+        rmSync(dirname(dirname(stackDir)), { recursive: true, force: true });
+        const t1 = performance.now();
+        console.log(
+          `[terraform] ${s.name}: synth ${((tSynth - t0) / 1000).toFixed(1)} s, terraform ${((t1 - tSynth) / 1000).toFixed(1)} s`,
+        );
+      },
+      2 * TERRAFORM_TIMEOUT_MS,
+    );
   }
 });

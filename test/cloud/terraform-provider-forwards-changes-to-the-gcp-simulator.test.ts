@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { TERRAFORM_TIMEOUT_MS, TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import { appliedResources } from '../support/terraform/terraform-state.ts';
 
 type Json = Record<string, unknown>;
@@ -68,7 +68,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(STACK));
   ws = await TerraformWorkspace.create(dir);
   await ws.run(['init']);
-});
+}, TERRAFORM_TIMEOUT_MS);
 
 afterAll(async () => {
   ws?.dispose();
@@ -77,7 +77,7 @@ afterAll(async () => {
 
 const applies = (type: string) => calls.filter((c) => c.path === '/v1/apply' && c.body.type === type);
 
-describe('the stand-in provider with LIGHTNING_GCP_SIM_URL', () => {
+describe('the stand-in provider with LIGHTNING_GCP_SIM_URL', { timeout: TERRAFORM_TIMEOUT_MS }, () => {
   it('sends each create as plain JSON and keeps what the simulator answers', async () => {
     calls = [];
     answer = (path, body) => {

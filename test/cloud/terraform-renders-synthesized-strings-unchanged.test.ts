@@ -15,7 +15,7 @@ import { App, TerraformOutput, TerraformStack } from 'cdktf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderStartupScript } from '../../constructs/cloud/startup-script.ts';
 import { templateLiteral } from '../../constructs/cloud/terraform-template.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import { TERRAFORM_TIMEOUT_MS, TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import { appliedResources } from '../support/terraform/terraform-state.ts';
 import app from './fixtures/cpu-app/app.ts';
 import { synthFixture } from './support/synth-fixture.ts';
@@ -32,12 +32,12 @@ async function workspaceFor(stackDir: string): Promise<TerraformWorkspace> {
   return ws;
 }
 
-describe('Terraform renders synthesized strings back unchanged', () => {
+describe('Terraform renders synthesized strings back unchanged', { timeout: TERRAFORM_TIMEOUT_MS }, () => {
   let ws: TerraformWorkspace;
   beforeAll(async () => {
     const s = await synthFixture(app);
     ws = await workspaceFor(dirname(s.stackFile));
-  });
+  }, TERRAFORM_TIMEOUT_MS);
 
   it('validates the stack (a literal ${ or %{ would be an interpolation or a directive)', async () => {
     const r = await ws.run(['validate', '-json'], { okExitCodes: [0, 1] });
@@ -66,7 +66,7 @@ describe('Terraform renders synthesized strings back unchanged', () => {
   });
 });
 
-describe('templateLiteral', () => {
+describe('templateLiteral', { timeout: TERRAFORM_TIMEOUT_MS }, () => {
   it('survives Terraform for hostile literals and keeps references inside strings working', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lightning-template-'));
     const cdk = new App({ outdir: dir });

@@ -1,87 +1,27 @@
 /**
- * The flow starts a work VM created stopped ('first-run') and stops an idle one, through a
- * Compute Engine API stand-in that enforces the synthesized per-instance grants: the flow's
- * service account may start/stop exactly the controlled VMs, nothing else.
+ * The flow starts a work VM created stopped ('first-run') and stops an idle one, and stops
+ * them all once the app has ended, through a Compute Engine API stand-in that enforces the
+ * synthesized per-instance grants: the flow's service account may start/stop exactly the work
+ * VMs, nothing else.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WorkVmControl, type WorkVmEvent } from '../../constructs/cloud/work-vm-control.ts';
+import { pollUntil } from '../support/app-fixture.ts';
 import app from './fixtures/gpu-app/app.ts';
+import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';
 import { type StackJson, startMetadataServer } from './support/fake-gcp.ts';
 import { type Synthesized, synthFixture } from './support/synth-fixture.ts';
 
 let s: Synthesized;
-let compute: Server;
+let compute: FakeCompute;
 let computeEndpoint: string;
-const status = new Map<string, string>();
-const calls: string[] = [];
 let metadata: Awaited<ReturnType<typeof startMetadataServer>>;
-
-/** Grants in the stack: "accountId|instance|permission". */
-function grants(tf: Synthesized['tf']): Set<string> {
-  const out = new Set<string>();
-  const r = tf.resource;
-  const saById = Object.fromEntries(
-    Object.entries(r.google_service_account ?? {}).map(([id, v]) => [
-      `serviceAccount:\${google_service_account.${id}.email}`,
-      v.account_id as string,
-    ]),
-  );
-  const vmById = Object.fromEntries(
-    Object.entries(r.google_compute_instance ?? {}).map(([id, v]) => [
-      `\${google_compute_instance.${id}.name}`,
-      v.name as string,
-    ]),
-  );
-  const roleById = Object.fromEntries(
-    Object.entries(r.google_project_iam_custom_role ?? {}).map(([id, v]) => [
-      `\${google_project_iam_custom_role.${id}.name}`,
-      v.permissions as string[],
-    ]),
-  );
-  for (const g of Object.values(r.google_compute_instance_iam_member ?? {})) {
-    for (const p of roleById[g.role as string] ?? [])
-      out.add(`${saById[g.member as string]}|${vmById[g.instance_name as string]}|${p}`);
-  }
-  return out;
-}
+const calls = (verb: string) => compute.log.filter((c) => c.includes(`${verb} `));
 
 beforeAll(async () => {
   s = await synthFixture(app);
-  for (const vm of Object.values(s.tf.resource.google_compute_instance ?? {}))
-    status.set(vm.name as string, vm.desired_status === 'TERMINATED' ? 'TERMINATED' : 'RUNNING');
-  const allowed = grants(s.tf);
-  compute = createServer((req, res) => {
-    const m =
-      /^\/compute\/v1\/projects\/my-ml-project\/zones\/us-central1-a\/instances\/([a-z0-9-]+)(\/start|\/stop)?$/.exec(
-        req.url ?? '',
-      );
-    const account = /^Bearer fake-token-for-(.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const perm =
-      m?.[2] === '/start'
-        ? 'compute.instances.start'
-        : m?.[2] === '/stop'
-          ? 'compute.instances.stop'
-          : 'compute.instances.get';
-    calls.push(`${account} ${req.method} ${m?.[1]}${m?.[2] ?? ''}`);
-    if (!m || !status.has(m[1]!)) return void res.writeHead(404).end('{}');
-    if (!allowed.has(`${account}|${m[1]}|${perm}`))
-      return void res
-        .writeHead(403)
-        .end(JSON.stringify({ error: { code: 403, message: `Required '${perm}' permission` } }));
-    const name = m[1]!;
-    const cur = status.get(name)!;
-    if (m[2] === '/start') status.set(name, 'STAGING');
-    else if (m[2] === '/stop') status.set(name, 'STOPPING');
-    else if (cur === 'STAGING') status.set(name, 'RUNNING');
-    else if (cur === 'STOPPING') status.set(name, 'TERMINATED');
-    res
-      .writeHead(200, { 'Content-Type': 'application/json' })
-      .end(JSON.stringify(m[2] ? { kind: 'compute#operation', status: 'RUNNING' } : { name, status: cur }));
-  });
-  await new Promise<void>((r) => compute.listen(0, '127.0.0.1', () => r()));
-  computeEndpoint = `http://127.0.0.1:${(compute.address() as AddressInfo).port}`;
+  compute = await startComputeApi(s.tf as unknown as StackJson, 'my-ml-project', 'us-central1-a');
+  computeEndpoint = compute.endpoint;
   metadata = await startMetadataServer(
     '127.0.0.1',
     s.tf as unknown as StackJson,
@@ -95,7 +35,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  compute?.close();
+  await compute?.close();
   await metadata?.close();
 });
 
@@ -113,15 +53,18 @@ describe('work VM control from the flow', () => {
     expect(vms).toBeDefined();
     expect(vms!.controls('root.evaluate')).toBe(true);
     expect(vms!.controls('root.train')).toBe(true); // Spot: restarted after preemption
-    expect(vms!.controls('root.tensorboard')).toBe(false);
-    expect(status.get('vision-evaluate')).toBe('TERMINATED');
+    // Started with the flow, but stopped when the app ends (and started by a later app).
+    expect(vms!.controls('root.tensorboard')).toBe(true);
+    expect(vms!.startsWithFlow('root.tensorboard')).toBe(true);
+    expect(vms!.startsWithFlow('root.evaluate')).toBe(false);
+    expect(compute.status.get('vision-evaluate')).toBe('TERMINATED');
     const [a, b] = await Promise.all([
       vms!.ensureRunning('root.evaluate'),
       vms!.ensureRunning('root.evaluate'),
     ]);
     expect([a, b]).toEqual(['started', 'started']);
-    expect(status.get('vision-evaluate')).toBe('RUNNING');
-    expect(calls.filter((c) => c.endsWith('/start'))).toEqual(['vision-flow POST vision-evaluate/start']);
+    expect(compute.status.get('vision-evaluate')).toBe('RUNNING');
+    expect(calls('/start')).toEqual(['vision-flow POST vision-evaluate/start 200']);
     expect(events.map((e) => e.action)).toEqual(['starting', 'running']);
     expect(await vms!.ensureRunning('root.evaluate')).toBe('running');
   });
@@ -154,26 +97,95 @@ describe('work VM control from the flow', () => {
     });
     await stopped;
     expect(events.map((e) => e.action)).toEqual(['idle-stop', 'stopped']);
-    expect(calls.filter((c) => c.endsWith('/stop'))).toEqual(['vision-flow POST vision-evaluate/stop']);
+    expect(calls('/stop')).toEqual(['vision-flow POST vision-evaluate/stop 200']);
+  });
+
+  it('stops every work VM once the app has ended, waits until they are TERMINATED, and starts none again', async () => {
+    for (const vm of ['vision-train', 'vision-tensorboard', 'vision-evaluate'])
+      compute.status.set(vm, 'RUNNING');
+    compute.status.set('vision-evaluate', 'TERMINATED'); // stopped when idle: nothing to do
+    compute.log.length = 0;
+    process.env.LIGHTNING_CLOUD = '1';
+    const vms = (await WorkVmControl.fromMetadata({
+      metadataHost: `127.0.0.1:${metadata.port}`,
+      computeEndpoint,
+      pollIntervalMs: 10,
+    }))!;
+    delete process.env.LIGHTNING_CLOUD;
+    // A call's start races the end: it must not bring the VM back after stopAll stopped it.
+    const racing = vms.ensureRunning('root.evaluate');
+    const results = await vms.stopAll();
+    await expect(racing).rejects.toThrow(/the app has ended/);
+    expect(Object.fromEntries(results.map((r) => [r.instance, r.outcome]))).toEqual({
+      'vision-train': 'stopped',
+      'vision-tensorboard': 'stopped',
+      'vision-evaluate': 'was-stopped',
+    });
+    expect(Object.fromEntries(compute.status)).toEqual({
+      'vision-flow': 'RUNNING',
+      'vision-train': 'TERMINATED',
+      'vision-tensorboard': 'TERMINATED',
+      'vision-evaluate': 'TERMINATED',
+    });
+    expect(calls('/start')).toEqual([]);
+    expect(calls('/stop').sort()).toEqual([
+      'vision-flow POST vision-tensorboard/stop 200',
+      'vision-flow POST vision-train/stop 200',
+    ]);
+    expect(compute.log.filter((l) => / 403$/.test(l))).toEqual([]);
+    await expect(vms.ensureRunning('root.train')).rejects.toThrow(/the app has ended/);
+    const again = await vms.stopAll();
+    expect(again.map((r) => r.outcome)).toEqual(['was-stopped', 'was-stopped', 'was-stopped']);
   });
 
   it('is refused on a VM the flow was not granted, with a fix in the message', async () => {
     const vms = new WorkVmControl(
       {
+        // The flow has no grant on its own VM (nor on anything but the work VMs).
         'root.tensorboard': {
-          instance: 'vision-tensorboard',
+          instance: 'vision-flow',
           zone: 'us-central1-a',
           project: 'my-ml-project',
           startWith: 'first-run',
           idleTimeoutSeconds: null,
         },
       },
-      { metadataHost: `127.0.0.1:${metadata.port}`, computeEndpoint, pollIntervalMs: 10 },
+      {
+        metadataHost: `127.0.0.1:${metadata.port}`,
+        computeEndpoint,
+        pollIntervalMs: 10,
+        appearTimeoutMs: 100,
+      },
     );
     await expect(vms.ensureRunning('root.tensorboard')).rejects.toThrow(
       /HTTP 403[\s\S]*needs the lightningVmControl role/,
     );
     await expect(vms.ensureRunning('root.other')).rejects.toThrow(/no flow-controlled VM/);
+  });
+
+  it('waits for a VM that Terraform has not created yet (the flow VM may boot first)', async () => {
+    compute.status.delete('vision-tensorboard');
+    const vms = new WorkVmControl(
+      {
+        'root.tensorboard': {
+          instance: 'vision-tensorboard',
+          zone: 'us-central1-a',
+          project: 'my-ml-project',
+          startWith: 'flow',
+          idleTimeoutSeconds: null,
+        },
+      },
+      { metadataHost: `127.0.0.1:${metadata.port}`, computeEndpoint, pollIntervalMs: 10 },
+    );
+    const running = vms.ensureRunning('root.tensorboard');
+    // Answered 404 until created (running, as Terraform creates a startWith:'flow' VM).
+    await pollUntil(
+      () => compute.log.includes('vision-flow GET vision-tensorboard 404'),
+      10_000,
+      'a GET answered 404',
+    );
+    compute.status.set('vision-tensorboard', 'RUNNING');
+    expect(await running).toBe('running');
   });
 
   it('is absent outside the cloud', async () => {

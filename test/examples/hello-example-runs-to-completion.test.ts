@@ -52,7 +52,7 @@ describe('examples/hello through the CLI', () => {
     // The flow saw live progress from produce.py before it finished.
     expect(stdout).toContain('flow: produce is halfway');
     // Per-work log files.
-    expect(await readFile(join(dir, '.lightning/logs/root.produce.log'), 'utf8')).toContain(
+    expect(await readFile(join(dir, '.lightning/logs/latest/root.produce.log'), 'utf8')).toContain(
       'wrote 2000 numbers',
     );
   });

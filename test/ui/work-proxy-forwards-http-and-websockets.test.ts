@@ -23,17 +23,25 @@ afterAll(async () => {
   await ui?.close();
 });
 
-/** Opens a WebSocket through the proxy by hand (Node 20 has no WebSocket client), sends one text frame. */
-function websocketEcho(path: string, headers: Record<string, string>, text: string): Promise<string> {
+/** The Host header of root.web's own origin (what the browser sends after the redirect). */
+function webHost(): string {
+  return `${ui.auth.workLabel('root.web')}.w.localhost:${new URL(base).port}`;
+}
+
+/**
+ * Opens a WebSocket through the proxy by hand (Node 20 has no WebSocket client), sends one
+ * text frame. Connects to the UI port with `host` as the Host header.
+ */
+function websocketEcho(path: string, host: string, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path.slice(1)}`, {
       headers: {
-        ...headers,
+        host,
         connection: 'Upgrade',
         upgrade: 'websocket',
         'sec-websocket-version': '13',
         'sec-websocket-key': randomBytes(16).toString('base64'),
-        origin: base.replace(/\/$/, ''),
+        origin: `http://${host}`,
       },
     });
     req.on('upgrade', (res, socket) => {
@@ -53,40 +61,48 @@ function websocketEcho(path: string, headers: Record<string, string>, text: stri
   });
 }
 
-describe('the work proxy /w/<work>/', () => {
-  it('forwards HTTP to the work server without the UI credentials', async () => {
-    const res = await rawRequest(`${base}w/root.web/echo?x=1`, {
-      headers: { cookie: `other=1; lightning_ui=${ui.auth.token}` },
+describe('the work proxy', () => {
+  it("sends /w/<work>/ on the UI origin to the work's own origin, for a logged-in user only", async () => {
+    const res = await rawRequest(`${base}w/root.web/echo?x=1`, { headers: bearer });
+    expect(res.status).toBe(307);
+    expect(res.headers.location).toBe(`http://${webHost()}/echo?x=1`);
+    expect((await rawRequest(`${base}w/root.web`, { headers: bearer })).headers.location).toBe(
+      `http://${webHost()}/`,
+    );
+    expect((await rawRequest(`${base}w/root.web/echo`)).status).toBe(401);
+  });
+
+  it('forwards HTTP on the work origin to the work server without the UI credentials', async () => {
+    const res = await rawRequest(`${base}echo?x=1`, {
+      headers: { host: webHost(), cookie: `other=1; lightning_ui=${ui.auth.token}`, ...bearer },
     });
     expect(res.status).toBe(200);
     const seen = JSON.parse(res.body);
     expect(seen.url).toBe('/echo?x=1');
     expect(seen.cookie).toBe('other=1');
-    expect(seen.prefix).toBe('/w/root.web');
+    expect(seen.authorization).toBeNull();
+    expect(seen.prefix).toBeNull();
     expect(seen.host).toBe(new URL(app.local.loop.statusOf('root.web')!.url!).host);
-    const viaBearer = JSON.parse((await rawRequest(`${base}w/root.web/echo`, { headers: bearer })).body);
-    expect(viaBearer.authorization).toBeNull();
-    const page = await rawRequest(`${base}w/root.web/`, { headers: bearer });
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    const page = await rawRequest(base, { headers: { host: webHost() } });
     expect(page.body).toContain('Hello from the web work');
+    // The whole origin is the work's: the UI API does not exist there.
+    const api = await rawRequest(`${base}api/state`, { headers: { host: webHost(), ...bearer } });
+    expect(api.status).toBe(404);
+    expect(api.body).toBe('no such page');
   });
 
-  it('keeps redirects and absolute links under the prefix', async () => {
-    const bare = await rawRequest(`${base}w/root.web`, { headers: bearer });
-    expect(bare.status).toBe(308);
-    expect(bare.headers.location).toBe('/w/root.web/');
-    const home = await rawRequest(`${base}w/root.web/go-home`, { headers: bearer });
+  it('keeps redirects on the work origin', async () => {
+    const home = await rawRequest(`${base}go-home`, { headers: { host: webHost() } });
     expect(home.status).toBe(302);
-    expect(home.headers.location).toBe('/w/root.web/');
-    // A page in the tab asked for /echo (an absolute path): sent back under its prefix.
-    const absolute = await rawRequest(`${base}echo`, {
-      headers: { ...bearer, referer: `${base}w/root.web/` },
-    });
-    expect(absolute.status).toBe(307);
-    expect(absolute.headers.location).toBe('/w/root.web/echo');
+    expect(home.headers.location).toBe('/');
   });
 
-  it('refuses without a token, for unknown works and for works without a server', async () => {
-    expect((await rawRequest(`${base}w/root.web/echo`)).status).toBe(401);
+  it('refuses wrong work hosts, unknown works and works without a server', async () => {
+    const forged = webHost().replace(/--[0-9a-f]+/, `--${'0'.repeat(32)}`);
+    expect((await rawRequest(`${base}echo`, { headers: { host: forged } })).status).toBe(404);
+    const trainHost = `${ui.auth.workLabel('root.train')}.w.localhost`;
+    expect((await rawRequest(`${base}echo`, { headers: { host: trainHost } })).status).toBe(503);
     const unknown = await rawRequest(`${base}w/root.nope/`, { headers: bearer });
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.body).error.fix).toContain('root.web');
@@ -95,8 +111,11 @@ describe('the work proxy /w/<work>/', () => {
     expect(JSON.parse(noUrl.body).error.message).toContain('no server url');
   });
 
-  it('forwards a WebSocket upgrade both ways, and refuses one without a token', async () => {
-    expect(await websocketEcho('/w/root.web/socket', bearer, 'ping')).toBe('echo ping');
-    await expect(websocketEcho('/w/root.web/socket', {}, 'ping')).rejects.toThrow();
+  it('forwards a WebSocket upgrade both ways on the work origin only', async () => {
+    expect(await websocketEcho('/socket', webHost(), 'ping')).toBe('echo ping');
+    const uiHost = new URL(base).host;
+    await expect(websocketEcho('/w/root.web/socket', uiHost, 'ping')).rejects.toThrow(/HTTP 404/);
+    const forged = webHost().replace(/--[0-9a-f]+/, `--${'0'.repeat(32)}`);
+    await expect(websocketEcho('/socket', forged, 'ping')).rejects.toThrow(/HTTP 404/);
   });
 });

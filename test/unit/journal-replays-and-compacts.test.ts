@@ -62,8 +62,11 @@ describe('the flow journal', () => {
       );
     }
     await j.close();
+    // The snapshot carries the journal position it covers (line 4): replay skips up to there.
     expect(JSON.parse(await readFile(join(dir, 'snapshot.json'), 'utf8'))).toEqual({
-      root: { vars: { n: 4 } },
+      journalSnapshot: 2,
+      upTo: 4,
+      docs: { root: { vars: { n: 4 } } },
     });
     expect((await readFile(join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n')).toHaveLength(1);
     expect(plain(await Journal.load(dir))).toEqual({ root: { vars: { n: 5 } } });

@@ -4,12 +4,16 @@
  *
  * - a metadata server per VM: the VM's synthesized `metadata` (Terraform references
  *   resolved to test values), its project id, and an access token naming its service account;
+ *   attributes carry ETags and answer `?wait_for_change=true[&last_etag=E][&timeout_sec=N]`
+ *   (returns at once when `last_etag` is not the current ETag, else when the value changes or
+ *   the timeout passes), and `setAttributes` changes them as `terraform apply` would in place;
  * - Secret Manager (versions/latest:access, :addVersion) that enforces the synthesized
  *   secret IAM grants per service account, so missing or excess grants show up here.
  *
  * These are fakes of Google's services, not of our components; the GCS side is the real
  * fake-gcs-server emulator.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -58,6 +62,14 @@ function closer(server: Server): () => Promise<void> {
     });
 }
 
+export interface FakeMetadataServer extends FakeServer {
+  readonly requests: string[];
+  /** Changes (or adds) attributes, waking `wait_for_change` requests on them. */
+  setAttributes(attributes: Readonly<Record<string, string>>): void;
+}
+
+const etagOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
+
 /** A metadata server for the VM whose instance resource is `vm`. */
 export async function startMetadataServer(
   host: string,
@@ -67,7 +79,7 @@ export async function startMetadataServer(
   values: Record<string, string>,
   /** The VM's internal IP (`instance/network-interfaces/0/ip`). */
   internalIp?: string,
-): Promise<FakeServer & { requests: string[] }> {
+): Promise<FakeMetadataServer> {
   const vm = Object.values(tf.resource.google_compute_instance ?? {}).find((r) => r.name === vmName);
   if (!vm) throw new Error(`no VM ${vmName} in the stack`);
   const metadata = JSON.parse(resolveRefs(JSON.stringify(vm.metadata), values)) as Record<string, string>;
@@ -75,6 +87,7 @@ export async function startMetadataServer(
   const accountId = accountIds(tf)[saRef];
   if (!accountId) throw new Error(`VM ${vmName} has no known service account`);
   const requests: string[] = [];
+  const waiters = new Map<string, Set<() => void>>();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://metadata');
     requests.push(url.pathname);
@@ -84,8 +97,30 @@ export async function startMetadataServer(
     const path = url.pathname.replace(/^\/computeMetadata\/v1\//, '');
     const attr = /^instance\/attributes\/(.+)$/.exec(path);
     if (attr) {
-      const v = metadata[attr[1]!];
-      return v === undefined ? void res.writeHead(404).end('not found') : void res.writeHead(200).end(v);
+      const key = attr[1]!;
+      const answer = () => {
+        const v = metadata[key];
+        if (v === undefined) return void res.writeHead(404).end('not found');
+        res.writeHead(200, { ETag: etagOf(v) }).end(v);
+      };
+      const current = metadata[key];
+      const lastEtag = url.searchParams.get('last_etag');
+      if (url.searchParams.get('wait_for_change') !== 'true') return answer();
+      if (lastEtag !== null && (current === undefined || lastEtag !== etagOf(current))) return answer();
+      const set = waiters.get(key) ?? new Set();
+      waiters.set(key, set);
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        answer();
+      };
+      const timer = setTimeout(wake, Number(url.searchParams.get('timeout_sec') ?? 300) * 1000);
+      set.add(wake);
+      req.on('close', () => {
+        clearTimeout(timer);
+        set.delete(wake);
+      });
+      return;
     }
     if (path === 'project/project-id') return void res.writeHead(200).end(project);
     if (path === 'instance/network-interfaces/0/ip' && internalIp)
@@ -102,7 +137,18 @@ export async function startMetadataServer(
     res.writeHead(404).end('not found');
   });
   const port = await listen(server, host);
-  return { port, requests, close: closer(server) };
+  return {
+    port,
+    requests,
+    close: closer(server),
+    setAttributes(attributes) {
+      for (const [key, value] of Object.entries(attributes)) {
+        if (metadata[key] === value) continue;
+        metadata[key] = value;
+        for (const wake of [...(waiters.get(key) ?? [])]) wake();
+      }
+    },
+  };
 }
 
 export interface FakeSecretManager extends FakeServer {

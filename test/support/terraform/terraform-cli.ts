@@ -27,6 +27,12 @@ import { build } from 'esbuild';
 import { execa } from 'execa';
 import { GOOGLE_PROVIDER_ADDRESS, GOOGLE_PROVIDER_VERSION, SCHEMA_FILE } from './provider-schema.ts';
 
+/**
+ * Timeout for a test (or hook) that runs a few terraform commands: each costs 1–1.5 s of CPU,
+ * but on the loaded 2-core machine one `apply` took over 60 s of wall time.
+ */
+export const TERRAFORM_TIMEOUT_MS = 400_000;
+
 const PROVIDER_ENTRY = fileURLToPath(new URL('./provider-main.ts', import.meta.url));
 
 /** The terraform binary: $TERRAFORM_BINARY, else `terraform` on PATH. */

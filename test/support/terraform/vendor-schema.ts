@@ -26,9 +26,11 @@ function stripDescriptions(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     const v = (value as Record<string, unknown>)[key];
-    // Documentation text only: an attribute *named* "description" has an object value and stays.
+    // Documentation strings only: an attribute *named* description (its value is an
+    // object under `attributes`, e.g. google_compute_firewall.description) is schema.
     if ((key === 'description' || key === 'description_kind') && typeof v === 'string') continue;
-    out[key] = stripDescriptions(v);
+    // A cty type is data (an object type may have an attribute named description): copied whole.
+    out[key] = key === 'type' ? v : stripDescriptions(v);
   }
   return out;
 }

@@ -1,0 +1,104 @@
+/**
+ * The fault suite's daemon kills (issue 10): 20 `kill -9`s of work daemons at seeded random
+ * points (during start-up, before or after the script started) across four works. Every
+ * script instance checks at its start that no earlier instance of its work is still alive;
+ * after the app ends, no instance and no helper is left. Prints one line of figures.
+ * LIGHTNING_FAULT_SEED picks another seed (the line names the one used).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
+import { isAlive, jobOverlaps, jobRuns, jobScript } from './process-tree.ts';
+
+const WORKS = ['a', 'b', 'c', 'd'];
+const KILLS_PER_WORK = 5;
+
+/** mulberry32: a tiny seeded PRNG, so a failing sequence of kills can be replayed. */
+function prng(seed: number): () => number {
+  let t = seed >>> 0;
+  return () => {
+    t = (t + 0x6d2b79f5) >>> 0;
+    let r = Math.imul(t ^ (t >>> 15), 1 | t);
+    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
+    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let running: RunningApp | undefined;
+afterEach(async () => {
+  await running?.local.kill();
+  running = undefined;
+});
+
+describe('a storm of daemon kills', () => {
+  it('never runs a work script twice at once and leaves nothing behind', { timeout: 240_000 }, async () => {
+    const seed = Number(process.env.LIGHTNING_FAULT_SEED ?? 20261127);
+    const random = prng(seed);
+    const marker = `helper-${randomBytes(6).toString('hex')}`;
+    const works = WORKS.map(
+      (w) =>
+        `readonly ${w} = new ScriptWork(this, '${w}', { script: 'job.py', args: ['-${w}'], parallel: true, maxRetries: ${KILLS_PER_WORK + 1}, retryBackoffSeconds: 0.05 });`,
+    ).join('\n');
+    const app = await startApp({
+      'job.py': jobScript({ marker, helper: 'sleep' }),
+      'app.ts': `
+        import { Flow, LightningApp, ScriptWork } from '@api';
+        class Root extends Flow {
+          ${works}
+          override run() { ${WORKS.map((w) => `this.${w}.run({});`).join(' ')} }
+        }
+        const app = new LightningApp({ name: 'storm' });
+        new Root(app, 'root');
+        export default app;`,
+    });
+    running = app;
+    const killed = new Map<string, Set<number>>(WORKS.map((w) => [w, new Set()]));
+    let duringStartUp = 0;
+    let afterScriptStart = 0;
+    const plan = Array.from(
+      { length: WORKS.length * KILLS_PER_WORK },
+      (_, i) => WORKS[i % WORKS.length]!,
+    ).sort(() => random() - 0.5);
+    for (const w of plan) {
+      // The work's current daemon, one we have not killed yet.
+      const pid = await eventually(
+        async () => app.local.daemons.pidOf(`root.${w}`),
+        (p) => p !== undefined && !killed.get(w)!.has(p),
+        60_000,
+      );
+      const runsBefore = (await jobRuns(app.dir, `-${w}`)).length;
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 3000)));
+      if ((await jobRuns(app.dir, `-${w}`)).length > runsBefore) afterScriptStart++;
+      else duringStartUp++;
+      process.kill(pid!, 'SIGKILL');
+      killed.get(w)!.add(pid!);
+    }
+    // Every work runs once more after its last kill.
+    for (const w of WORKS) {
+      await app.until(
+        () => app.local.loop.statusOf(`root.${w}`)?.phase === 'running',
+        60_000,
+        `${w} running`,
+      );
+    }
+    let overlaps = 0;
+    let instances = 0;
+    for (const w of WORKS) {
+      overlaps += (await jobOverlaps(app.dir, `-${w}`)).length;
+      instances += (await jobRuns(app.dir, `-${w}`)).length;
+    }
+    await app.local.stop();
+    const leftHelpers = await eventually(
+      () => processesWith(marker),
+      (p) => p.length === 0,
+    );
+    let orphans = leftHelpers.length;
+    for (const w of WORKS)
+      for (const pid of await jobRuns(app.dir, `-${w}`)) if (await isAlive(pid)) orphans++;
+    process.stdout.write(
+      `reliability: daemon kills ${plan.length} (start-up ${duringStartUp}, script running ${afterScriptStart}), script instances ${instances}, overlaps ${overlaps}, orphans ${orphans}, seed ${seed}\n`,
+    );
+    expect(overlaps).toBe(0);
+    expect(orphans).toBe(0);
+  });
+});
