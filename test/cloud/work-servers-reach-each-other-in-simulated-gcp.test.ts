@@ -103,10 +103,9 @@ describe('work servers in simulated GCP', () => {
     expect(sim.compute.log.filter((l) => !l.endsWith(' 200'))).toEqual([]);
 
     // The UI proxy on the flow VM reaches the server on its VM.
-    const proxied = await ui.fetch('/w/root.http/hello.txt');
-    const body = await proxied.text();
-    expect(proxied.status, `${body}\n${diagnostics()}`).toBe(200);
-    expect(body).toBe(`hello from ${httpVm.opts.ip} \n`);
+    const proxied = await ui.workFetch('root.http', '/hello.txt');
+    expect(proxied.status, `${proxied.body}\n${diagnostics()}`).toBe(200);
+    expect(proxied.body).toBe(`hello from ${httpVm.opts.ip} \n`);
   });
 
   it('the VPC firewall drops what no rule allows (control: the same port from an app VM connects)', async () => {

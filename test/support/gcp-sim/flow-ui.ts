@@ -3,6 +3,7 @@
  * log (docs/deploy-gcp.md: `journalctl -u lightning | grep 'UI http'`), opened through the
  * IAP tunnel, traded for the session cookie; then the HTTP API with that cookie.
  */
+import { request } from 'node:http';
 import type { WorkStatus } from '../../../constructs/work-status.ts';
 import type { IapTunnel } from './iap-tunnel.ts';
 import type { SimVm } from './sim-vm.ts';
@@ -39,6 +40,45 @@ export class FlowUi {
       },
       // Generous: a server's first page can be slow on a loaded 2-core machine.
       signal: AbortSignal.timeout(60_000),
+    });
+  }
+
+  /**
+   * A request to a work's server as the UI's tab makes it: `/w/<work>/` redirects to the work's
+   * own origin (`<label>.w.localhost:<port>`, ADR 0016), which a browser resolves to loopback;
+   * here the request goes to the tunnel with that Host header.
+   */
+  async workFetch(
+    work: string,
+    path: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<{ status: number; body: string }> {
+    const hop = await this.fetch(`/w/${encodeURIComponent(work)}${path}`, { redirect: 'manual' });
+    const location = hop.headers.get('location');
+    if (hop.status !== 307 || !location)
+      throw new Error(`/w/${work}${path}: ${hop.status} ${await hop.text()}`);
+    const target = new URL(location);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.tunnel.port,
+          path: `${target.pathname}${target.search}`,
+          method: init.method ?? 'GET',
+          headers: { ...init.headers, host: target.host },
+          timeout: 60_000,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${work}${path}: no answer within 60 s`)));
+      req.on('error', reject);
+      req.end(init.body);
     });
   }
 
