@@ -29,10 +29,9 @@ import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import { BINDING, type RunOptions } from '../../constructs/runtime-binding.ts';
 import { Work } from '../../constructs/work.ts';
 import { WORK_CREATED } from '../../constructs/work-map.ts';
-import { initialStatus, isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
+import { initialStatus, isTerminal, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
-  type FlowMessage,
   FlowMessageSchema,
   type Hello,
   LogChunk_Stream,
@@ -53,119 +52,30 @@ import {
 import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
-import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
+import { DrainChanges } from './drain-changes.ts';
+import type { ComponentDocs } from './journal.ts';
+import type {
+  ActiveCall,
+  AppEnd,
+  DaemonHost,
+  DaemonSession,
+  EventLoopOptions,
+  LogStream,
+  LoopEvent,
+  LoopObserver,
+  WorkRecord,
+} from './loop-types.ts';
+import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
 import { type FlowRequest, WorkReplica } from './work-replica.ts';
 
-/** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
-export interface DaemonSession {
-  readonly id: number;
-  readonly peer: string;
-  send(message: FlowMessage): void;
-  /** Ends the stream with a gRPC status (the daemon will reconnect). */
-  close(code: GrpcCode, message: string): void;
-}
-
-export type LogStream = 'stdout' | 'stderr' | 'daemon';
-
-/** What the loop tells the outside world (the CLI prints it, tests observe it). */
-export interface LoopObserver {
-  onLog?(work: string, stream: LogStream, lines: readonly string[]): void;
-  onStatus?(work: string, status: WorkStatus, previous: WorkPhase): void;
-  onNotice?(message: string): void;
-  /** After every drain that changed state (for UIs, benchmarks and tests). */
-  onStateChanged?(): void;
-}
-
-/** Hooks into process management (local: spawn processes; cloud: start VMs). */
-export interface DaemonHost {
-  /**
-   * Make sure a daemon for `work` is (being) started. Idempotent. `why` is 'start' when the
-   * app starts (local mode warms every daemon; cloud leaves first-run VMs stopped) and 'call'
-   * when a call is waiting for the work.
-   */
-  ensureDaemon(work: string, why: 'start' | 'call'): void;
-}
-
-export interface AppEnd {
-  readonly exitCode: number;
-  readonly message: string;
-}
-
-export interface EventLoopOptions {
-  readonly observer?: LoopObserver;
-  readonly host?: DaemonHost;
-  /** Overrides of the root flow's initial state (`--set`). */
-  readonly rootStateOverrides?: Readonly<Record<string, JsonValue>>;
-  /** Grace period for Stop/Shutdown when a work gives none. @default 10 s */
-  readonly defaultStopGraceMs?: number;
-  /**
-   * A work whose daemon stream is gone for this long while a call is pending or running is
-   * failed with reason `daemon_lost` (retries apply: the next attempt asks the host for the
-   * daemon again, which in the cloud starts its VM). Covers a preempted or stopped VM.
-   * @default 60000
-   */
-  readonly daemonLostAfterMs?: number;
-  /** Where applied changes are recorded before they are acknowledged. @default none */
-  readonly journal?: Journal;
-  /** State to resume from (Journal.load of an earlier run), by component name. */
-  readonly restored?: ComponentDocs | null;
-}
-
-type LoopEvent =
-  | { readonly kind: 'hello'; readonly session: DaemonSession; readonly hello: Hello }
-  | { readonly kind: 'message'; readonly session: DaemonSession; readonly message: DaemonMessage }
-  | { readonly kind: 'closed'; readonly session: DaemonSession }
-  | { readonly kind: 'retry'; readonly work: string; readonly hash: string }
-  | { readonly kind: 'daemon-exit'; readonly work: string; readonly detail: string }
-  | { readonly kind: 'call'; readonly fn: () => void }
-  | { readonly kind: 'lost'; readonly work: string; readonly session: DaemonSession };
-
-interface ActiveCall {
-  readonly hash: string;
-  readonly argsJson: string;
-  attempt: number;
-}
-
-interface WorkRecord {
-  readonly name: string;
-  readonly work: Work;
-  /** The flow's replica of the work's vars and its unconfirmed writes (ADR 0013). */
-  replica: WorkReplica;
-  readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] };
-  epoch: number;
-  instanceId: string | null;
-  appliedSeq: number;
-  awaitingSnapshot: boolean;
-  session: DaemonSession | null;
-  call: ActiveCall | null;
-  /** A Run that still has to reach the daemon. */
-  /** Where the current call is (the loop writes `status` from its transitions). */
-  readonly lifecycle: CallLifecycle;
-  /** Highest seq applied since the last ack was sent. */
-  ackDue: boolean;
-  /** The most recent stream of this work (a 'lost' check applies only if none came since). */
-  lastSession: DaemonSession | null;
-  /** The last run() arguments seen (stable JSON text) and their hash. */
-  lastArgsKey: string | null;
-  lastArgsHash: string | null;
-}
-
-/**
- * Thrown inside flow.run() by a blocking call that has not succeeded yet: it ends the pass,
- * and the pass resumes on a later one. Not an Error, so `catch (e) { if (e instanceof Error)`
- * filters skip it. A pass in which one was thrown but did not reach the loop (a `try/catch`
- * around the call swallowed it) ends the app with a message saying how to catch right: see
- * `swallowedWaitEnd`.
- */
-class CallPending {
-  constructor(
-    readonly work: string,
-    readonly phase: WorkPhase,
-  ) {}
-  toString(): string {
-    return `${this.work}.run() is still ${this.phase}: the pass ends here and resumes when it has succeeded (this is not an error; do not catch it)`;
-  }
-}
+export type {
+  AppEnd,
+  DaemonHost,
+  DaemonSession,
+  EventLoopOptions,
+  LogStream,
+  LoopObserver,
+} from './loop-types.ts';
 
 const MAX_PASSES = 100;
 
@@ -224,7 +134,7 @@ export class EventLoop {
     this.host = options.host;
     this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
     this.daemonLostAfterMs = options.daemonLostAfterMs ?? 60_000;
-    this.journal = options.journal;
+    this.changes = new DrainChanges(options.journal);
     this.restored = options.restored ?? null;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -242,9 +152,10 @@ export class EventLoop {
 
   start(): void {
     this.startedAt = Date.now();
-    for (const [name, vars] of this.flowVars) this.journalOp(name, { op: 'add', path: '/vars', value: vars });
+    for (const [name, vars] of this.flowVars)
+      this.changes.record(name, { op: 'add', path: '/vars', value: vars });
     for (const rec of this.works.values()) {
-      this.journalWork(rec);
+      this.changes.recordWork(rec);
       this.host?.ensureDaemon(rec.name, 'start');
     }
     this.changed = true;
@@ -270,10 +181,10 @@ export class EventLoop {
     this.enqueue({ kind: 'daemon-exit', work, detail });
   }
 
-  private readonly journal: Journal | undefined;
   private readonly restored: ComponentDocs | null;
   /** Changes applied in the current drain, by component, for the journal. */
-  private journalChanges = new Map<string, PatchOperation[]>();
+  /** This drain's changes, journaled (and then acknowledged) at its end. */
+  private readonly changes: DrainChanges;
 
   /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
   post(fn: () => void): void {
@@ -321,7 +232,7 @@ export class EventLoop {
             rec.replica.externalWrite(values);
           } else if (flowVars) {
             applyPatch(flowVars, captureOps(values));
-            for (const op of values) this.journalOp(component, prefixed(op, '/vars'));
+            for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
           }
           this.passChanged = true;
           resolve();
@@ -438,7 +349,7 @@ export class EventLoop {
       // stop: what the flow has is the final state of every work; journal it as such.
       for (const rec of this.works.values()) rec.replica.takeBack();
     }
-    this.writeJournal();
+    this.changes.write(() => this.componentDocs());
     if (this.changed) {
       this.changed = false;
       this.observer.onStateChanged?.();
@@ -590,7 +501,7 @@ export class EventLoop {
       rec.instanceId = hello.instanceId;
       // The new daemon owns the document from here on, starting from the flow's copy.
       rec.replica.handToDaemon();
-      this.journalOp(rec.name, {
+      this.changes.record(rec.name, {
         op: 'add',
         path: '/daemon',
         value: { epoch: rec.epoch, instanceId: rec.instanceId },
@@ -825,7 +736,7 @@ export class EventLoop {
       !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
     if (dispatch) {
       rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
-      this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
+      this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
         phase: 'pending',
         callHash: hash,
@@ -933,7 +844,7 @@ export class EventLoop {
     this.changed = true;
     this.passChanged = true;
     this.idleNoticeShown = false;
-    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
+    this.changes.record(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
     const phaseChanged = patch.phase !== undefined && patch.phase !== previous;
     if (phaseChanged || patch.reason === 'retry_scheduled' || (patch.url && patch.url !== previousUrl)) {
       this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
@@ -974,51 +885,9 @@ export class EventLoop {
         const ack = create(FlowMessageSchema, {
           kind: { case: 'ack', value: { epoch: BigInt(rec.epoch), seq: BigInt(rec.appliedSeq) } },
         });
-        this.pendingAcks.push(() => session.send(ack));
+        this.changes.whenWritten(() => session.send(ack));
       }
     }
-  }
-
-  private pendingAcks: (() => void)[] = [];
-
-  /** Journals this drain's changes; acks go out once they are written (DESIGN §3.3). */
-  private writeJournal(): void {
-    const acks = this.pendingAcks;
-    this.pendingAcks = [];
-    const sendAcks = () => {
-      for (const send of acks) send();
-    };
-    if (!this.journal || this.journalChanges.size === 0) {
-      this.journalChanges.clear();
-      sendAcks();
-      return;
-    }
-    const changes: JournalChange[] = [...this.journalChanges];
-    this.journalChanges = new Map();
-    this.journal.append(changes, sendAcks, () => this.componentDocs());
-  }
-
-  /** Records a change for this drain's journal line; the value is captured now (ADR 0013). */
-  private journalOp(component: string, op: PatchOperation): void {
-    if (!this.journal) return;
-    if (op.value !== undefined) op = { ...op, value: cloneState(op.value) };
-    let ops = this.journalChanges.get(component);
-    if (!ops) {
-      ops = [];
-      this.journalChanges.set(component, ops);
-    }
-    ops.push(op);
-  }
-
-  private journalWork(rec: WorkRecord): void {
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.replica.confirmedState });
-    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
-    this.journalOp(rec.name, { op: 'add', path: '/call', value: rec.call ? { ...rec.call } : null });
-    this.journalOp(rec.name, {
-      op: 'add',
-      path: '/daemon',
-      value: { epoch: rec.epoch, instanceId: rec.instanceId },
-    });
   }
 
   /** Every component's document, as the journal stores them. */
@@ -1076,7 +945,7 @@ export class EventLoop {
     const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
     this.flowVars.set(flow.name, vars);
     const sink = (op: PatchOperation) => {
-      this.journalOp(flow.name, prefixed(op, '/vars'));
+      this.changes.record(flow.name, prefixed(op, '/vars'));
       this.stateWritten();
     };
     const state = recordingView(vars, '', sink, `${flow.name}.state`);
@@ -1139,14 +1008,14 @@ export class EventLoop {
       }
     }
     rec.replica = new WorkReplica(vars, {
-      journal: (op) => this.journalOp(rec.name, prefixed(op, '/vars')),
+      journal: (op) => this.changes.record(rec.name, prefixed(op, '/vars')),
       rebind: () => this.rebindWorkState(rec),
     });
     // A daemon that kept running while the flow restarted still owns the document.
     if (rec.instanceId !== null) rec.replica.handToDaemon();
     this.works.set(name, rec);
     this.rebindWorkState(rec);
-    if (this.startedAt !== null) this.journalWork(rec);
+    if (this.startedAt !== null) this.changes.recordWork(rec);
   }
 
   private rebindWorkState(rec: WorkRecord): void {
@@ -1192,22 +1061,4 @@ function safeFind(app: LightningApp, name: string): Work | undefined {
 
 function logStream(s: LogChunk_Stream): LogStream {
   return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
-}
-
-function swallowedWaitEnd(wait: CallPending, root: string): AppEnd {
-  return {
-    exitCode: 1,
-    message:
-      `${root}.run() caught the signal that ${wait.work}.run() is still ${wait.phase}, so code meant for a ` +
-      'failure ran while the call was merely waiting (a try/catch around a blocking work.run()). ' +
-      'To react to a real failure, rethrow everything else: ' +
-      '`catch (err) { if (!(err instanceof WorkFailedError)) throw err; /* fallback */ }`; ' +
-      'or give the call { parallel: true } and read work.status / work.hasFailed on later passes.',
-  };
-}
-
-function flowErrorEnd(err: unknown, root: string): AppEnd {
-  if (err instanceof WorkFailedError) return { exitCode: 1, message: err.message };
-  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  return { exitCode: 1, message: `${root}.run() threw, so the app ends:\n${detail}` };
 }
