@@ -392,73 +392,78 @@ export class EventLoop {
     };
   }
 
+  /**
+   * One handler per event kind. The mapped type makes a missing handler, or one that reads a
+   * field its event does not have, a compile error (like temporal's activation jobs).
+   */
+  private readonly handlers: {
+    readonly [K in LoopEvent['kind']]: (event: Extract<LoopEvent, { kind: K }>) => void;
+  } = {
+    hello: (e) => this.handleHello(e.session, e.hello),
+    message: (e) => this.handleMessage(e.session, e.message),
+    closed: (e) => this.onStreamClosed(e.session),
+    lost: (e) => this.onDaemonLost(e.work, e.session),
+    retry: (e) => this.onRetryDue(e.work, e.hash),
+    'daemon-exit': (e) => this.onDaemonProcessEnded(e.work, e.detail),
+    call: (e) => {
+      e.fn();
+      this.changed = true;
+    },
+  };
+
   private handle(event: LoopEvent): void {
-    switch (event.kind) {
-      case 'hello':
-        this.handleHello(event.session, event.hello);
-        return;
-      case 'message':
-        this.handleMessage(event.session, event.message);
-        return;
-      case 'closed': {
-        const rec = this.sessions.get(event.session);
-        this.sessions.delete(event.session);
-        if (rec && rec.session === event.session) {
-          rec.session = null;
-          const session = event.session;
-          if (
-            this.daemonLostAfterMs > 0 &&
-            (rec.status.phase === 'pending' || rec.status.phase === 'running')
-          ) {
-            setTimeout(
-              () => this.enqueue({ kind: 'lost', work: rec.name, session }),
-              this.daemonLostAfterMs,
-            ).unref();
-          }
-        }
-        return;
-      }
-      case 'lost': {
-        // Still without a stream since that session closed: the daemon (or its VM) is gone.
-        const rec = this.works.get(event.work);
-        if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
-        if (rec.lifecycle.inFlight) {
-          rec.instanceId = null;
-          rec.replica.takeBack();
-          this.callFailed(
-            rec,
-            'daemon_lost',
-            null,
-            `the work's daemon has been unreachable for ${formatMs(this.daemonLostAfterMs)} (process or VM stopped, preempted, or cut off)`,
-          );
-        }
-        return;
-      }
-      case 'retry': {
-        const rec = this.works.get(event.work);
-        if (!rec || rec.call?.hash !== event.hash || rec.lifecycle.stage !== 'retry-wait') return;
-        rec.call.attempt++;
-        this.sendRun(rec);
-        return;
-      }
-      case 'daemon-exit': {
-        const rec = this.works.get(event.work);
-        if (!rec) return;
-        if (rec.session) {
-          this.sessions.delete(rec.session);
-          rec.session = null;
-        }
-        rec.instanceId = null;
-        rec.replica.takeBack();
-        if (rec.call && rec.lifecycle.inFlight) {
-          this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
-        }
-        return;
-      }
-      case 'call':
-        event.fn();
-        this.changed = true;
-        return;
+    (this.handlers[event.kind] as (e: LoopEvent) => void)(event);
+  }
+
+  /** A daemon's stream ended; if it stays gone while a call is in flight, 'lost' follows. */
+  private onStreamClosed(session: DaemonSession): void {
+    const rec = this.sessions.get(session);
+    this.sessions.delete(session);
+    if (!rec || rec.session !== session) return;
+    rec.session = null;
+    if (this.daemonLostAfterMs > 0 && (rec.lifecycle.inFlight || rec.lifecycle.stage === 'retry-wait')) {
+      setTimeout(
+        () => this.enqueue({ kind: 'lost', work: rec.name, session }),
+        this.daemonLostAfterMs,
+      ).unref();
+    }
+  }
+
+  /** Still without a stream since `session` closed: the daemon (or its VM) is gone. */
+  private onDaemonLost(work: string, session: DaemonSession): void {
+    const rec = this.works.get(work);
+    if (!rec || rec.session !== null || rec.lastSession !== session) return;
+    if (!rec.lifecycle.inFlight) return;
+    rec.instanceId = null;
+    rec.replica.takeBack();
+    this.callFailed(
+      rec,
+      'daemon_lost',
+      null,
+      `the work's daemon has been unreachable for ${formatMs(this.daemonLostAfterMs)} (process or VM stopped, preempted, or cut off)`,
+    );
+  }
+
+  /** A retry's backoff is over: send the next attempt (unless the call moved on meanwhile). */
+  private onRetryDue(work: string, hash: string): void {
+    const rec = this.works.get(work);
+    if (!rec || rec.call?.hash !== hash || rec.lifecycle.stage !== 'retry-wait') return;
+    rec.call.attempt++;
+    this.sendRun(rec);
+  }
+
+  /** The local host saw the daemon process end: the flow holds the work's state again. */
+  private onDaemonProcessEnded(work: string, detail: string): void {
+    const rec = this.works.get(work);
+    if (!rec) return;
+    if (rec.session) {
+      this.sessions.delete(rec.session);
+      rec.session = null;
+    }
+    rec.instanceId = null;
+    rec.replica.takeBack();
+    if (rec.call && rec.lifecycle.inFlight) {
+      this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${detail})`);
     }
   }
 
