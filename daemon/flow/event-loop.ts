@@ -16,216 +16,77 @@
  *   daemon for a snapshot, which replaces the Work's state wholesale.
  * - Deltas are applied atomically (json-patch.ts); an invalid one ends that daemon's stream
  *   with INVALID_ARGUMENT and changes nothing. Other Works and the loop carry on.
- * - A Work's status is owned by the flow for `pending` (dispatch, retry) and by the daemon
- *   for everything after; a daemon status for another call than the current one is stale
- *   and ignored.
+ * - A Work's status has one writer, `setStatus` (loop-core.ts), driven by the call's
+ *   lifecycle (call-lifecycle.ts: none → awaiting-daemon → dispatched → running → retry-wait
+ *   → ended) and the daemon's reports; a report for another call than the current one is
+ *   stale and ignored.
+ * - State ownership (ADR 0013): a work's state is owned by its daemon; the flow's writes to
+ *   it are requests (work-replica.ts), applied once by the owner. A write made outside a
+ *   drain (a timer in run()) schedules one.
+ *
+ * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
+ * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
+ * away), work-replica.ts, call-lifecycle.ts, drain-changes.ts (journal batch),
+ * pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
-import { DaemonError, GrpcCode, LightningError, WorkFailedError } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
-import type { JsonObject, JsonValue } from '../../constructs/json.ts';
-import { BINDING, type RunOptions } from '../../constructs/runtime-binding.ts';
-import { Work } from '../../constructs/work.ts';
+import type { JsonValue } from '../../constructs/json.ts';
+import { BINDING } from '../../constructs/runtime-binding.ts';
+import type { Work } from '../../constructs/work.ts';
 import { WORK_CREATED } from '../../constructs/work-map.ts';
-import { initialStatus, isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
+import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
-  type FlowMessage,
   FlowMessageSchema,
   type Hello,
-  LogChunk_Stream,
-  type Snapshot,
-  type StateDelta,
-  type Status,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { opsFromWire, opsToWire, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
-import { phaseFromWire } from '../protocol/status-codec.ts';
 import {
   applyPatch,
   captureOps,
   cloneState,
   type PatchOperation,
-  parseStateJson,
   toStateValue,
 } from '../state/json-patch.ts';
-import { callHash, stableStringify } from '../state/stable-hash.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
-import type { ComponentDocs, Journal, JournalChange } from './journal.ts';
-import { type FlowRequest, WorkReplica } from './work-replica.ts';
+import type { ComponentDocs } from './journal.ts';
+import type {
+  ActiveCall,
+  AppEnd,
+  DaemonSession,
+  EventLoopOptions,
+  LoopEvent,
+  LoopObserver,
+  WorkRecord,
+} from './loop-types.ts';
+import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
+import { WorkReplica } from './work-replica.ts';
 
-/** One connected daemon stream, as the loop sees it. Implemented by the flow server. */
-export interface DaemonSession {
-  readonly id: number;
-  readonly peer: string;
-  send(message: FlowMessage): void;
-  /** Ends the stream with a gRPC status (the daemon will reconnect). */
-  close(code: GrpcCode, message: string): void;
-}
-
-export type LogStream = 'stdout' | 'stderr' | 'daemon';
-
-/** What the loop tells the outside world (the CLI prints it, tests observe it). */
-export interface LoopObserver {
-  onLog?(work: string, stream: LogStream, lines: readonly string[]): void;
-  onStatus?(work: string, status: WorkStatus, previous: WorkPhase): void;
-  onNotice?(message: string): void;
-  /** After every drain that changed state (for UIs, benchmarks and tests). */
-  onStateChanged?(): void;
-}
-
-/** Hooks into process management (local: spawn processes; cloud: start VMs). */
-export interface DaemonHost {
-  /**
-   * Make sure a daemon for `work` is (being) started. Idempotent. `why` is 'start' when the
-   * app starts (local mode warms every daemon; cloud leaves first-run VMs stopped) and 'call'
-   * when a call is waiting for the work.
-   */
-  ensureDaemon(work: string, why: 'start' | 'call'): void;
-}
-
-export interface AppEnd {
-  readonly exitCode: number;
-  readonly message: string;
-}
-
-export interface EventLoopOptions {
-  readonly observer?: LoopObserver;
-  readonly host?: DaemonHost;
-  /** Overrides of the root flow's initial state (`--set`). */
-  readonly rootStateOverrides?: Readonly<Record<string, JsonValue>>;
-  /** Grace period for Stop/Shutdown when a work gives none. @default 10 s */
-  readonly defaultStopGraceMs?: number;
-  /**
-   * A work whose daemon stream is gone for this long while a call is pending or running is
-   * failed with reason `daemon_lost` (retries apply: the next attempt asks the host for the
-   * daemon again, which in the cloud starts its VM). Covers a preempted or stopped VM.
-   * @default 60000
-   */
-  readonly daemonLostAfterMs?: number;
-  /** Where applied changes are recorded before they are acknowledged. @default none */
-  readonly journal?: Journal;
-  /** State to resume from (Journal.load of an earlier run), by component name. */
-  readonly restored?: ComponentDocs | null;
-}
-
-type LoopEvent =
-  | { readonly kind: 'hello'; readonly session: DaemonSession; readonly hello: Hello }
-  | { readonly kind: 'message'; readonly session: DaemonSession; readonly message: DaemonMessage }
-  | { readonly kind: 'closed'; readonly session: DaemonSession }
-  | { readonly kind: 'retry'; readonly work: string; readonly hash: string }
-  | { readonly kind: 'daemon-exit'; readonly work: string; readonly detail: string }
-  | { readonly kind: 'call'; readonly fn: () => void }
-  | { readonly kind: 'lost'; readonly work: string; readonly session: DaemonSession };
-
-interface ActiveCall {
-  readonly hash: string;
-  readonly argsJson: string;
-  attempt: number;
-}
-
-interface WorkRecord {
-  readonly name: string;
-  readonly work: Work;
-  /** The flow's replica of the work's vars and its unconfirmed writes (ADR 0013). */
-  replica: WorkReplica;
-  readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] };
-  epoch: number;
-  instanceId: string | null;
-  appliedSeq: number;
-  awaitingSnapshot: boolean;
-  session: DaemonSession | null;
-  call: ActiveCall | null;
-  /** A Run that still has to reach the daemon. */
-  /** Where the current call is (the loop writes `status` from its transitions). */
-  readonly lifecycle: CallLifecycle;
-  /** Highest seq applied since the last ack was sent. */
-  ackDue: boolean;
-  /** The most recent stream of this work (a 'lost' check applies only if none came since). */
-  lastSession: DaemonSession | null;
-  /** The last run() arguments seen (stable JSON text) and their hash. */
-  lastArgsKey: string | null;
-  lastArgsHash: string | null;
-}
-
-/**
- * Thrown inside flow.run() by a blocking call that has not succeeded yet: it ends the pass,
- * and the pass resumes on a later one. Not an Error, so `catch (e) { if (e instanceof Error)`
- * filters skip it. A pass in which one was thrown but did not reach the loop (a `try/catch`
- * around the call swallowed it) ends the app with a message saying how to catch right: see
- * `swallowedWaitEnd`.
- */
-class CallPending {
-  constructor(
-    readonly work: string,
-    readonly phase: WorkPhase,
-  ) {}
-  toString(): string {
-    return `${this.work}.run() is still ${this.phase}: the pass ends here and resumes when it has succeeded (this is not an error; do not catch it)`;
-  }
-}
+export type {
+  AppEnd,
+  DaemonHost,
+  DaemonSession,
+  EventLoopOptions,
+  LogStream,
+  LoopObserver,
+} from './loop-types.ts';
 
 const MAX_PASSES = 100;
 
-export class EventLoop {
-  readonly app: LightningApp;
-  private readonly root: Flow;
-  private readonly works = new Map<string, WorkRecord>();
-  private readonly flowVars = new Map<string, Record<string, JsonValue>>();
-  private readonly sessions = new Map<DaemonSession, WorkRecord>();
-  private readonly observers: LoopObserver[] = [];
-  /** Fans every event out to the registered observers. */
-  private readonly observer: Required<LoopObserver> = {
-    onLog: (w, st, lines) => {
-      for (const o of this.observers) o.onLog?.(w, st, lines);
-    },
-    onStatus: (w, status, previous) => {
-      for (const o of this.observers) o.onStatus?.(w, status, previous);
-    },
-    onNotice: (m) => {
-      for (const o of this.observers) o.onNotice?.(m);
-    },
-    onStateChanged: () => {
-      for (const o of this.observers) o.onStateChanged?.();
-    },
-  };
-  private readonly host: DaemonHost | undefined;
-  private readonly defaultStopGraceMs: number;
-  private readonly daemonLostAfterMs: number;
+import { DaemonStreams } from './daemon-streams.ts';
 
-  private queue: LoopEvent[] = [];
-  private scheduled = false;
-  private changed = false;
-  private passChanged = false;
-  private endRequest: AppEnd | null = null;
-  private ended: AppEnd | null = null;
-  private idleNoticeShown = false;
+export class EventLoop extends DaemonStreams {
   private resolveDone!: (end: AppEnd) => void;
+
   /** Resolves when the app has ended (stopApp/failApp/error/shutdown). */
   readonly done: Promise<AppEnd>;
 
-  /** Counters, for tests and benchmarks. */
-  readonly stats = {
-    deltasApplied: 0,
-    opsApplied: 0,
-    duplicates: 0,
-    gaps: 0,
-    rejected: 0,
-    passes: 0,
-    drains: 0,
-  };
-
   constructor(app: LightningApp, options: EventLoopOptions = {}) {
-    this.app = app;
-    this.root = app.root;
-    if (options.observer) this.observers.push(options.observer);
-    this.host = options.host;
-    this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
-    this.daemonLostAfterMs = options.daemonLostAfterMs ?? 60_000;
-    this.journal = options.journal;
-    this.restored = options.restored ?? null;
+    super(app, options);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -242,16 +103,15 @@ export class EventLoop {
 
   start(): void {
     this.startedAt = Date.now();
-    for (const [name, vars] of this.flowVars) this.journalOp(name, { op: 'add', path: '/vars', value: vars });
+    for (const [name, vars] of this.flowVars)
+      this.changes.record(name, { op: 'add', path: '/vars', value: vars });
     for (const rec of this.works.values()) {
-      this.journalWork(rec);
+      this.changes.recordWork(rec);
       this.host?.ensureDaemon(rec.name, 'start');
     }
     this.changed = true;
     this.schedule();
   }
-
-  // ---- inputs (any thread of control may call these; they only enqueue) ----
 
   onHello(session: DaemonSession, hello: Hello): void {
     this.enqueue({ kind: 'hello', session, hello });
@@ -269,11 +129,6 @@ export class EventLoop {
   onDaemonExit(work: string, detail: string): void {
     this.enqueue({ kind: 'daemon-exit', work, detail });
   }
-
-  private readonly journal: Journal | undefined;
-  private readonly restored: ComponentDocs | null;
-  /** Changes applied in the current drain, by component, for the journal. */
-  private journalChanges = new Map<string, PatchOperation[]>();
 
   /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
   post(fn: () => void): void {
@@ -321,7 +176,7 @@ export class EventLoop {
             rec.replica.externalWrite(values);
           } else if (flowVars) {
             applyPatch(flowVars, captureOps(values));
-            for (const op of values) this.journalOp(component, prefixed(op, '/vars'));
+            for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
           }
           this.passChanged = true;
           resolve();
@@ -380,19 +235,6 @@ export class EventLoop {
     return this.queue.length === 0 && !this.scheduled && !this.draining;
   }
 
-  // ---- the loop ----
-
-  private enqueue(event: LoopEvent): void {
-    this.queue.push(event);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.ended) return;
-    this.scheduled = true;
-    setImmediate(() => this.drain());
-  }
-
   /**
    * Every write to state through a recording view lands here. Inside a drain it makes the
    * loop run another pass; outside one (a timer or promise started in run()) it schedules a
@@ -406,7 +248,7 @@ export class EventLoop {
 
   private draining = false;
 
-  private drain(): void {
+  protected override drain(): void {
     this.scheduled = false;
     if (this.ended) return;
     this.draining = true;
@@ -438,7 +280,7 @@ export class EventLoop {
       // stop: what the flow has is the final state of every work; journal it as such.
       for (const rec of this.works.values()) rec.replica.takeBack();
     }
-    this.writeJournal();
+    this.changes.write(() => this.componentDocs());
     if (this.changed) {
       this.changed = false;
       this.observer.onStateChanged?.();
@@ -446,9 +288,6 @@ export class EventLoop {
     if (this.endRequest) this.end(this.endRequest);
     else this.noticeIfIdle();
   }
-
-  /** The CallPending signals thrown in the current pass. */
-  private waits: CallPending[] = [];
 
   private runPasses(): void {
     for (let pass = 0; pass < MAX_PASSES; pass++) {
@@ -481,488 +320,27 @@ export class EventLoop {
     };
   }
 
+  /**
+   * One handler per event kind. The mapped type makes a missing handler, or one that reads a
+   * field its event does not have, a compile error (like temporal's activation jobs).
+   */
+  private readonly handlers: {
+    readonly [K in LoopEvent['kind']]: (event: Extract<LoopEvent, { kind: K }>) => void;
+  } = {
+    hello: (e) => this.handleHello(e.session, e.hello),
+    message: (e) => this.handleMessage(e.session, e.message),
+    closed: (e) => this.onStreamClosed(e.session),
+    lost: (e) => this.onDaemonLost(e.work, e.session),
+    retry: (e) => this.onRetryDue(e.work, e.hash),
+    'daemon-exit': (e) => this.onDaemonProcessEnded(e.work, e.detail),
+    call: (e) => {
+      e.fn();
+      this.changed = true;
+    },
+  };
+
   private handle(event: LoopEvent): void {
-    switch (event.kind) {
-      case 'hello':
-        this.handleHello(event.session, event.hello);
-        return;
-      case 'message':
-        this.handleMessage(event.session, event.message);
-        return;
-      case 'closed': {
-        const rec = this.sessions.get(event.session);
-        this.sessions.delete(event.session);
-        if (rec && rec.session === event.session) {
-          rec.session = null;
-          const session = event.session;
-          if (
-            this.daemonLostAfterMs > 0 &&
-            (rec.status.phase === 'pending' || rec.status.phase === 'running')
-          ) {
-            setTimeout(
-              () => this.enqueue({ kind: 'lost', work: rec.name, session }),
-              this.daemonLostAfterMs,
-            ).unref();
-          }
-        }
-        return;
-      }
-      case 'lost': {
-        // Still without a stream since that session closed: the daemon (or its VM) is gone.
-        const rec = this.works.get(event.work);
-        if (!rec || rec.session !== null || rec.lastSession !== event.session) return;
-        if (rec.lifecycle.inFlight) {
-          rec.instanceId = null;
-          rec.replica.takeBack();
-          this.callFailed(
-            rec,
-            'daemon_lost',
-            null,
-            `the work's daemon has been unreachable for ${formatMs(this.daemonLostAfterMs)} (process or VM stopped, preempted, or cut off)`,
-          );
-        }
-        return;
-      }
-      case 'retry': {
-        const rec = this.works.get(event.work);
-        if (!rec || rec.call?.hash !== event.hash || rec.lifecycle.stage !== 'retry-wait') return;
-        rec.call.attempt++;
-        this.sendRun(rec);
-        return;
-      }
-      case 'daemon-exit': {
-        const rec = this.works.get(event.work);
-        if (!rec) return;
-        if (rec.session) {
-          this.sessions.delete(rec.session);
-          rec.session = null;
-        }
-        rec.instanceId = null;
-        rec.replica.takeBack();
-        if (rec.call && rec.lifecycle.inFlight) {
-          this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${event.detail})`);
-        }
-        return;
-      }
-      case 'call':
-        event.fn();
-        this.changed = true;
-        return;
-    }
-  }
-
-  private handleHello(session: DaemonSession, hello: Hello): void {
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      session.close(
-        GrpcCode.FAILED_PRECONDITION,
-        `protocol version ${hello.protocolVersion} is not supported (flow speaks ${PROTOCOL_VERSION}); run the same lightning-local version on both ends`,
-      );
-      return;
-    }
-    if (this.ended || this.endRequest) {
-      session.close(GrpcCode.UNAVAILABLE, 'the app is shutting down');
-      return;
-    }
-    let rec = this.works.get(hello.work);
-    if (!rec) {
-      const found = safeFind(this.app, hello.work);
-      if (found) rec = this.works.get(found.name);
-    }
-    if (!rec) {
-      session.close(GrpcCode.NOT_FOUND, `no work named "${hello.work}" in app ${this.app.name}`);
-      return;
-    }
-    if (!hello.instanceId) {
-      session.close(GrpcCode.INVALID_ARGUMENT, 'hello has no instance_id');
-      return;
-    }
-    const resumed = rec.instanceId === hello.instanceId && Number(hello.epoch) === rec.epoch && rec.epoch > 0;
-    if (rec.session && rec.session !== session) {
-      const old = rec.session;
-      this.sessions.delete(old);
-      old.close(GrpcCode.ABORTED, `superseded by a newer connection for ${rec.name}`);
-    }
-    rec.session = session;
-    rec.lastSession = session;
-    this.sessions.set(session, rec);
-    if (!resumed) {
-      rec.epoch++;
-      rec.instanceId = hello.instanceId;
-      // The new daemon owns the document from here on, starting from the flow's copy.
-      rec.replica.handToDaemon();
-      this.journalOp(rec.name, {
-        op: 'add',
-        path: '/daemon',
-        value: { epoch: rec.epoch, instanceId: rec.instanceId },
-      });
-      rec.appliedSeq = 0;
-      // A new daemon process while a call was active: the old process (and its script) is
-      // gone; run the call again on the new one.
-      const stage = rec.lifecycle.stage;
-      if (rec.call && (stage === 'running' || stage === 'dispatched')) {
-        rec.status.restarts++;
-        this.setStatus(rec, {
-          phase: 'pending',
-          reason: 'daemon_restart',
-          message: 'the daemon restarted; running the call again',
-        });
-        rec.lifecycle.to('awaiting-daemon');
-      }
-    }
-    rec.awaitingSnapshot = true;
-    const welcome = create(FlowMessageSchema, {
-      kind: {
-        case: 'welcome',
-        value: {
-          epoch: BigInt(rec.epoch),
-          appliedSeq: BigInt(rec.appliedSeq),
-          stateJson: JSON.stringify(rec.replica.vars),
-        },
-      },
-    });
-    session.send(welcome);
-    // Requests the owner may not have seen yet (it skips the ones it applied).
-    for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
-    if (rec.lifecycle.stage === 'awaiting-daemon') this.sendRun(rec);
-  }
-
-  private handleMessage(session: DaemonSession, message: DaemonMessage): void {
-    const rec = this.sessions.get(session);
-    if (!rec) {
-      session.close(GrpcCode.FAILED_PRECONDITION, 'send hello first');
-      return;
-    }
-    const kind = message.kind;
-    switch (kind.case) {
-      case 'delta':
-        this.sequenced(rec, session, kind.value, () => this.applyDelta(rec, kind.value));
-        return;
-      case 'status':
-        this.sequenced(rec, session, kind.value, () => this.applyStatus(rec, kind.value));
-        return;
-      case 'snapshot':
-        this.applySnapshot(rec, session, kind.value);
-        return;
-      case 'log':
-        if (kind.value.lines.length > 0) {
-          this.observer.onLog?.(rec.name, logStream(kind.value.stream), kind.value.lines);
-        }
-        return;
-      case 'heartbeat':
-        return;
-      case 'hello':
-        session.close(GrpcCode.FAILED_PRECONDITION, 'hello may be sent only once per stream');
-        return;
-      default:
-        session.close(GrpcCode.INVALID_ARGUMENT, 'empty or unknown message kind');
-    }
-  }
-
-  /** Epoch fencing and seq ordering for deltas and statuses. */
-  private sequenced(
-    rec: WorkRecord,
-    session: DaemonSession,
-    m: { readonly work: string; readonly epoch: bigint; readonly seq: bigint },
-    apply: () => void,
-  ): void {
-    if (m.work !== '' && m.work !== rec.name) {
-      this.reject(
-        rec,
-        session,
-        GrpcCode.INVALID_ARGUMENT,
-        `message for "${m.work}" on the stream of ${rec.name}`,
-      );
-      return;
-    }
-    const epoch = Number(m.epoch);
-    if (epoch !== rec.epoch) {
-      this.reject(
-        rec,
-        session,
-        GrpcCode.FAILED_PRECONDITION,
-        `stale epoch ${epoch} for ${rec.name} (current ${rec.epoch}): a newer daemon owns this work`,
-      );
-      return;
-    }
-    const seq = Number(m.seq);
-    if (seq <= rec.appliedSeq) {
-      this.stats.duplicates++;
-      return;
-    }
-    if (rec.awaitingSnapshot) return;
-    if (seq !== rec.appliedSeq + 1) {
-      this.stats.gaps++;
-      rec.awaitingSnapshot = true;
-      session.send(
-        create(FlowMessageSchema, {
-          kind: {
-            case: 'snapshotRequest',
-            value: {
-              epoch: BigInt(rec.epoch),
-              reason: `gap: expected seq ${rec.appliedSeq + 1}, got ${seq}`,
-            },
-          },
-        }),
-      );
-      return;
-    }
-    try {
-      apply();
-    } catch (err) {
-      const code = err instanceof DaemonError ? err.grpcCode : GrpcCode.INVALID_ARGUMENT;
-      this.reject(rec, session, code, err instanceof Error ? err.message : String(err));
-      return;
-    }
-    rec.appliedSeq = seq;
-    rec.ackDue = true;
-  }
-
-  private reject(rec: WorkRecord, session: DaemonSession, code: GrpcCode, message: string): void {
-    this.stats.rejected++;
-    this.observer.onNotice?.(`${rec.name}: rejected a message from its daemon: ${message}`);
-    this.sessions.delete(session);
-    if (rec.session === session) rec.session = null;
-    session.close(code, message);
-  }
-
-  private applyDelta(rec: WorkRecord, delta: StateDelta): void {
-    const ops = opsFromWire(delta.ops);
-    rec.replica.applyOwnerDelta(ops, Number(delta.appliedFlowSeq));
-    this.stats.deltasApplied++;
-    this.stats.opsApplied += ops.length;
-    if (ops.length > 0) this.changed = true;
-  }
-
-  private applyStatus(rec: WorkRecord, s: Status): void {
-    const phase = phaseFromWire(s.phase);
-    if (!phase) throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `status has no valid phase (${s.phase})`);
-    if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
-    if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
-    const ts = Number(s.timestampMs) || Date.now();
-    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
-      this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
-      return;
-    }
-    this.setStatus(rec, {
-      phase,
-      updatedAt: ts,
-      ...(phase === 'running' && rec.status.phase !== 'running' ? { startedAt: ts } : {}),
-      ...(isTerminal(phase) ? { endedAt: ts } : {}),
-      exitCode: s.exitCode ?? (isTerminal(phase) ? rec.status.exitCode : null),
-      reason: s.reason || null,
-      message: s.message || null,
-      // The daemon's status always carries its current URL: empty until this call's port answers.
-      url: s.url || null,
-    });
-    if (phase === 'running') rec.lifecycle.to('running');
-    else if (isTerminal(phase)) rec.lifecycle.to('ended');
-  }
-
-  private applySnapshot(rec: WorkRecord, session: DaemonSession, snap: Snapshot): void {
-    if (Number(snap.epoch) !== rec.epoch) {
-      this.reject(
-        rec,
-        session,
-        GrpcCode.FAILED_PRECONDITION,
-        `stale epoch ${snap.epoch} in snapshot for ${rec.name}`,
-      );
-      return;
-    }
-    const seq = Number(snap.seq);
-    if (seq <= rec.appliedSeq) {
-      this.stats.duplicates++;
-      return;
-    }
-    let vars: JsonValue;
-    try {
-      vars = parseStateJson(snap.stateJson, `${rec.name} snapshot`);
-      if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
-        throw new DaemonError(GrpcCode.INVALID_ARGUMENT, 'snapshot state must be a JSON object');
-      }
-      if (snap.status) this.applyStatus(rec, snap.status);
-    } catch (err) {
-      const code = err instanceof DaemonError ? err.grpcCode : GrpcCode.INVALID_ARGUMENT;
-      this.reject(rec, session, code, (err as Error).message);
-      return;
-    }
-    rec.replica.applyOwnerSnapshot(vars as Record<string, JsonValue>, Number(snap.appliedFlowSeq));
-    rec.appliedSeq = seq;
-    rec.awaitingSnapshot = false;
-    rec.ackDue = true;
-    this.changed = true;
-  }
-
-  // ---- calls ----
-
-  private declareCall(rec: WorkRecord, args: JsonObject, options: RunOptions): void {
-    if (this.ended || this.endRequest) return;
-    // run() is called on every pass, usually with the same arguments: the last validated
-    // arguments' text and hash are kept per work, so a repeated call costs one stringify.
-    const key = stableStringify(args);
-    let hash: string;
-    let argsValue: JsonValue | undefined;
-    if (key === rec.lastArgsKey && rec.lastArgsHash !== null) {
-      hash = rec.lastArgsHash;
-    } else {
-      try {
-        argsValue = toStateValue(args, '');
-      } catch (err) {
-        throw new LightningError(
-          'INVALID_ARGS',
-          `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
-        );
-      }
-      hash = callHash(argsValue);
-      rec.lastArgsKey = key;
-      rec.lastArgsHash = hash;
-    }
-    const props = rec.work.props;
-    const parallel = options.parallel ?? props.parallel ?? false;
-    const cacheCalls = props.cacheCalls ?? true;
-    const st = rec.status;
-    const sameCall = rec.call?.hash === hash;
-    const dispatch =
-      !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
-    if (dispatch) {
-      rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
-      this.journalOp(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
-      this.setStatus(rec, {
-        phase: 'pending',
-        callHash: hash,
-        attempt: 0,
-        startedAt: null,
-        endedAt: null,
-        exitCode: null,
-        reason: null,
-        message: null,
-        url: null, // the previous call's server is going away; set again once the new one answers
-      });
-      this.sendRun(rec);
-    }
-    if (parallel) return;
-    if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
-    if (
-      (rec.status.phase === 'failed' || rec.status.phase === 'stopped') &&
-      rec.lifecycle.stage === 'ended' &&
-      !dispatch
-    ) {
-      throw new WorkFailedError(
-        rec.name,
-        rec.status.reason ?? rec.status.phase,
-        rec.status.exitCode,
-        rec.status.message ?? `the call ended ${rec.status.phase}`,
-      );
-    }
-    const wait = new CallPending(rec.name, rec.status.phase);
-    this.waits.push(wait);
-    throw wait;
-  }
-
-  private sendRun(rec: WorkRecord): void {
-    const call = rec.call;
-    if (!call) return;
-    this.flushOps(rec);
-    if (!rec.session) {
-      rec.lifecycle.to('awaiting-daemon');
-      this.host?.ensureDaemon(rec.name, 'call');
-      return;
-    }
-    rec.lifecycle.to('dispatched');
-    if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
-      this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
-    }
-    rec.session.send(
-      create(FlowMessageSchema, {
-        kind: { case: 'run', value: { callHash: call.hash, argsJson: call.argsJson, attempt: call.attempt } },
-      }),
-    );
-  }
-
-  private callFailed(rec: WorkRecord, reason: string, exitCode: number | null, message: string): void {
-    const call = rec.call;
-    const maxRetries = rec.work.props.maxRetries ?? 0;
-    if (call && call.attempt < maxRetries) {
-      const base = (rec.work.props.retryBackoffSeconds ?? 1) * 1000;
-      const delayMs = Math.min(60_000, base * 2 ** call.attempt);
-      rec.status.restarts++;
-      this.setStatus(rec, {
-        phase: 'pending',
-        reason: 'retry_scheduled',
-        exitCode,
-        message: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}; retry ${call.attempt + 1}/${maxRetries} in ${delayMs / 1000}s`,
-      });
-      const hash = call.hash;
-      rec.lifecycle.retryIn(delayMs, () => this.enqueue({ kind: 'retry', work: rec.name, hash }));
-      return;
-    }
-    this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
-    rec.lifecycle.to('ended');
-  }
-
-  private stopWork(rec: WorkRecord): void {
-    const stage = rec.lifecycle.stage;
-    if (stage === 'none' || stage === 'ended') return;
-    if (stage === 'retry-wait' || stage === 'awaiting-daemon') {
-      // Nothing runs on a daemon: the call ends here.
-      rec.lifecycle.to('ended');
-      this.setStatus(rec, {
-        phase: 'stopped',
-        reason: 'stopped',
-        message: stage === 'retry-wait' ? 'stopped by the flow' : 'stopped before it started',
-        endedAt: Date.now(),
-      });
-      return;
-    }
-    this.flushOps(rec);
-    rec.session?.send(
-      create(FlowMessageSchema, {
-        kind: { case: 'stop', value: { reason: 'stopped by the flow', graceMs: this.graceMs(rec) } },
-      }),
-    );
-  }
-
-  private graceMs(rec: WorkRecord): number {
-    const s = rec.work.props.stopGraceSeconds;
-    return s === undefined ? this.defaultStopGraceMs : Math.round(s * 1000);
-  }
-
-  private setStatus(rec: WorkRecord, patch: Partial<WorkStatus>): void {
-    const previous = rec.status.phase;
-    const previousUrl = rec.status.url;
-    Object.assign(rec.status, patch, { updatedAt: patch.updatedAt ?? Date.now() });
-    this.changed = true;
-    this.passChanged = true;
-    this.idleNoticeShown = false;
-    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
-    const phaseChanged = patch.phase !== undefined && patch.phase !== previous;
-    if (phaseChanged || patch.reason === 'retry_scheduled' || (patch.url && patch.url !== previousUrl)) {
-      this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
-    }
-  }
-
-  // ---- outgoing ----
-
-  /** Sends the flow's writes to a work made since the last flush as one request to its owner. */
-  private flushOps(rec: WorkRecord): void {
-    flushPendingArrays();
-    const request = rec.replica.takeRequest();
-    if (request) this.sendRequest(rec, request);
-  }
-
-  private sendRequest(rec: WorkRecord, request: FlowRequest): void {
-    rec.session?.send(
-      create(FlowMessageSchema, {
-        kind: {
-          case: 'delta',
-          value: {
-            work: rec.name,
-            epoch: BigInt(rec.epoch),
-            seq: BigInt(request.seq),
-            ops: opsToWire(request.ops),
-          },
-        },
-      }),
-    );
+    (this.handlers[event.kind] as (e: LoopEvent) => void)(event);
   }
 
   private flushOutgoing(): void {
@@ -974,51 +352,9 @@ export class EventLoop {
         const ack = create(FlowMessageSchema, {
           kind: { case: 'ack', value: { epoch: BigInt(rec.epoch), seq: BigInt(rec.appliedSeq) } },
         });
-        this.pendingAcks.push(() => session.send(ack));
+        this.changes.whenWritten(() => session.send(ack));
       }
     }
-  }
-
-  private pendingAcks: (() => void)[] = [];
-
-  /** Journals this drain's changes; acks go out once they are written (DESIGN §3.3). */
-  private writeJournal(): void {
-    const acks = this.pendingAcks;
-    this.pendingAcks = [];
-    const sendAcks = () => {
-      for (const send of acks) send();
-    };
-    if (!this.journal || this.journalChanges.size === 0) {
-      this.journalChanges.clear();
-      sendAcks();
-      return;
-    }
-    const changes: JournalChange[] = [...this.journalChanges];
-    this.journalChanges = new Map();
-    this.journal.append(changes, sendAcks, () => this.componentDocs());
-  }
-
-  /** Records a change for this drain's journal line; the value is captured now (ADR 0013). */
-  private journalOp(component: string, op: PatchOperation): void {
-    if (!this.journal) return;
-    if (op.value !== undefined) op = { ...op, value: cloneState(op.value) };
-    let ops = this.journalChanges.get(component);
-    if (!ops) {
-      ops = [];
-      this.journalChanges.set(component, ops);
-    }
-    ops.push(op);
-  }
-
-  private journalWork(rec: WorkRecord): void {
-    this.journalOp(rec.name, { op: 'add', path: '/vars', value: rec.replica.confirmedState });
-    this.journalOp(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
-    this.journalOp(rec.name, { op: 'add', path: '/call', value: rec.call ? { ...rec.call } : null });
-    this.journalOp(rec.name, {
-      op: 'add',
-      path: '/daemon',
-      value: { epoch: rec.epoch, instanceId: rec.instanceId },
-    });
   }
 
   /** Every component's document, as the journal stores them. */
@@ -1068,15 +404,13 @@ export class EventLoop {
     );
   }
 
-  // ---- binding constructs to the loop ----
-
   private bindFlow(flow: Flow, overrides?: Readonly<Record<string, JsonValue>>): void {
     const restored = this.restored?.[flow.name]?.vars as Record<string, JsonValue> | undefined;
     const base = restored ?? (flow.initialState as Record<string, unknown>);
     const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
     this.flowVars.set(flow.name, vars);
     const sink = (op: PatchOperation) => {
-      this.journalOp(flow.name, prefixed(op, '/vars'));
+      this.changes.record(flow.name, prefixed(op, '/vars'));
       this.stateWritten();
     };
     const state = recordingView(vars, '', sink, `${flow.name}.state`);
@@ -1139,14 +473,14 @@ export class EventLoop {
       }
     }
     rec.replica = new WorkReplica(vars, {
-      journal: (op) => this.journalOp(rec.name, prefixed(op, '/vars')),
+      journal: (op) => this.changes.record(rec.name, prefixed(op, '/vars')),
       rebind: () => this.rebindWorkState(rec),
     });
     // A daemon that kept running while the flow restarted still owns the document.
     if (rec.instanceId !== null) rec.replica.handToDaemon();
     this.works.set(name, rec);
     this.rebindWorkState(rec);
-    if (this.startedAt !== null) this.journalWork(rec);
+    if (this.startedAt !== null) this.changes.recordWork(rec);
   }
 
   private rebindWorkState(rec: WorkRecord): void {
@@ -1167,10 +501,6 @@ export class EventLoop {
   }
 }
 
-function formatMs(ms: number): string {
-  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
-}
-
 function prefixed(op: PatchOperation, base: string): PatchOperation {
   return op.from === undefined
     ? { ...op, path: base + op.path }
@@ -1179,35 +509,4 @@ function prefixed(op: PatchOperation, base: string): PatchOperation {
 
 function isObject(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function safeFind(app: LightningApp, name: string): Work | undefined {
-  try {
-    const found = app.find(name);
-    return found && Work.isWork(found) ? found : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function logStream(s: LogChunk_Stream): LogStream {
-  return s === LogChunk_Stream.STDERR ? 'stderr' : s === LogChunk_Stream.DAEMON ? 'daemon' : 'stdout';
-}
-
-function swallowedWaitEnd(wait: CallPending, root: string): AppEnd {
-  return {
-    exitCode: 1,
-    message:
-      `${root}.run() caught the signal that ${wait.work}.run() is still ${wait.phase}, so code meant for a ` +
-      'failure ran while the call was merely waiting (a try/catch around a blocking work.run()). ' +
-      'To react to a real failure, rethrow everything else: ' +
-      '`catch (err) { if (!(err instanceof WorkFailedError)) throw err; /* fallback */ }`; ' +
-      'or give the call { parallel: true } and read work.status / work.hasFailed on later passes.',
-  };
-}
-
-function flowErrorEnd(err: unknown, root: string): AppEnd {
-  if (err instanceof WorkFailedError) return { exitCode: 1, message: err.message };
-  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  return { exitCode: 1, message: `${root}.run() threw, so the app ends:\n${detail}` };
 }

@@ -1,0 +1,276 @@
+/**
+ * The event loop's state and its per-work call operations (declare, send, fail/retry, stop,
+ * status): the base of EventLoop (event-loop.ts), split by responsibility. Everything here
+ * runs on the loop (see the invariants in event-loop.ts); `status` is written only by
+ * `setStatus`, from CallLifecycle transitions and the daemon's reports.
+ */
+import { create } from '@bufbuild/protobuf';
+import type { LightningApp } from '../../constructs/app.ts';
+import { LightningError, WorkFailedError } from '../../constructs/errors.ts';
+import type { Flow } from '../../constructs/flow.ts';
+import type { JsonObject, JsonValue } from '../../constructs/json.ts';
+import type { RunOptions } from '../../constructs/runtime-binding.ts';
+import type { WorkStatus } from '../../constructs/work-status.ts';
+import { FlowMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { opsToWire } from '../protocol/flow-service.ts';
+import { toStateValue } from '../state/json-patch.ts';
+import { callHash, stableStringify } from '../state/stable-hash.ts';
+import { flushPendingArrays } from '../state/state-recorder.ts';
+import { DrainChanges } from './drain-changes.ts';
+import type { ComponentDocs } from './journal.ts';
+import type {
+  AppEnd,
+  DaemonHost,
+  DaemonSession,
+  EventLoopOptions,
+  LoopEvent,
+  LoopObserver,
+  WorkRecord,
+} from './loop-types.ts';
+import { CallPending } from './pass-outcome.ts';
+import type { FlowRequest } from './work-replica.ts';
+
+export type {
+  AppEnd,
+  DaemonHost,
+  DaemonSession,
+  EventLoopOptions,
+  LogStream,
+  LoopObserver,
+} from './loop-types.ts';
+
+const _MAX_PASSES = 100;
+
+export abstract class LoopCore {
+  readonly app: LightningApp;
+  protected readonly root: Flow;
+  protected readonly works = new Map<string, WorkRecord>();
+  protected readonly flowVars = new Map<string, Record<string, JsonValue>>();
+  protected readonly sessions = new Map<DaemonSession, WorkRecord>();
+  protected readonly observers: LoopObserver[] = [];
+  /** Fans every event out to the registered observers. */
+  protected readonly observer: Required<LoopObserver> = {
+    onLog: (w, st, lines) => {
+      for (const o of this.observers) o.onLog?.(w, st, lines);
+    },
+    onStatus: (w, status, previous) => {
+      for (const o of this.observers) o.onStatus?.(w, status, previous);
+    },
+    onNotice: (m) => {
+      for (const o of this.observers) o.onNotice?.(m);
+    },
+    onStateChanged: () => {
+      for (const o of this.observers) o.onStateChanged?.();
+    },
+  };
+  protected readonly host: DaemonHost | undefined;
+  protected readonly defaultStopGraceMs: number;
+  protected readonly daemonLostAfterMs: number;
+  protected queue: LoopEvent[] = [];
+  protected scheduled = false;
+  protected changed = false;
+  protected passChanged = false;
+  protected endRequest: AppEnd | null = null;
+  protected ended: AppEnd | null = null;
+  protected idleNoticeShown = false;
+  /** Counters, for tests and benchmarks. */
+  readonly stats = {
+    deltasApplied: 0,
+    opsApplied: 0,
+    duplicates: 0,
+    gaps: 0,
+    rejected: 0,
+    passes: 0,
+    drains: 0,
+  };
+  protected readonly restored: ComponentDocs | null;
+  /** Changes applied in the current drain, by component, for the journal. */
+  /** This drain's changes, journaled (and then acknowledged) at its end. */
+  protected readonly changes: DrainChanges;
+  protected enqueue(event: LoopEvent): void {
+    this.queue.push(event);
+    this.schedule();
+  }
+  protected schedule(): void {
+    if (this.scheduled || this.ended) return;
+    this.scheduled = true;
+    setImmediate(() => this.drain());
+  }
+  /** The CallPending signals thrown in the current pass. */
+  protected waits: CallPending[] = [];
+  protected declareCall(rec: WorkRecord, args: JsonObject, options: RunOptions): void {
+    if (this.ended || this.endRequest) return;
+    // run() is called on every pass, usually with the same arguments: the last validated
+    // arguments' text and hash are kept per work, so a repeated call costs one stringify.
+    const key = stableStringify(args);
+    let hash: string;
+    let argsValue: JsonValue | undefined;
+    if (key === rec.lastArgsKey && rec.lastArgsHash !== null) {
+      hash = rec.lastArgsHash;
+    } else {
+      try {
+        argsValue = toStateValue(args, '');
+      } catch (err) {
+        throw new LightningError(
+          'INVALID_ARGS',
+          `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
+        );
+      }
+      hash = callHash(argsValue);
+      rec.lastArgsKey = key;
+      rec.lastArgsHash = hash;
+    }
+    const props = rec.work.props;
+    const parallel = options.parallel ?? props.parallel ?? false;
+    const cacheCalls = props.cacheCalls ?? true;
+    const st = rec.status;
+    const sameCall = rec.call?.hash === hash;
+    const dispatch =
+      !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
+    if (dispatch) {
+      rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
+      this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
+      this.setStatus(rec, {
+        phase: 'pending',
+        callHash: hash,
+        attempt: 0,
+        startedAt: null,
+        endedAt: null,
+        exitCode: null,
+        reason: null,
+        message: null,
+        url: null, // the previous call's server is going away; set again once the new one answers
+      });
+      this.sendRun(rec);
+    }
+    if (parallel) return;
+    if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
+    if (
+      (rec.status.phase === 'failed' || rec.status.phase === 'stopped') &&
+      rec.lifecycle.stage === 'ended' &&
+      !dispatch
+    ) {
+      throw new WorkFailedError(
+        rec.name,
+        rec.status.reason ?? rec.status.phase,
+        rec.status.exitCode,
+        rec.status.message ?? `the call ended ${rec.status.phase}`,
+      );
+    }
+    const wait = new CallPending(rec.name, rec.status.phase);
+    this.waits.push(wait);
+    throw wait;
+  }
+  protected sendRun(rec: WorkRecord): void {
+    const call = rec.call;
+    if (!call) return;
+    this.flushOps(rec);
+    if (!rec.session) {
+      rec.lifecycle.to('awaiting-daemon');
+      this.host?.ensureDaemon(rec.name, 'call');
+      return;
+    }
+    rec.lifecycle.to('dispatched');
+    if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
+      this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
+    }
+    rec.session.send(
+      create(FlowMessageSchema, {
+        kind: { case: 'run', value: { callHash: call.hash, argsJson: call.argsJson, attempt: call.attempt } },
+      }),
+    );
+  }
+  protected callFailed(rec: WorkRecord, reason: string, exitCode: number | null, message: string): void {
+    const call = rec.call;
+    const maxRetries = rec.work.props.maxRetries ?? 0;
+    if (call && call.attempt < maxRetries) {
+      const base = (rec.work.props.retryBackoffSeconds ?? 1) * 1000;
+      const delayMs = Math.min(60_000, base * 2 ** call.attempt);
+      rec.status.restarts++;
+      this.setStatus(rec, {
+        phase: 'pending',
+        reason: 'retry_scheduled',
+        exitCode,
+        message: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}; retry ${call.attempt + 1}/${maxRetries} in ${delayMs / 1000}s`,
+      });
+      const hash = call.hash;
+      rec.lifecycle.retryIn(delayMs, () => this.enqueue({ kind: 'retry', work: rec.name, hash }));
+      return;
+    }
+    this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
+    rec.lifecycle.to('ended');
+  }
+  protected stopWork(rec: WorkRecord): void {
+    const stage = rec.lifecycle.stage;
+    if (stage === 'none' || stage === 'ended') return;
+    if (stage === 'retry-wait' || stage === 'awaiting-daemon') {
+      // Nothing runs on a daemon: the call ends here.
+      rec.lifecycle.to('ended');
+      this.setStatus(rec, {
+        phase: 'stopped',
+        reason: 'stopped',
+        message: stage === 'retry-wait' ? 'stopped by the flow' : 'stopped before it started',
+        endedAt: Date.now(),
+      });
+      return;
+    }
+    this.flushOps(rec);
+    rec.session?.send(
+      create(FlowMessageSchema, {
+        kind: { case: 'stop', value: { reason: 'stopped by the flow', graceMs: this.graceMs(rec) } },
+      }),
+    );
+  }
+  protected graceMs(rec: WorkRecord): number {
+    const s = rec.work.props.stopGraceSeconds;
+    return s === undefined ? this.defaultStopGraceMs : Math.round(s * 1000);
+  }
+  protected setStatus(rec: WorkRecord, patch: Partial<WorkStatus>): void {
+    const previous = rec.status.phase;
+    const previousUrl = rec.status.url;
+    Object.assign(rec.status, patch, { updatedAt: patch.updatedAt ?? Date.now() });
+    this.changed = true;
+    this.passChanged = true;
+    this.idleNoticeShown = false;
+    this.changes.record(rec.name, { op: 'add', path: '/status', value: { ...rec.status } });
+    const phaseChanged = patch.phase !== undefined && patch.phase !== previous;
+    if (phaseChanged || patch.reason === 'retry_scheduled' || (patch.url && patch.url !== previousUrl)) {
+      this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
+    }
+  }
+  /** Sends the flow's writes to a work made since the last flush as one request to its owner. */
+  protected flushOps(rec: WorkRecord): void {
+    flushPendingArrays();
+    const request = rec.replica.takeRequest();
+    if (request) this.sendRequest(rec, request);
+  }
+  protected sendRequest(rec: WorkRecord, request: FlowRequest): void {
+    rec.session?.send(
+      create(FlowMessageSchema, {
+        kind: {
+          case: 'delta',
+          value: {
+            work: rec.name,
+            epoch: BigInt(rec.epoch),
+            seq: BigInt(request.seq),
+            ops: opsToWire(request.ops),
+          },
+        },
+      }),
+    );
+  }
+
+  constructor(app: LightningApp, options: EventLoopOptions) {
+    this.app = app;
+    this.root = app.root;
+    if (options.observer) this.observers.push(options.observer);
+    this.host = options.host;
+    this.defaultStopGraceMs = options.defaultStopGraceMs ?? 10_000;
+    this.daemonLostAfterMs = options.daemonLostAfterMs ?? 60_000;
+    this.changes = new DrainChanges(options.journal);
+    this.restored = options.restored ?? null;
+  }
+
+  /** Handles what is queued (the subclass's drain). */
+  protected abstract drain(): void;
+}
