@@ -8,7 +8,8 @@
  *   GET   /api/events               Server-Sent Events: hello, status, log, notice, state
  *   GET   /api/logs/<work>?tail=N   recent log lines of a work
  *   GET   /api/history              numeric state values over time (charts)
- *   GET   /w/<work>/…               redirect to the work's own origin (below)
+ *   *     /w/<work>/…               a browser page/frame load: redirect to the work's own origin
+ *                                   (below); API clients: proxied here, the answer sandboxed
  *   *     http://<label>.w.localhost:<port>/…   reverse proxy to the work's url (HTTP and
  *                                   WebSocket); the label is the work's capability (ui-auth.ts)
  *
@@ -368,12 +369,24 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     rest: string | undefined,
     search: string,
   ) {
-    this.target(req, work, ''); // 404 or 503 with the reason when there is nothing to show
-    // The work's pages get their own origin, never the UI's: same port, a `*.localhost` name.
-    const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1] ?? String(this.boundPort);
-    const origin = `http://${this.auth.workLabel(work)}${WORK_HOST_SUFFIX}:${port}`;
-    res.writeHead(307, { location: `${origin}${rest ?? '/'}${search}`, 'cache-control': 'no-store' });
-    res.end();
+    const prefix = `/w/${encodeURIComponent(work)}`;
+    const target = this.target(req, work, prefix); // 404 or 503 with the reason when there is nothing to show
+    if (isBrowserNavigation(req)) {
+      // The work's pages get their own origin, never the UI's: same port, a `*.localhost` name.
+      const port = /:(\d+)$/.exec(req.headers.host ?? '')?.[1] ?? String(this.boundPort);
+      const origin = `http://${this.auth.workLabel(work)}${WORK_HOST_SUFFIX}:${port}`;
+      res.writeHead(307, { location: `${origin}${rest ?? '/'}${search}`, 'cache-control': 'no-store' });
+      res.end();
+      return;
+    }
+    if (rest === undefined) {
+      res.writeHead(308, { location: `${prefix}/${search}` });
+      res.end();
+      return;
+    }
+    // API clients (curl, scripts, the tunnel tests) keep the path form; the answer is
+    // sandboxed so that, should a browser ever render it here, it gets no UI origin.
+    proxyHttp(req, res, { ...target, sandbox: true }, `${rest}${search}`);
   }
 
   /** The work a work-origin host names; a wrong or stale label is a plain 404. */
@@ -426,6 +439,25 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       );
     };
     const label = workLabelFromHost(req.headers.host);
+    const path = /^\/w\/([^/]+)(\/.*)$/.exec(new URL(req.url ?? '/', 'http://ui.invalid').pathname);
+    const bearer = /^Bearer /i.test(req.headers.authorization ?? '');
+    if (
+      label === null &&
+      path &&
+      bearer &&
+      hostAllowed(req.headers.host, this.host) &&
+      this.auth.authorized(req)
+    ) {
+      // A client with the UI token in a header (browsers cannot set one on a WebSocket).
+      try {
+        const work = decodeURIComponent(path[1]!);
+        const rest = (req.url ?? '/').slice(`/w/${path[1]}`.length);
+        proxyUpgrade(req, socket, head, this.target(req, work, `/w/${path[1]}`), rest);
+      } catch (err) {
+        refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
+      }
+      return;
+    }
     if (label === null) {
       refuse(
         hostAllowed(req.headers.host, this.host) ? 404 : 403,
@@ -457,6 +489,17 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       error: { code: 'INTERNAL', message: 'internal error in the UI server; see the flow output.' },
     });
   }
+}
+
+/**
+ * A browser loading a page or frame (Fetch Metadata, sent by Chromium, Firefox and Safari):
+ * such a request for a work is sent to the work's own origin.
+ */
+function isBrowserNavigation(req: IncomingMessage): boolean {
+  const dest = req.headers['sec-fetch-dest'];
+  return (
+    dest === 'document' || dest === 'iframe' || dest === 'frame' || dest === 'embed' || dest === 'object'
+  );
 }
 
 /** Checks the shape of a JSON Patch document; values are validated by the loop (json-patch.ts). */

@@ -46,6 +46,11 @@ export interface ProxyTarget {
   readonly uiOrigin: string;
   /** Name of the UI's auth cookie, removed before forwarding. */
   readonly cookieName: string;
+  /**
+   * Answers carry `Content-Security-Policy: sandbox`, so a document rendered from them gets
+   * an opaque origin (for the path form on the UI's origin). @default false
+   */
+  readonly sandbox?: boolean;
 }
 
 function upstreamPath(target: ProxyTarget, rest: string): string {
@@ -128,6 +133,10 @@ export function proxyHttp(
       }
       // The work's origin is its capability: never tell third parties (CDNs) it in a Referer.
       headers['referrer-policy'] = 'no-referrer';
+      if (target.sandbox) {
+        const own = headers['content-security-policy'];
+        headers['content-security-policy'] = [...(own === undefined ? [] : [own].flat()), 'sandbox'];
+      }
       res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
       up.pipe(res);
       up.on('error', () => res.destroy());

@@ -53,6 +53,7 @@ describe('a storm of daemon kills', () => {
     });
     running = app;
     const killed = new Map<string, Set<number>>(WORKS.map((w) => [w, new Set()]));
+    const runsAtLastKill = new Map<string, number>(WORKS.map((w) => [w, 0]));
     let duringStartUp = 0;
     let afterScriptStart = 0;
     const plan = Array.from(
@@ -66,10 +67,21 @@ describe('a storm of daemon kills', () => {
         (p) => p !== undefined && !killed.get(w)!.has(p),
         60_000,
       );
-      const runsBefore = (await jobRuns(app.dir, `-${w}`)).length;
-      await new Promise((r) => setTimeout(r, Math.floor(random() * 3000)));
+      // Instances started before this daemon (at most one per earlier daemon of the work).
+      const runsBefore = runsAtLastKill.get(w)!;
+      // Half the kills hit a daemon still starting (loading the app, dialing, waiting for the
+      // attempt lock), half one whose script runs (streaming logs and status).
+      if (random() < 0.5) {
+        await eventually(
+          async () => (await jobRuns(app.dir, `-${w}`)).length,
+          (n) => n > runsBefore,
+          60_000,
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 800)));
       if ((await jobRuns(app.dir, `-${w}`)).length > runsBefore) afterScriptStart++;
       else duringStartUp++;
+      runsAtLastKill.set(w, (await jobRuns(app.dir, `-${w}`)).length);
       process.kill(pid!, 'SIGKILL');
       killed.get(w)!.add(pid!);
     }

@@ -32,10 +32,16 @@ function webHost(): string {
  * Opens a WebSocket through the proxy by hand (Node 20 has no WebSocket client), sends one
  * text frame. Connects to the UI port with `host` as the Host header.
  */
-function websocketEcho(path: string, host: string, text: string): Promise<string> {
+function websocketEcho(
+  path: string,
+  host: string,
+  text: string,
+  extra: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path.slice(1)}`, {
       headers: {
+        ...extra,
         host,
         connection: 'Upgrade',
         upgrade: 'websocket',
@@ -62,13 +68,31 @@ function websocketEcho(path: string, host: string, text: string): Promise<string
 }
 
 describe('the work proxy', () => {
-  it("sends /w/<work>/ on the UI origin to the work's own origin, for a logged-in user only", async () => {
-    const res = await rawRequest(`${base}w/root.web/echo?x=1`, { headers: bearer });
+  it("sends a browser's page or frame load of /w/<work>/ to the work's own origin, for a logged-in user only", async () => {
+    const frame = { ...bearer, 'sec-fetch-dest': 'iframe' };
+    const res = await rawRequest(`${base}w/root.web/echo?x=1`, { headers: frame });
     expect(res.status).toBe(307);
     expect(res.headers.location).toBe(`http://${webHost()}/echo?x=1`);
-    expect((await rawRequest(`${base}w/root.web`, { headers: bearer })).headers.location).toBe(
+    const page = { ...bearer, 'sec-fetch-dest': 'document' };
+    expect((await rawRequest(`${base}w/root.web`, { headers: page })).headers.location).toBe(
       `http://${webHost()}/`,
     );
+    const anonymous = await rawRequest(`${base}w/root.web/echo`, { headers: { 'sec-fetch-dest': 'iframe' } });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('still proxies /w/<work>/ for API clients, sandboxed, without the UI credentials', async () => {
+    const res = await rawRequest(`${base}w/root.web/echo?x=1`, {
+      headers: { cookie: `other=1; lightning_ui=${ui.auth.token}` },
+    });
+    expect(res.status).toBe(200);
+    const seen = JSON.parse(res.body);
+    expect(seen).toMatchObject({ url: '/echo?x=1', cookie: 'other=1', prefix: '/w/root.web' });
+    // Rendered by a browser, it would get an opaque origin, not the UI's.
+    expect(res.headers['content-security-policy']).toContain('sandbox');
+    const bare = await rawRequest(`${base}w/root.web`, { headers: bearer });
+    expect(bare.status).toBe(308);
+    expect(bare.headers.location).toBe('/w/root.web/');
     expect((await rawRequest(`${base}w/root.web/echo`)).status).toBe(401);
   });
 
@@ -111,10 +135,13 @@ describe('the work proxy', () => {
     expect(JSON.parse(noUrl.body).error.message).toContain('no server url');
   });
 
-  it('forwards a WebSocket upgrade both ways on the work origin only', async () => {
+  it('forwards WebSocket upgrades on the work origin, and under /w/ for clients with the UI token in a header', async () => {
     expect(await websocketEcho('/socket', webHost(), 'ping')).toBe('echo ping');
     const uiHost = new URL(base).host;
-    await expect(websocketEcho('/w/root.web/socket', uiHost, 'ping')).rejects.toThrow(/HTTP 404/);
+    expect(await websocketEcho('/w/root.web/socket', uiHost, 'ping', bearer)).toBe('echo ping');
+    // A browser (cookie only: it cannot set headers on a WebSocket) gets no upgrade there.
+    const cookie = { cookie: `lightning_ui=${ui.auth.token}` };
+    await expect(websocketEcho('/w/root.web/socket', uiHost, 'ping', cookie)).rejects.toThrow(/HTTP 404/);
     const forged = webHost().replace(/--[0-9a-f]+/, `--${'0'.repeat(32)}`);
     await expect(websocketEcho('/socket', forged, 'ping')).rejects.toThrow(/HTTP 404/);
   });
