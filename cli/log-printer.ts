@@ -184,6 +184,12 @@ export class LogPrinter implements LoopObserver {
     this.out(`${this.prefix(work)}${pc.bold('●')} ${arrow}${extra}\n`);
   }
 
+  /** Prints a line of the runner itself (`lightning …`, `ready: …`), timed like the rest. */
+  say(text: string): void {
+    const blank = text.length - text.trimStart().length; // leading newlines stay first
+    this.out(`${text.slice(0, blank)}${this.stamp()}${text.slice(blank)}`);
+  }
+
   onNotice(message: string): void {
     this.out(`${this.stamp()}${pc.dim('lightning')} ${message}\n`);
   }

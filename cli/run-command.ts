@@ -105,7 +105,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     const links = ui
       ? `UI ${pc.underline(ui.loginUrl())}`
       : [...servers].map(([w, url]) => `${w} ${pc.underline(url)}`).join('  ');
-    process.stdout.write(`${pc.green(pc.bold('ready:'))} ${links}\n`);
+    printer.say(`${pc.green(pc.bold('ready:'))} ${links}\n`);
   });
   const observer: LoopObserver = {
     onLog: (work, stream, lines) => printer.onLog(work, stream, lines),
@@ -143,7 +143,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     : undefined;
   const works = local.loop.workNames();
   if (opts.resume) {
-    process.stdout.write(
+    printer.say(
       local.resumed
         ? `${pc.bold('lightning')} resuming from .lightning/journal/\n`
         : `${pc.yellow('lightning')} --resume: no journal from an earlier run, starting fresh\n`,
@@ -151,7 +151,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   }
   printer.register(works);
   const shownDir = relative(process.cwd(), local.appDir) || '.';
-  process.stdout.write(
+  printer.say(
     `${pc.bold('lightning')} app ${pc.bold(local.loop.app.name)}: ${works.length} work${works.length === 1 ? '' : 's'} ` +
       `(${works.join(', ')}), flow on ${local.flowAddress}\n` +
       `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n`,
@@ -160,16 +160,16 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     try {
       const address = await ui.listen();
       if (address.fellBack) {
-        process.stdout.write(
+        printer.say(
           `${pc.yellow('lightning')} port ${uiPort} is busy, so the UI is on port ${address.port} (choose one with --ui-port)\n`,
         );
       }
-      process.stdout.write(
+      printer.say(
         `${pc.bold('lightning')} UI ${pc.underline(ui.loginUrl())}  ${pc.dim('(the link works once)')}\n`,
       );
     } catch (err) {
       // The app runs on without its UI rather than dying over a port.
-      process.stdout.write(`${pc.yellow('lightning')} no UI: ${(err as Error).message}\n`);
+      printer.say(`${pc.yellow('lightning')} no UI: ${(err as Error).message}\n`);
       ui = undefined;
     }
   }
@@ -178,12 +178,12 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
-      process.stdout.write(
+      printer.say(
         `\n${pc.yellow('lightning')} ${signal}: stopping every work (Ctrl-C again to kill at once)\n`,
       );
       local.loop.requestEnd(signal === 'SIGINT' ? 130 : 143, `interrupted (${signal})`);
     } else {
-      process.stdout.write(`${pc.red('lightning')} killing everything\n`);
+      printer.say(`${pc.red('lightning')} killing everything\n`);
       void local.kill().then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     }
   };
@@ -195,9 +195,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   await ui?.close();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const color = end.exitCode === 0 ? pc.green : pc.red;
-  process.stdout.write(
-    `${color('lightning')} app ended after ${seconds} s (exit ${end.exitCode}): ${end.message}\n`,
-  );
+  printer.say(`${color('lightning')} app ended after ${seconds} s (exit ${end.exitCode}): ${end.message}\n`);
   await printer.close();
   return end.exitCode;
 }

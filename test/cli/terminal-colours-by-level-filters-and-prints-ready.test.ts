@@ -98,8 +98,9 @@ describe('terminal output of lightning-local run', () => {
     expect(r.out).toContain('ValueError: bad value');
     expect(r.out).not.toMatch(/root\.server +│/);
     expect(lineWith(r.out, 'WARNING: low memory')).toMatch(/^\d\d:\d\d:\d\d\.\d{3} root\.noisy +│ /);
-    // Without a UI the ready line lists the servers.
-    expect(r.out).toMatch(/^ready: root\.server http:\/\/127\.0\.0\.1:\d+$/m);
+    // Without a UI the ready line lists the servers; the runner's own lines are timed too.
+    expect(r.out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} ready: root\.server http:\/\/127\.0\.0\.1:\d+$/m);
+    expect(r.out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} lightning app ended after/m);
 
     // One directory per run, `latest` is this one, and it holds every line of this run only.
     const logs = join(dir, '.lightning', 'logs');
