@@ -41,7 +41,7 @@ function runCli(appFile: string, args: string[]): Promise<{ code: number | null;
 
 describe('flagship app in demo mode', () => {
   it('trains on the digits, serves the model, scores held-out digits and exits 0 without leftovers', {
-    timeout: 300_000,
+    timeout: 600_000,
   }, async () => {
     const copy = await copyFlagship();
     copies.push(copy);
@@ -84,7 +84,7 @@ afterEach(async () => {
 });
 
 /** Waits for `cond`, checked on every state change of the loop (no fixed sleeps). */
-function until(app: LocalApp, cond: () => boolean, what: string, timeoutMs = 240_000): Promise<void> {
+function until(app: LocalApp, cond: () => boolean, what: string, timeoutMs = 420_000): Promise<void> {
   return new Promise((done, fail) => {
     const timer = setTimeout(() => {
       clearInterval(check);
@@ -135,7 +135,7 @@ interface RootState {
 
 describe('flagship app by default', () => {
   it('keeps serving; new parameters retrain and swap the model behind the stable endpoint with no failed request', {
-    timeout: 400_000,
+    timeout: 900_000,
   }, async () => {
     const copy = await copyFlagship();
     copies.push(copy);

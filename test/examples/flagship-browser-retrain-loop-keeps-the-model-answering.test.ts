@@ -139,14 +139,14 @@ async function predict(url: string): Promise<Answer> {
 
 describe('the flagship loop in a browser', () => {
   it('retrains from the Streamlit tab; the Gradio tab then predicts with the new model; the endpoint never fails', {
-    timeout: 480_000,
+    timeout: 900_000,
   }, async () => {
     const [login] = await waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/, 60_000);
     const endpoint = (
       await waitForOutput(/flagship: model endpoint (http:\/\/127\.0\.0\.1:\d+)/, 120_000)
     )[1]!;
     // The app says when a person can use it, and keeps serving.
-    await waitForOutput(/flagship: ready: /, 300_000);
+    await waitForOutput(/flagship: ready: /, 420_000);
     expect(child.exitCode).toBeNull();
     expect(await predict(endpoint)).toEqual({ status: 200, run: 'version_0' });
 
@@ -175,7 +175,7 @@ describe('the flagship loop in a browser', () => {
       /flagship: retrain requested from the Streamlit page: epochs=1 lr=0\.005 hidden=16/,
       30_000,
     );
-    await waitForOutput(/flagship: the endpoint now sends requests to root\.serve_green/, 300_000);
+    await waitForOutput(/flagship: the endpoint now sends requests to root\.serve_green/, 420_000);
     // The old server is stopped only after the switch: keep polling until it is gone.
     await waitForOutput(/root\.serve_blue +│ .*running → stopped/, 60_000);
     const after = answers.length;
