@@ -21,6 +21,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -63,7 +64,21 @@ const STATIC_TYPES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
+  'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'vendor/uPlot.min.css': 'text/css; charset=utf-8',
 };
+
+/**
+ * The chart library (uPlot, a runtime dependency, ADR 0018) is served from its npm package
+ * as shipped: `vendor/<file>` is `node_modules/uplot/dist/<file>`. The cloud bundle has no
+ * node_modules, so app-bundle.ts copies the two files to `ui-static/vendor/`, looked at first.
+ */
+function vendorFile(staticRoot: string, name: string): string {
+  const bundled = join(staticRoot, name);
+  if (existsSync(bundled)) return bundled;
+  const pkg = createRequire(import.meta.url).resolve('uplot/package.json');
+  return join(dirname(pkg), 'dist', name.slice('vendor/'.length));
+}
 
 /** Static files: beside this module in the repo; `../ui-static` in the cloud bundle (chunks/). */
 function staticDir(): string {
@@ -267,7 +282,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     if (!type) throw new HttpError(404, 'NOT_FOUND', `no page at /${name}.`, 'Open / for the UI.');
     let body = this.staticCache.get(name);
     if (!body) {
-      body = await readFile(join(this.staticRoot, name));
+      body = await readFile(
+        name.startsWith('vendor/') ? vendorFile(this.staticRoot, name) : join(this.staticRoot, name),
+      );
       this.staticCache.set(name, body);
     }
     res.writeHead(200, { ...UI_HEADERS, 'content-type': type, 'cache-control': 'no-cache' });
@@ -278,6 +295,8 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     const path = url.pathname;
     if (path === '/api/state' && req.method === 'GET') return json(res, 200, this.loop.snapshot());
     if (path === '/api/history' && req.method === 'GET') return json(res, 200, this.events.historySnapshot());
+    if (path === '/api/runs' && req.method === 'GET')
+      return json(res, 200, { runs: this.events.runHistory() });
     if (path === '/api/events' && req.method === 'GET') return this.events.addClient(res);
     const state = /^\/api\/state\/([^/]+)$/.exec(path);
     if (state) {
