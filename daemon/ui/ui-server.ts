@@ -49,6 +49,11 @@ export interface UiServerProps {
   readonly maxBodyBytes?: number;
   /** Log lines kept per work. @default 2000 */
   readonly logLinesPerWork?: number;
+  /**
+   * Where the server reports what users did through it (a state change, a stopped work), so
+   * the terminal shows it: `state set from UI: root epochs=5`. @default a line on stdout
+   */
+  readonly log?: (line: string) => void;
 }
 
 export interface UiAddress {
@@ -116,6 +121,7 @@ export class UiServer {
   private readonly fallback: boolean;
   private readonly tokenFile: string | undefined;
   private readonly maxBodyBytes: number;
+  private readonly log: (line: string) => void;
   private readonly server: Server;
   private readonly staticRoot = staticDir();
   private readonly staticCache = new Map<string, Buffer>();
@@ -130,6 +136,7 @@ export class UiServer {
     this.tokenFile = props.tokenFile;
     this.maxBodyBytes = props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024;
     this.auth = new UiAuth(props.token);
+    this.log = props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`));
     this.events = new EventStream({
       loop: this.loop,
       ...(props.logLinesPerWork ? { logLinesPerWork: props.logLinesPerWork } : {}),
@@ -309,6 +316,15 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       return this.patch(req, res, decodeURIComponent(state[1]!));
     }
+    const stop = /^\/api\/works\/([^/]+)\/stop$/.exec(path);
+    if (stop) {
+      if (req.method !== 'POST') {
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}: use POST.`);
+      }
+      // A JSON content type cannot come from a plain cross-site form (like PATCH).
+      requireJson(req);
+      return this.stopWork(res, decodeURIComponent(stop[1]!));
+    }
     const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
     if (logs && req.method === 'GET') {
       const work = decodeURIComponent(logs[1]!);
@@ -341,16 +357,40 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     );
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json-patch+json' && type !== 'application/json') {
+  /**
+   * Stops a work's current call as the flow's `work.stop()` would (SIGTERM, then SIGKILL after
+   * its grace period; phase `stopped`). A work the flow waits for (not parallel) then makes
+   * its run() raise, which ends the app unless the flow handles it: the same as in code.
+   */
+  private async stopWork(res: ServerResponse, name: string): Promise<void> {
+    const work = this.loop.app.works().find((w) => w.name === name);
+    if (!work) {
       throw new HttpError(
-        415,
-        'UNSUPPORTED_MEDIA_TYPE',
-        `content-type "${type || '(none)'}" is not JSON.`,
-        'Send the patch as application/json-patch+json (or application/json).',
+        404,
+        'NOT_FOUND',
+        `no work named "${name}" in app ${this.loop.app.name}.`,
+        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
       );
     }
+    if (this.loop.hasEnded) {
+      throw new HttpError(409, 'FAILED_PRECONDITION', `app ${this.loop.app.name} has ended.`);
+    }
+    await new Promise<void>((resolve, reject) =>
+      this.loop.post(() => {
+        try {
+          work.stop();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    this.log(`work ${name} stopped from UI`);
+    json(res, 202, { ok: true, work: name });
+  }
+
+  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
+    requireJson(req);
     const text = await readBody(req, this.maxBodyBytes);
     let body: unknown;
     try {
@@ -377,6 +417,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       throw err;
     }
+    this.log(`state set from UI: ${component === 'root' ? '' : `${component} `}${describeOps(ops)}`);
     json(res, 200, { ok: true, component, applied: ops.length });
   }
 
@@ -509,6 +550,32 @@ function validateOps(body: unknown): PatchOperation[] {
       ...(needsValue ? { value: o.value as PatchOperation['value'] } : {}),
     };
   });
+}
+
+function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json-patch+json' && type !== 'application/json') {
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content-type "${type || '(none)'}" is not JSON.`,
+      'Send the body as application/json-patch+json (or application/json).',
+    );
+  }
+}
+
+/** `epochs=5 lr=0.01 -old`: a patch as one short terminal line (long values clipped). */
+function describeOps(ops: readonly PatchOperation[]): string {
+  const name = (path: string) => path.slice(1).replaceAll('/', '.') || '(all)';
+  return ops
+    .map((op) => {
+      if (op.op === 'remove') return `-${name(op.path)}`;
+      if (op.op === 'move' || op.op === 'copy') return `${name(op.path)}<-${name(op.from ?? '')}`;
+      if (op.op === 'test') return `${name(op.path)}?`;
+      const value = JSON.stringify(op.value) ?? '';
+      return `${name(op.path)}=${value.length > 80 ? `${value.slice(0, 80)}…` : value}`;
+    })
+    .join(' ');
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -2,8 +2,11 @@
  * Charts and run history in a real browser: the test app's `train` reports step and loss;
  * a retrain (a new `round`) must start a second line on the same step axis, not a line back
  * across the chart, and the Runs tab must list both calls with their parameters, status,
- * duration and last metrics. When the app ends, the page says so (not "reconnecting…").
+ * duration and last metrics. Logs can be searched and downloaded, a work stopped from its card,
+ * changes made in the UI are printed in the terminal, and when the app ends the page says so
+ * (not "reconnecting…").
  */
+import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserRun, runAppInBrowser } from './browser-fixture.ts';
@@ -99,6 +102,33 @@ describe('charts and runs in the browser', () => {
       await page.getByRole('tab', { name: 'Runs' }).click();
       await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, '-runs.png') });
     }
+
+    // Changes made through the UI/API are printed in the terminal.
+    await run.waitForOutput(/state set from UI: finish=false round=2/, 10_000);
+
+    // Logs: search narrows the view, Download saves what the view shows.
+    await page.getByRole('tab', { name: 'Logs' }).click();
+    await page.getByLabel('Search').fill('STOPPED BY THE FLOW');
+    const shown = page.getByRole('log').locator('.logline');
+    await shown.first().waitFor({ timeout: 10_000 });
+    for (const text of await shown.allTextContents()) expect(text).toContain('train: stopped by the flow');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('uitest.log');
+    const saved = await readFile((await download.path())!, 'utf8');
+    expect(saved).toMatch(/\[root\.train\] train: stopped by the flow/);
+    expect(saved).not.toContain('train: starting');
+
+    // Stop the web work from its card: its run ends `stopped`, and the terminal says who did it.
+    await page.locator('li[data-work="root.web"]').getByRole('button', { name: 'stop' }).click();
+    await page.locator('li[data-work="root.web"] [data-phase="stopped"]').waitFor({ timeout: 30_000 });
+    await run.waitForOutput(/work root\.web stopped from UI/, 10_000);
+    await page.getByRole('tab', { name: 'Runs' }).click();
+    await page
+      .locator('#runs tr[data-work="root.web"][data-run="1"] [data-phase="stopped"]')
+      .waitFor({ timeout: 10_000 });
 
     // Ctrl-C: the page shows the app's end and why, and stops reconnecting.
     run.child.kill('SIGINT');

@@ -183,6 +183,15 @@ function renderWorks() {
           'div',
           { class: 'work-links' },
           el('button', { type: 'button', class: 'link', text: 'logs', onclick: () => showLogsOf(name) }),
+          s.phase === 'running' || s.phase === 'pending'
+            ? el('button', {
+                type: 'button',
+                class: 'link link-danger',
+                text: 'stop',
+                title: `Stop ${name}'s current call (as work.stop() in the flow would)`,
+                onclick: (e) => stopWork(name, e.target),
+              })
+            : null,
           s.url
             ? el('button', {
                 type: 'button',
@@ -199,6 +208,21 @@ function renderWorks() {
       return li;
     }),
   );
+}
+
+async function stopWork(name, button) {
+  button.disabled = true;
+  button.textContent = 'stopping…';
+  try {
+    const res = await fetch(`/api/works/${encodeURIComponent(name)}/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (!res.ok) showNotice(`Could not stop ${name}: ${(await res.json()).error.message}`);
+  } catch (err) {
+    showNotice(`Could not stop ${name}: the flow did not answer (${err.message}).`);
+  }
 }
 
 // ---------- work tabs (iframes through the proxy) ----------
@@ -654,10 +678,17 @@ function colorOf(work) {
   return colors.get(work);
 }
 
+/** The lines the Logs tab shows: of the chosen work, containing the search text (any case). */
+function logFilter() {
+  const work = $('log-work').value;
+  const needle = $('log-search').value.trim().toLowerCase();
+  return (l) => (!work || l.work === work) && (!needle || l.line.toLowerCase().includes(needle));
+}
+
 function renderLogs() {
   const box = $('log');
   const work = $('log-work').value;
-  const lines = model.logs.filter((l) => !work || l.work === work).slice(-MAX_LOG_LINES);
+  const lines = model.logs.filter(logFilter()).slice(-MAX_LOG_LINES);
   box.replaceChildren(
     ...(lines.length
       ? lines.map((l) => logLine(l, !work))
@@ -670,7 +701,7 @@ function appendLogs(added) {
   const box = $('log');
   if ($('panel-logs').hidden) return;
   const work = $('log-work').value;
-  const shown = added.filter((l) => !work || l.work === work);
+  const shown = added.filter(logFilter());
   if (shown.length === 0) return;
   box.querySelector('.empty')?.remove();
   box.append(...shown.map((l) => logLine(l, !work)));
@@ -679,6 +710,24 @@ function appendLogs(added) {
 }
 
 $('log-work').addEventListener('change', () => renderLogs());
+$('log-search').addEventListener('input', () => renderLogs());
+/** Saves the lines the view shows (work and search applied) as a text file. */
+$('log-download').addEventListener('click', () => {
+  const work = $('log-work').value;
+  const text = model.logs
+    .filter(logFilter())
+    .map(
+      (l) =>
+        `${new Date(l.t).toISOString()} ${work ? '' : `[${l.work}] `}${l.stream === 'stderr' ? '! ' : ''}${l.line}`,
+    )
+    .join('\n');
+  const a = el('a', {
+    href: URL.createObjectURL(new Blob([`${text}\n`], { type: 'text/plain' })),
+    download: `${model.app}${work ? `-${shortName(work)}` : ''}.log`,
+  });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+});
 $('log-clear').addEventListener('click', () => {
   model.logs = [];
   renderLogs();
