@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -162,6 +163,12 @@ function runtimeFiles(): TarEntry[] {
   const ui: TarEntry[] = [];
   walk(join(REPO_ROOT, 'daemon', 'ui', 'static'), join(REPO_ROOT, 'daemon', 'ui', 'static'), new Set(), ui);
   for (const e of ui) out.push({ ...e, path: `lightning-runtime/ui-static/${e.path}` });
+  // Its chart library, served from node_modules locally (ui-server.ts vendorFile), has no
+  // node_modules to come from on the VM: ship the two files the page loads.
+  const uplot = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
+  for (const f of ['uPlot.iife.min.js', 'uPlot.min.css']) {
+    out.push({ path: `lightning-runtime/ui-static/vendor/${f}`, data: readFileSync(join(uplot, f)) });
+  }
   return out;
 }
 

@@ -9,8 +9,9 @@
  * that reports state 1000 times a second costs each client ~10 snapshots a second.
  */
 import type { ServerResponse } from 'node:http';
-import type { JsonValue } from '../../constructs/json.ts';
-import type { WorkPhase, WorkStatus } from '../../constructs/work-status.ts';
+import type { JsonObject, JsonValue } from '../../constructs/json.ts';
+import type { RunOptions } from '../../constructs/runtime-binding.ts';
+import { isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
 import type { EventLoop, LogStream, LoopObserver } from '../flow/event-loop.ts';
 
 export interface LogEntry {
@@ -20,8 +21,36 @@ export interface LogEntry {
   readonly line: string;
 }
 
-/** One chart series: `<component>:<path>` (e.g. `root.train:/train_loss`) → [t, value] points. */
-export type History = Record<string, [number, number][]>;
+/**
+ * One chart point: Unix ms, the value, the component's step/epoch at that moment (null when
+ * its state has none: charts then plot by wall clock), and the run it belongs to (0 for a
+ * flow, or a work before its first call).
+ */
+export type Point = [t: number, value: number, x: number | null, run: number];
+
+/** Chart series by `<component>:<path>` (e.g. `root.train:/train_loss`). */
+export type History = Record<string, Point[]>;
+
+/** One call (attempt) of a work, as the run history shows it. */
+export interface RunRecord {
+  readonly work: string;
+  /** 1, 2, … per work: each call, and each retry of a call, is a run of its own. */
+  readonly run: number;
+  readonly callHash: string;
+  readonly attempt: number;
+  /** The arguments of the call (what the flow passed to `work.run()`), null when not seen. */
+  readonly args: JsonValue | null;
+  /** Unix ms: when the call was dispatched, when the script started, when it ended. */
+  readonly dispatchedAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  phase: WorkPhase;
+  exitCode: number | null;
+  reason: string | null;
+  message: string | null;
+  /** The last value of each top-level number in the work's state during this run. */
+  readonly metrics: Record<string, number>;
+}
 
 export interface EventStreamProps {
   readonly loop: EventLoop;
@@ -43,6 +72,18 @@ const MAX_CLIENT_BUFFER_BYTES = 8 * 1024 * 1024;
 const KEEPALIVE_MS = 20_000;
 /** Lines of each work sent to a page when it connects. */
 const HELLO_LOG_LINES = 500;
+/** Runs kept per work for the run history. */
+const RUNS_PER_WORK = 200;
+/**
+ * State keys that count training progress: the first one a component's state has becomes
+ * the x axis of its charts (TensorBoard's step), and is not charted itself.
+ */
+export const PROGRESS_KEYS = ['step', 'global_step', 'epoch', 'iteration'] as const;
+/**
+ * Top-level keys that are bookkeeping, not metrics: `transfer` is the Drive's transfer
+ * progress (bytes, rate, ETA) that a work reports while it copies files.
+ */
+const NOT_CHARTED = new Set(['transfer']);
 
 class LogRing {
   private entries: LogEntry[] = [];
@@ -66,7 +107,13 @@ export class EventStream implements LoopObserver {
   private readonly minStateIntervalMs: number;
   private readonly pointsPerSeries: number;
   private readonly logs = new Map<string, LogRing>();
-  private readonly history = new Map<string, [number, number][]>();
+  private readonly history = new Map<string, Point[]>();
+  /** The progress key of each component whose state has one (see PROGRESS_KEYS). */
+  private readonly progressKeys = new Map<string, string>();
+  private readonly runs = new Map<string, RunRecord[]>();
+  /** The arguments of each work's latest `run()` (see watchCalls). */
+  private readonly lastArgs = new Map<string, unknown>();
+  private ended: { exitCode: number; message: string } | null = null;
   private readonly notices: { t: number; message: string }[] = [];
   private readonly clients = new Set<ServerResponse>();
   private stateTimer: NodeJS.Timeout | null = null;
@@ -81,7 +128,36 @@ export class EventStream implements LoopObserver {
     this.pointsPerSeries = props.pointsPerSeries ?? 2000;
     for (const w of this.loop.workNames()) this.logs.set(w, new LogRing(this.logCapacity));
     this.unsubscribe = this.loop.addObserver(this);
+    this.watchCalls();
     this.record(this.loop.snapshot(), Date.now());
+    // Pages learn that the app ended (and why) instead of reconnecting to nothing forever.
+    void this.loop.done.then((end) => {
+      this.ended = { exitCode: end.exitCode, message: end.message };
+      this.broadcast('end', { t: Date.now(), ...this.ended });
+    });
+  }
+
+  /**
+   * The loop's observer API reports a call's hash, not its arguments, so the run history
+   * records what each work's `run()` was last given by wrapping `run` on the Work object
+   * (an own property over the class method; the work's runtime binding is replaced when
+   * the loop rebinds it, the Work object is not). Only the reference is kept here; it is
+   * copied when a new call starts (onStatus), so the flow's passes (run() on every pass)
+   * cost nothing more. Works a WorkMap creates later show no parameters.
+   */
+  private watchCalls(): void {
+    for (const work of this.loop.app.works()) {
+      const run = work.run.bind(work);
+      const name = work.name;
+      Object.defineProperty(work, 'run', {
+        configurable: true,
+        writable: true,
+        value: (args?: JsonObject, options?: RunOptions) => {
+          this.lastArgs.set(name, args ?? {});
+          return run(args, options);
+        },
+      });
+    }
   }
 
   // ---- LoopObserver ----
@@ -99,7 +175,9 @@ export class EventStream implements LoopObserver {
   }
 
   onStatus(work: string, status: WorkStatus, previous: WorkPhase): void {
+    const run = this.trackRun(work, status);
     this.broadcast('status', { work, previous, status });
+    if (run) this.broadcast('run', run);
   }
 
   onNotice(message: string): void {
@@ -126,6 +204,16 @@ export class EventStream implements LoopObserver {
 
   historySnapshot(): History {
     return Object.fromEntries([...this.history].map(([k, v]) => [k, [...v]]));
+  }
+
+  /** Every work's runs, oldest first. */
+  runHistory(): RunRecord[] {
+    return [...this.runs.values()].flat().sort((a, b) => a.dispatchedAt - b.dispatchedAt);
+  }
+
+  /** The progress key (x axis) of each component that has one: `{"root.train": "step"}`. */
+  progressAxes(): Record<string, string> {
+    return Object.fromEntries(this.progressKeys);
   }
 
   get clientCount(): number {
@@ -160,8 +248,11 @@ export class EventStream implements LoopObserver {
       t: Date.now(),
       state: this.loop.snapshot(),
       history: this.historySnapshot(),
+      axes: this.progressAxes(),
+      runs: this.runHistory(),
       logs,
       notices: this.notices,
+      ended: this.ended,
     });
   }
 
@@ -177,13 +268,64 @@ export class EventStream implements LoopObserver {
     this.lastStateAt = Date.now();
     const state = this.loop.snapshot();
     const points = this.record(state, this.lastStateAt);
-    this.broadcast('state', { t: this.lastStateAt, state, points });
+    this.broadcast('state', { t: this.lastStateAt, state, points, axes: this.progressAxes() });
+  }
+
+  /** Starts a run when a work's status names a call (or attempt) not seen yet; updates it otherwise. */
+  private trackRun(work: string, status: WorkStatus): RunRecord | null {
+    if (status.callHash === null) return null;
+    let runs = this.runs.get(work);
+    if (!runs) {
+      runs = [];
+      this.runs.set(work, runs);
+    }
+    let run = runs[runs.length - 1];
+    if (!run || run.callHash !== status.callHash || run.attempt !== status.attempt) {
+      if (run && !isTerminal(run.phase)) run.phase = 'stopped';
+      const args = this.lastArgs.get(work);
+      run = {
+        work,
+        run: (run?.run ?? 0) + 1,
+        callHash: status.callHash,
+        attempt: status.attempt,
+        args: args === undefined ? null : (JSON.parse(JSON.stringify(args)) as JsonValue),
+        dispatchedAt: status.updatedAt,
+        startedAt: null,
+        endedAt: null,
+        phase: status.phase,
+        exitCode: null,
+        reason: null,
+        message: null,
+        metrics: {},
+      };
+      runs.push(run);
+      if (runs.length > RUNS_PER_WORK) runs.shift();
+    }
+    // A failed attempt that will be retried is over: its retry is the next run.
+    run.phase = status.reason === 'retry_scheduled' ? 'failed' : status.phase;
+    if (status.phase === 'running') run.startedAt ??= status.startedAt ?? status.updatedAt;
+    if (isTerminal(run.phase)) run.endedAt = status.endedAt ?? status.updatedAt;
+    run.exitCode = status.exitCode;
+    run.reason = status.reason;
+    run.message = status.message;
+    return run;
   }
 
   /** Appends every numeric value that changed to its series; returns the new points. */
-  private record(state: Record<string, { vars: JsonValue }>, t: number): Record<string, number> {
-    const points: Record<string, number> = {};
+  private record(state: Record<string, { vars: JsonValue }>, t: number): Record<string, Point> {
+    const points: Record<string, Point> = {};
     for (const [component, { vars }] of Object.entries(state)) {
+      const top = vars && typeof vars === 'object' && !Array.isArray(vars) ? vars : {};
+      let xKey = this.progressKeys.get(component);
+      if (xKey === undefined) {
+        xKey = PROGRESS_KEYS.find((k) => typeof top[k] === 'number');
+        if (xKey) this.progressKeys.set(component, xKey);
+      }
+      const xValue = xKey ? top[xKey] : undefined;
+      const x = typeof xValue === 'number' ? xValue : null;
+      const runs = this.runs.get(component);
+      const current = runs?.[runs.length - 1];
+      const runNo = current?.run ?? 0;
       let count = 0;
       const visit = (value: JsonValue, path: string, depth: number) => {
         if (count >= MAX_SERIES_PER_COMPONENT) return;
@@ -196,12 +338,19 @@ export class EventStream implements LoopObserver {
             this.history.set(key, series);
           }
           const last = series[series.length - 1];
+          // Only changes are points: a value a new run has not reported yet (still the last
+          // run's) does not belong to the new run.
           if (last && last[1] === value) return;
-          series.push([t, value]);
-          points[key] = value;
+          const point: Point = [t, value, x, runNo];
+          series.push(point);
+          points[key] = point;
+          if (depth === 1 && current) current.metrics[path.slice(1)] = value;
           if (series.length > this.pointsPerSeries) thin(series);
         } else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 4) {
-          for (const k of Object.keys(value)) visit(value[k] as JsonValue, `${path}/${k}`, depth + 1);
+          for (const k of Object.keys(value)) {
+            if (depth === 0 && NOT_CHARTED.has(k)) continue;
+            visit(value[k] as JsonValue, `${path}/${k}`, depth + 1);
+          }
         }
       };
       visit(vars, '', 0);
@@ -233,7 +382,7 @@ function sseFrame(event: string, data: unknown): string {
 }
 
 /** Halves a series, keeping the first and last points, so long runs keep their whole shape. */
-function thin(series: [number, number][]): void {
+function thin(series: Point[]): void {
   const last = series[series.length - 1]!;
   let j = 0;
   for (let i = 0; i < series.length - 1; i += 2) series[j++] = series[i]!;

@@ -22,6 +22,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -49,6 +50,11 @@ export interface UiServerProps {
   readonly maxBodyBytes?: number;
   /** Log lines kept per work. @default 2000 */
   readonly logLinesPerWork?: number;
+  /**
+   * Where the server reports what users did through it (a state change, a stopped work), so
+   * the terminal shows it: `state set from UI: root epochs=5`. @default a line on stdout
+   */
+  readonly log?: (line: string) => void;
 }
 
 export interface UiAddress {
@@ -64,7 +70,21 @@ const STATIC_TYPES: Record<string, string> = {
   'app.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
+  'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
+  'vendor/uPlot.min.css': 'text/css; charset=utf-8',
 };
+
+/**
+ * The chart library (uPlot, a runtime dependency, ADR 0018) is served from its npm package
+ * as shipped: `vendor/<file>` is `node_modules/uplot/dist/<file>`. The cloud bundle has no
+ * node_modules, so app-bundle.ts copies the two files to `ui-static/vendor/`, looked at first.
+ */
+function vendorFile(staticRoot: string, name: string): string {
+  const bundled = join(staticRoot, name);
+  if (existsSync(bundled)) return bundled;
+  const pkg = createRequire(import.meta.url).resolve('uplot/package.json');
+  return join(dirname(pkg), 'dist', name.slice('vendor/'.length));
+}
 
 /** Static files: beside this module in the repo; `../ui-static` in the cloud bundle (chunks/). */
 function staticDir(): string {
@@ -102,6 +122,7 @@ export class UiServer {
   private readonly fallback: boolean;
   private readonly tokenFile: string | undefined;
   private readonly maxBodyBytes: number;
+  private readonly log: (line: string) => void;
   private readonly server: Server;
   private readonly staticRoot = staticDir();
   private readonly staticCache = new Map<string, Buffer>();
@@ -116,6 +137,7 @@ export class UiServer {
     this.tokenFile = props.tokenFile;
     this.maxBodyBytes = props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024;
     this.auth = new UiAuth(props.token);
+    this.log = props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`));
     this.events = new EventStream({
       loop: this.loop,
       ...(props.logLinesPerWork ? { logLinesPerWork: props.logLinesPerWork } : {}),
@@ -268,7 +290,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     if (!type) throw new HttpError(404, 'NOT_FOUND', `no page at /${name}.`, 'Open / for the UI.');
     let body = this.staticCache.get(name);
     if (!body) {
-      body = await readFile(join(this.staticRoot, name));
+      body = await readFile(
+        name.startsWith('vendor/') ? vendorFile(this.staticRoot, name) : join(this.staticRoot, name),
+      );
       this.staticCache.set(name, body);
     }
     res.writeHead(200, { ...UI_HEADERS, 'content-type': type, 'cache-control': 'no-cache' });
@@ -279,6 +303,8 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     const path = url.pathname;
     if (path === '/api/state' && req.method === 'GET') return json(res, 200, this.loop.snapshot());
     if (path === '/api/history' && req.method === 'GET') return json(res, 200, this.events.historySnapshot());
+    if (path === '/api/runs' && req.method === 'GET')
+      return json(res, 200, { runs: this.events.runHistory() });
     if (path === '/api/events' && req.method === 'GET') return this.events.addClient(res);
     const state = /^\/api\/state\/([^/]+)$/.exec(path);
     if (state) {
@@ -290,6 +316,15 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
         );
       }
       return this.patch(req, res, decodeURIComponent(state[1]!));
+    }
+    const stop = /^\/api\/works\/([^/]+)\/stop$/.exec(path);
+    if (stop) {
+      if (req.method !== 'POST') {
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}: use POST.`);
+      }
+      // A JSON content type cannot come from a plain cross-site form (like PATCH).
+      requireJson(req);
+      return this.stopWork(res, decodeURIComponent(stop[1]!));
     }
     const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
     if (logs && req.method === 'GET') {
@@ -323,16 +358,40 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     );
   }
 
-  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json-patch+json' && type !== 'application/json') {
+  /**
+   * Stops a work's current call as the flow's `work.stop()` would (SIGTERM, then SIGKILL after
+   * its grace period; phase `stopped`). A work the flow waits for (not parallel) then makes
+   * its run() raise, which ends the app unless the flow handles it: the same as in code.
+   */
+  private async stopWork(res: ServerResponse, name: string): Promise<void> {
+    const work = this.loop.app.works().find((w) => w.name === name);
+    if (!work) {
       throw new HttpError(
-        415,
-        'UNSUPPORTED_MEDIA_TYPE',
-        `content-type "${type || '(none)'}" is not JSON.`,
-        'Send the patch as application/json-patch+json (or application/json).',
+        404,
+        'NOT_FOUND',
+        `no work named "${name}" in app ${this.loop.app.name}.`,
+        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
       );
     }
+    if (this.loop.hasEnded) {
+      throw new HttpError(409, 'FAILED_PRECONDITION', `app ${this.loop.app.name} has ended.`);
+    }
+    await new Promise<void>((resolve, reject) =>
+      this.loop.post(() => {
+        try {
+          work.stop();
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    this.log(`work ${name} stopped from UI`);
+    json(res, 202, { ok: true, work: name });
+  }
+
+  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
+    requireJson(req);
     const text = await readBody(req, this.maxBodyBytes);
     let body: unknown;
     try {
@@ -359,6 +418,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       throw err;
     }
+    this.log(`state set from UI: ${component === 'root' ? '' : `${component} `}${describeOps(ops)}`);
     json(res, 200, { ok: true, component, applied: ops.length });
   }
 
@@ -533,6 +593,32 @@ function validateOps(body: unknown): PatchOperation[] {
       ...(needsValue ? { value: o.value as PatchOperation['value'] } : {}),
     };
   });
+}
+
+function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json-patch+json' && type !== 'application/json') {
+    throw new HttpError(
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `content-type "${type || '(none)'}" is not JSON.`,
+      'Send the body as application/json-patch+json (or application/json).',
+    );
+  }
+}
+
+/** `epochs=5 lr=0.01 -old`: a patch as one short terminal line (long values clipped). */
+function describeOps(ops: readonly PatchOperation[]): string {
+  const name = (path: string) => path.slice(1).replaceAll('/', '.') || '(all)';
+  return ops
+    .map((op) => {
+      if (op.op === 'remove') return `-${name(op.path)}`;
+      if (op.op === 'move' || op.op === 'copy') return `${name(op.path)}<-${name(op.from ?? '')}`;
+      if (op.op === 'test') return `${name(op.path)}?`;
+      const value = JSON.stringify(op.value) ?? '';
+      return `${name(op.path)}=${value.length > 80 ? `${value.slice(0, 80)}…` : value}`;
+    })
+    .join(' ');
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

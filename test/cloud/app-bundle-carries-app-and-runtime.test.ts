@@ -34,6 +34,9 @@ describe('app bundle', () => {
         'lightning-runtime/python/lightning_state.py',
         'lightning-runtime/ui-static/index.html',
         'lightning-runtime/ui-static/app.js',
+        // the chart library the page loads (no node_modules on the VM)
+        'lightning-runtime/ui-static/vendor/uPlot.iife.min.js',
+        'lightning-runtime/ui-static/vendor/uPlot.min.css',
       ]),
     );
     expect(bundle.files.some((f) => f.startsWith('lightning-runtime/chunks/'))).toBe(true);
@@ -114,6 +117,12 @@ describe('app bundle', () => {
       }
       expect(page?.status).toBe(200);
       expect(await page!.text()).toMatch(/<html/i);
+      // The chart library comes from the bundle's ui-static/vendor (there is no node_modules).
+      const chartJs = await fetch(`http://127.0.0.1:${port}/vendor/uPlot.iife.min.js`, {
+        headers: { authorization: `Bearer ${readFileSync(tokenFile, 'utf8').trim()}` },
+      });
+      expect(chartJs.status).toBe(200);
+      expect(await chartJs.text()).toContain('uPlot');
     } finally {
       flow.kill('SIGKILL');
     }

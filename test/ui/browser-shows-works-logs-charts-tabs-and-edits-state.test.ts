@@ -2,97 +2,29 @@
  * The UI in a real browser (Debian's chromium through playwright-core, no browser download):
  * `lightning-local run` a small app, open the URL it prints, and use the UI like a person.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, writeApp } from '../support/app-fixture.ts';
+import { type BrowserRun, runAppInBrowser } from './browser-fixture.ts';
 import { UI_TEST_APP } from './ui-test-app.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Set LIGHTNING_UI_SCREENSHOT=/path.png to keep a screenshot of the UI (for a look at it). */
 const SCREENSHOT = process.env.LIGHTNING_UI_SCREENSHOT;
 
-let child: ChildProcess;
-let output = '';
-let browser: BrowserContext;
+let run: BrowserRun;
 let page: Page;
-let profile: string;
-
-function waitForOutput(pattern: RegExp, ms: number): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const m = pattern.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout?.off('data', check);
-        resolve(m);
-      }
-    };
-    const timer = setTimeout(() => {
-      child.stdout?.off('data', check);
-      reject(new Error(`no ${pattern} in the output within ${ms} ms:\n${output}`));
-    }, ms);
-    child.stdout?.on('data', check);
-    check();
-  });
-}
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (scripts/setup.sh does)`,
-    );
-  }
-  const dir = await writeApp(UI_TEST_APP);
-  child = spawn(process.execPath, [CLI, 'run', join(dir, 'app.ts'), '--ui-port', '0'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  child.stdout!.setEncoding('utf8');
-  child.stderr!.setEncoding('utf8');
-  child.stdout!.on('data', (d: string) => {
-    output += d;
-  });
-  child.stderr!.on('data', (d: string) => {
-    output += d;
-  });
-  profile = await mkdtemp(join(tmpdir(), 'lightning-ui-chromium-'));
-  // A fresh profile each run (launchPersistentContext is how playwright takes --user-data-dir).
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1400, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = browser.pages()[0] ?? (await browser.newPage());
+  run = await runAppInBrowser(UI_TEST_APP, { width: 1400, height: 900 });
+  page = run.page;
 });
 
 afterAll(async () => {
-  await browser?.close();
-  if (child && child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGINT');
-    await exited;
-  }
-  if (profile) await rm(profile, { recursive: true, force: true });
+  await run?.close();
 });
 
 describe('the web UI in a browser', () => {
   it('shows works, live status, logs, charts and work tabs, and edits state the flow reacts to', async () => {
-    const [url] = await waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/, 60_000);
+    const [url] = await run.waitForOutput(/http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/, 60_000);
     const base = url.slice(0, url.indexOf('?'));
 
     // The printed link logs in and lands on the clean URL.
@@ -107,9 +39,10 @@ describe('the web UI in a browser', () => {
     await train.locator('[data-phase="running"]').waitFor({ timeout: 30_000 });
     await web.waitFor();
 
-    // Charts of numeric state: train's step and loss.
-    await page.locator('figure[data-series="root.train:/loss"] svg path').waitFor({ timeout: 30_000 });
-    await page.locator('figure[data-series="root.train:/step"] svg path').waitFor();
+    // A chart of train's loss, drawn by uPlot (its canvas) against train's step.
+    await page
+      .locator('figure[data-series="root.train:/loss"][data-axis="step"] canvas')
+      .waitFor({ timeout: 30_000 });
 
     // Log lines stream into the Logs tab.
     await page.getByRole('tab', { name: 'Logs' }).click();

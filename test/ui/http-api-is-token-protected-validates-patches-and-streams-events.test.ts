@@ -167,6 +167,27 @@ describe('the flow HTTP API', () => {
     expect((await rawRequest(`${base}api/logs/root.train?tail=-1`, { headers: auth })).status).toBe(400);
   });
 
+  it('lists runs with their arguments; refuses a stop for an unknown work or from a form', async () => {
+    await app.until(() => app.local.loop.statusOf('root.train')?.phase === 'running', 30_000);
+    const runs = JSON.parse((await rawRequest(`${base}api/runs`, { headers: auth })).body) as {
+      runs: { work: string; run: number; args: unknown; phase: string }[];
+    };
+    expect(runs.runs.find((r) => r.work === 'root.train')).toMatchObject({
+      run: 1,
+      args: { round: 1 },
+      phase: 'running',
+    });
+    const stop = (work: string, type: string) =>
+      rawRequest(`${base}api/works/${work}/stop`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': type },
+        body: '{}',
+      });
+    expect((await stop('root.nope', 'application/json')).status).toBe(404);
+    expect((await stop('root.train', 'application/x-www-form-urlencoded')).status).toBe(415);
+    expect(app.local.loop.statusOf('root.train')?.phase).toBe('running');
+  });
+
   it('streams status transitions, log lines and coalesced state over SSE; a patch to the flow reaches the work', async () => {
     // Wait until train runs, so its end (running → succeeded) happens while we listen.
     await app.until(

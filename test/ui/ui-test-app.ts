@@ -1,7 +1,8 @@
 /**
  * A small app for the UI tests, run with the real runtime:
  * - `train` (Python) reports step/loss through LIGHTNING_STATE_URL and prints lines until its
- *   state says `stop` (which the flow sets once the root's `finish` becomes true);
+ *   state says `stop` (which the flow sets once the root's `finish` becomes true); it is
+ *   called with the root's `round`, so changing `round` (and `finish` back to false) retrains;
  * - `web` (Node) serves a page, a JSON echo of what it received, a redirect and a WebSocket
  *   echo on its port, so the proxy can be checked against a real work server;
  * - the root flow copies `web`'s `level` into its own state and records what it reacted to.
@@ -68,17 +69,18 @@ export const UI_TEST_APP: AppFiles = {
   'web.mjs': WEB_MJS,
   'app.ts': `
     import { Flow, LightningApp, ScriptWork } from '@api';
-    interface RootState { finish: boolean; level: number | null; reacted: string[] }
+    interface RootState { finish: boolean; level: number | null; reacted: string[]; round: number }
     class Root extends Flow<RootState> {
       readonly train = new ScriptWork<{ step?: number; loss?: number; stop?: boolean }>(
         this, 'train', { script: 'train.py', parallel: true, state: {} });
       readonly web = new ScriptWork<{ level?: number }>(
         this, 'web', { script: 'web.mjs', port: 'auto', parallel: true, state: {} });
       constructor(app: LightningApp) {
-        super(app, 'root', { state: { finish: false, level: null, reacted: [] } });
+        super(app, 'root', { state: { finish: false, level: null, reacted: [], round: 1 } });
       }
       override run() {
-        this.train.run({});
+        if (!this.state.finish && this.train.state.stop) this.train.state.stop = false;
+        this.train.run({ round: this.state.round });
         this.web.run({});
         if (this.state.finish && !this.train.state.stop) {
           this.train.state.stop = true;
@@ -103,6 +105,7 @@ export interface RootVars {
   finish: boolean;
   level: number | null;
   reacted: string[];
+  round: number;
 }
 
 export function rootVars(app: RunningApp): RootVars {

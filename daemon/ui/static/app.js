@@ -1,4 +1,4 @@
-// lightning-local UI: plain browser JavaScript, no build step, no dependencies.
+// lightning-local UI: plain browser JavaScript, no build step; charts by uPlot (vendor/).
 // One EventSource (/api/events) feeds everything: a `hello` with the whole picture on every
 // (re)connect, then status, log, notice and state events. Writes go through PATCH /api/state.
 
@@ -7,8 +7,12 @@ const MAX_LOG_LINES = 3000;
 const model = {
   app: '',
   state: {},
-  /** series key "component:/path" -> [[t, v], ...] */
+  /** series key "component:/path" -> [[t, value, step or null, run], ...] */
   history: {},
+  /** component -> its progress key (the charts' x axis), e.g. {"root.train": "step"} */
+  axes: {},
+  /** every work's runs (calls), oldest first */
+  runs: [],
   /** all log entries, oldest first: {work, stream, t, line} */
   logs: [],
 };
@@ -25,12 +29,6 @@ function el(tag, attrs = {}, ...children) {
     else e.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children) if (c !== null && c !== undefined) e.append(c);
-  return e;
-}
-
-function svg(tag, attrs = {}) {
-  const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   return e;
 }
 
@@ -62,11 +60,17 @@ function connect() {
       showNotice('Lost the connection to the flow. If the app was restarted, open the new link it printed.');
     }
   });
+  source.addEventListener('end', (e) => {
+    source.close();
+    showEnded(JSON.parse(e.data));
+  });
   source.addEventListener('hello', (e) => {
     const d = JSON.parse(e.data);
     model.app = d.app;
     model.state = d.state;
     model.history = d.history;
+    model.axes = d.axes;
+    model.runs = d.runs;
     model.logs = [];
     for (const [work, lines] of Object.entries(d.logs))
       for (const l of lines) model.logs.push({ work, ...l });
@@ -77,13 +81,18 @@ function connect() {
     if (last) showNotice(last.message);
     renderAll();
     renderLogs(true);
+    if (d.ended) {
+      source.close();
+      showEnded(d.ended);
+    }
   });
   source.addEventListener('state', (e) => {
     const d = JSON.parse(e.data);
     model.state = d.state;
-    for (const [key, v] of Object.entries(d.points)) {
+    model.axes = d.axes;
+    for (const [key, point] of Object.entries(d.points)) {
       model.history[key] ??= [];
-      model.history[key].push([d.t, v]);
+      model.history[key].push(point);
     }
     renderAll();
   });
@@ -101,6 +110,23 @@ function connect() {
     appendLogs(added);
   });
   source.addEventListener('notice', (e) => showNotice(JSON.parse(e.data).message));
+  source.addEventListener('run', (e) => {
+    const run = JSON.parse(e.data);
+    const i = model.runs.findIndex((r) => r.work === run.work && r.run === run.run);
+    if (i >= 0) model.runs[i] = run;
+    else model.runs.push(run);
+    renderRuns();
+  });
+}
+
+/** The app is over: say so and why, instead of "reconnecting…" to a flow that is gone. */
+function showEnded(end) {
+  const pill = $('connection');
+  pill.textContent = end.exitCode === 0 ? 'app ended' : `app ended (exit ${end.exitCode})`;
+  pill.className = end.exitCode === 0 ? 'pill pill-ended' : 'pill pill-bad';
+  showNotice(
+    `The app ended: ${end.message}. The state, charts and logs above are its last ones; run it again for a new link.`,
+  );
 }
 
 function showNotice(message) {
@@ -108,6 +134,7 @@ function showNotice(message) {
 }
 
 function renderAll() {
+  renderRuns();
   renderWorks();
   renderWorkTabs();
   renderCharts();
@@ -156,6 +183,15 @@ function renderWorks() {
           'div',
           { class: 'work-links' },
           el('button', { type: 'button', class: 'link', text: 'logs', onclick: () => showLogsOf(name) }),
+          s.phase === 'running' || s.phase === 'pending'
+            ? el('button', {
+                type: 'button',
+                class: 'link link-danger',
+                text: 'stop',
+                title: `Stop ${name}'s current call (as work.stop() in the flow would)`,
+                onclick: (e) => stopWork(name, e.target),
+              })
+            : null,
           s.url
             ? el('button', {
                 type: 'button',
@@ -172,6 +208,21 @@ function renderWorks() {
       return li;
     }),
   );
+}
+
+async function stopWork(name, button) {
+  button.disabled = true;
+  button.textContent = 'stopping…';
+  try {
+    const res = await fetch(`/api/works/${encodeURIComponent(name)}/stop`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    if (!res.ok) showNotice(`Could not stop ${name}: ${(await res.json()).error.message}`);
+  } catch (err) {
+    showNotice(`Could not stop ${name}: the flow did not answer (${err.message}).`);
+  }
 }
 
 // ---------- work tabs (iframes through the proxy) ----------
@@ -247,6 +298,7 @@ function selectTab(id) {
   // Load a work's page only when its tab is first opened.
   if (frame && !frame.getAttribute('src')) frame.src = frame.dataset.src;
   if (id === 'tab-logs') renderLogs(true);
+  if (id === 'tab-overview') resizeCharts();
   tab.focus();
 }
 
@@ -264,13 +316,110 @@ $('tabs').addEventListener('keydown', (e) => {
   selectTab(all[(next + all.length) % all.length].id);
 });
 
-// ---------- charts (hand-drawn SVG; see docs/adr/0008) ----------
+// ---------- charts (uPlot, served from its npm package; see docs/adr/0018) ----------
+
+/** One colour per run number, so a run keeps its colour in every chart and on every update. */
+const RUN_COLORS = ['#4f46e5', '#db2777', '#0d9488', '#ea580c', '#7c3aed', '#0284c7', '#ca8a04', '#475569'];
+const runColor = (run) => RUN_COLORS[Math.max(0, run - 1) % RUN_COLORS.length];
+const STEP_INCREMENTS = [
+  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6,
+];
+/** series key -> {plot, signature}: a plot is rebuilt only when its runs or x axis change. */
+const plots = new Map();
+
+/**
+ * Which series get a chart, in a stable order: the root flow first, then works in declaration
+ * order (the state's order), paths alphabetically. The progress key itself (step) is the x
+ * axis, not a chart, and a value that never changed is not worth one: it appears once it moves.
+ */
+function chartKeys() {
+  const order = Object.keys(model.state);
+  return Object.keys(model.history)
+    .filter((k) => {
+      const [component, path] = splitKey(k);
+      if (model.axes[component] && path === `/${model.axes[component]}`) return false;
+      return model.history[k].length > 1;
+    })
+    .sort((a, b) => {
+      const [ca, pa] = splitKey(a);
+      const [cb, pb] = splitKey(b);
+      return order.indexOf(ca) - order.indexOf(cb) || pa.localeCompare(pb);
+    });
+}
+
+/**
+ * A chart's data: one series per run, by step when the component's state has one, by wall
+ * clock otherwise. Runs are joined on x (uPlot.join), so run 2 at step 10 sits above run 1
+ * at step 10 instead of a line going back across the chart.
+ */
+function chartData(key) {
+  const [component] = splitKey(key);
+  const byStep = Boolean(model.axes[component]);
+  const runs = new Map();
+  for (const [t, v, x, run] of model.history[key]) {
+    const xv = byStep ? x : t / 1000;
+    if (xv === null || xv === undefined) continue;
+    if (!runs.has(run)) runs.set(run, new Map());
+    runs.get(run).set(xv, v); // the last value reported at a step wins
+  }
+  const ids = [...runs.keys()].sort((a, b) => a - b);
+  const tables = ids.map((id) => {
+    const m = runs.get(id);
+    const xs = [...m.keys()].sort((a, b) => a - b);
+    return [xs, xs.map((x) => m.get(x))];
+  });
+  const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
+  return { byStep, ids, data };
+}
+
+function chartWidth(card) {
+  return Math.max(280, (card.clientWidth || $('charts').clientWidth / 2 || 480) - 20);
+}
+
+function chartOptions(key, card, { byStep, ids }) {
+  const [component, path] = splitKey(key);
+  const axis = {
+    stroke: '#475569',
+    font: '12px system-ui, sans-serif',
+    grid: { stroke: '#eef0f3' },
+    ticks: { stroke: '#d0d5dd' },
+  };
+  return {
+    width: chartWidth(card),
+    height: 220,
+    scales: { x: { time: !byStep } },
+    axes: [
+      {
+        ...axis,
+        label: byStep ? model.axes[component] : undefined,
+        labelSize: 18,
+        labelFont: '12px system-ui, sans-serif',
+        // Steps and epochs are whole numbers: no tick at step 1.5.
+        ...(byStep ? { incrs: STEP_INCREMENTS } : {}),
+      },
+      { ...axis, size: 64, values: (_u, vals) => vals.map(fmt) },
+    ],
+    legend: { live: true },
+    cursor: { drag: { x: true, y: false } },
+    series: [
+      byStep
+        ? { label: model.axes[component], value: (_u, v) => (v === null ? '–' : fmt(v)) }
+        : { label: 'time' },
+      ...ids.map((id) => ({
+        label: id === 0 ? path.slice(1) : `run ${id}`,
+        stroke: runColor(id),
+        width: 2,
+        spanGaps: true,
+        value: (_u, v) => (v === null ? '–' : fmt(v)),
+      })),
+    ],
+  };
+}
 
 function renderCharts() {
   const box = $('charts');
-  // A value that never changed is not worth a chart; it appears once it moves.
-  const keys = Object.keys(model.history).filter((k) => model.history[k].length > 1);
-  if (keys.length === 0) return;
+  const keys = chartKeys();
+  if (keys.length === 0 || typeof uPlot === 'undefined') return;
   box.querySelector('.empty')?.remove();
   for (const key of keys) {
     let card = box.querySelector(`[data-series="${CSS.escape(key)}"]`);
@@ -286,53 +435,96 @@ function renderCharts() {
           el('span', { class: 'chart-comp', text: shortName(component) }),
           el('span', { class: 'chart-value' }),
         ),
+        el('div', { class: 'chart-plot' }),
       );
-      box.append(card);
     }
-    drawChart(card, model.history[key]);
+    box.append(card); // (re)appending keeps the cards in chartKeys() order
+    const points = model.history[key];
+    card.querySelector('.chart-value').textContent = fmt(points[points.length - 1][1]);
+    const chart = chartData(key);
+    const signature = `${chart.byStep}|${chart.ids.join(',')}`;
+    const known = plots.get(key);
+    if (known && known.signature === signature) {
+      known.plot.setData(chart.data);
+    } else {
+      known?.plot.destroy();
+      const plot = new uPlot(chartOptions(key, card, chart), chart.data, card.querySelector('.chart-plot'));
+      plots.set(key, { plot, signature });
+    }
+    card.dataset.runs = chart.ids.join(',');
+    card.dataset.axis = chart.byStep ? model.axes[splitKey(key)[0]] : 'time';
   }
 }
+
+function resizeCharts() {
+  for (const [key, { plot }] of plots) {
+    const card = $('charts').querySelector(`[data-series="${CSS.escape(key)}"]`);
+    if (card?.clientWidth) plot.setSize({ width: chartWidth(card), height: 220 });
+  }
+}
+window.addEventListener('resize', resizeCharts);
 
 function splitKey(key) {
   const i = key.indexOf(':');
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
-function drawChart(card, points) {
-  const W = 320;
-  const H = 120;
-  const pad = { l: 44, r: 8, t: 8, b: 18 };
-  const last = points[points.length - 1];
-  card.querySelector('.chart-value').textContent = fmt(last[1]);
-  let min = Math.min(...points.map((p) => p[1]));
-  let max = Math.max(...points.map((p) => p[1]));
-  if (min === max) {
-    min -= 1;
-    max += 1;
-  }
-  const t0 = points[0][0];
-  const t1 = Math.max(last[0], t0 + 1);
-  const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (W - pad.l - pad.r);
-  const y = (v) => pad.t + (1 - (v - min) / (max - min)) * (H - pad.t - pad.b);
-  const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img' });
-  s.setAttribute(
-    'aria-label',
-    `${card.dataset.series}: ${points.length} points, last ${fmt(last[1])}, min ${fmt(min)}, max ${fmt(max)}`,
-  );
-  for (const v of [min, (min + max) / 2, max]) {
-    s.append(svg('line', { x1: pad.l, x2: W - pad.r, y1: y(v), y2: y(v), class: 'grid' }));
-    const label = svg('text', { x: pad.l - 4, y: y(v) + 3, class: 'axis', 'text-anchor': 'end' });
-    label.textContent = fmt(v);
-    s.append(label);
-  }
-  const secs = svg('text', { x: W - pad.r, y: H - 4, class: 'axis', 'text-anchor': 'end' });
-  secs.textContent = `${Math.round((t1 - t0) / 1000)} s`;
-  s.append(secs);
-  const d = points.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join('');
-  if (points.length === 1) s.append(svg('circle', { cx: x(last[0]), cy: y(last[1]), r: 3, class: 'dot' }));
-  else s.append(svg('path', { d, class: 'line' }));
-  card.querySelector('svg')?.remove();
-  card.append(s);
+// ---------- runs ----------
+
+function duration(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${s % 60} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** `{a: 1, b: "x"}` as `a=1 b="x"`: compact enough for a table cell. */
+function pairs(obj) {
+  if (obj === null || typeof obj !== 'object') return obj === null ? '' : JSON.stringify(obj);
+  return Object.entries(obj)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
+    .join('  ');
+}
+
+function renderRuns() {
+  const body = $('runs').tBodies[0];
+  if (model.runs.length === 0) return;
+  const now = Date.now();
+  // Newest first: the run you just started is the one you look for.
+  const rows = [...model.runs].reverse().map((r) => {
+    const from = r.startedAt ?? r.dispatchedAt;
+    const took = r.endedAt ? duration(r.endedAt - from) : r.startedAt ? `${duration(now - from)} so far` : '';
+    const attempt = r.attempt ? ` (retry ${r.attempt})` : '';
+    return el(
+      'tr',
+      { 'data-work': r.work, 'data-run': r.run },
+      el('td', { text: shortName(r.work), title: r.work }),
+      el(
+        'td',
+        {},
+        el('span', { class: 'run-dot', 'aria-hidden': 'true', 'data-color': (r.run - 1) % 8 }),
+        `${r.run}${attempt}`,
+      ),
+      el(
+        'td',
+        {},
+        el('span', {
+          class: `badge badge-${r.phase}`,
+          'data-phase': r.phase,
+          text: r.phase.replace('_', ' '),
+        }),
+        r.message && r.phase !== 'succeeded'
+          ? el('span', { class: 'run-message', text: ` ${r.message}`, title: r.message })
+          : null,
+      ),
+      el('td', { text: new Date(r.dispatchedAt).toLocaleTimeString() }),
+      el('td', { text: took }),
+      el('td', { class: 'mono', text: r.args === null ? '(not seen)' : pairs(r.args) || '(none)' }),
+      el('td', { class: 'mono', text: pairs(r.metrics) }),
+    );
+  });
+  body.replaceChildren(...rows);
 }
 
 // ---------- state (JSON views and the editor) ----------
@@ -486,10 +678,17 @@ function colorOf(work) {
   return colors.get(work);
 }
 
+/** The lines the Logs tab shows: of the chosen work, containing the search text (any case). */
+function logFilter() {
+  const work = $('log-work').value;
+  const needle = $('log-search').value.trim().toLowerCase();
+  return (l) => (!work || l.work === work) && (!needle || l.line.toLowerCase().includes(needle));
+}
+
 function renderLogs() {
   const box = $('log');
   const work = $('log-work').value;
-  const lines = model.logs.filter((l) => !work || l.work === work).slice(-MAX_LOG_LINES);
+  const lines = model.logs.filter(logFilter()).slice(-MAX_LOG_LINES);
   box.replaceChildren(
     ...(lines.length
       ? lines.map((l) => logLine(l, !work))
@@ -502,7 +701,7 @@ function appendLogs(added) {
   const box = $('log');
   if ($('panel-logs').hidden) return;
   const work = $('log-work').value;
-  const shown = added.filter((l) => !work || l.work === work);
+  const shown = added.filter(logFilter());
   if (shown.length === 0) return;
   box.querySelector('.empty')?.remove();
   box.append(...shown.map((l) => logLine(l, !work)));
@@ -511,6 +710,24 @@ function appendLogs(added) {
 }
 
 $('log-work').addEventListener('change', () => renderLogs());
+$('log-search').addEventListener('input', () => renderLogs());
+/** Saves the lines the view shows (work and search applied) as a text file. */
+$('log-download').addEventListener('click', () => {
+  const work = $('log-work').value;
+  const text = model.logs
+    .filter(logFilter())
+    .map(
+      (l) =>
+        `${new Date(l.t).toISOString()} ${work ? '' : `[${l.work}] `}${l.stream === 'stderr' ? '! ' : ''}${l.line}`,
+    )
+    .join('\n');
+  const a = el('a', {
+    href: URL.createObjectURL(new Blob([`${text}\n`], { type: 'text/plain' })),
+    download: `${model.app}${work ? `-${shortName(work)}` : ''}.log`,
+  });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+});
 $('log-clear').addEventListener('click', () => {
   model.logs = [];
   renderLogs();
