@@ -267,6 +267,42 @@ export abstract class DaemonLink {
       },
     };
   }
+  /**
+   * Every other component of the app is owned elsewhere (ADR 0013): touching it from inside
+   * this work fails at once, naming the owner and the way to pass data instead.
+   */
+  private bindOthers(): void {
+    const me = this.work.name;
+    const refuse = (name: string, what: string, owner = `${name}'s own daemon`): never => {
+      throw new Error(
+        `${name}.${what} is not reachable from inside ${me}: it is owned by ${owner} (ADR 0013). ` +
+          `A work reads and writes only this.state; pass values to it through run() arguments, or let the flow read ${me}.state and write ${name}.state.`,
+      );
+    };
+    for (const w of this.opts.app.works()) {
+      if (w === this.work) continue;
+      w[BINDING] = {
+        get state(): object {
+          return refuse(w.name, 'state');
+        },
+        get status(): WorkStatus {
+          return refuse(w.name, 'status');
+        },
+        run: () => refuse(w.name, 'run()'),
+        stop: () => refuse(w.name, 'stop()'),
+      };
+    }
+    for (const f of this.opts.app.flows()) {
+      f[BINDING] = {
+        get state(): object {
+          return refuse(f.name, 'state', "the flow's event loop");
+        },
+        stopApp: () => refuse(f.name, 'stopApp()', "the flow's event loop"),
+        failApp: () => refuse(f.name, 'failApp()', "the flow's event loop"),
+      };
+    }
+  }
+
   protected recordOp(op: PatchOperation): void {
     if (!this.connected) return; // resynced by the snapshot after reconnecting
     // A write that overwrites the previous pending one (`count++` in a loop) replaces it:
@@ -401,6 +437,7 @@ export abstract class DaemonLink {
     this.workDir = opts.workDir ?? join(opts.appDir, '.lightning', 'works', found.name);
     this.vars = toStateValue(found.initialState, '') as Record<string, JsonValue>;
     this.bindState();
+    this.bindOthers();
   }
 
   /** Runs (or keeps running) the call the flow sent. */
