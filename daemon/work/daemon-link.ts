@@ -1,0 +1,449 @@
+/**
+ * The daemon's link to the flow (the base of WorkDaemon, work-daemon.ts): the stream and its
+ * reconnects, the messages from the flow, and the work's state, status and logs on their way
+ * to the flow. It owns the work's state document (ADR 0013): the flow's writes arrive as
+ * numbered requests, applied once in seq order; the deltas it sends say up to which request
+ * they include. Ordering: every delta, status and snapshot carries the epoch and the next seq;
+ * a status is sent after the ops produced before it.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import type { JsonValue } from '../../constructs/json.ts';
+import { BINDING } from '../../constructs/runtime-binding.ts';
+import { Work } from '../../constructs/work.ts';
+import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
+import {
+  type DaemonMessage,
+  DaemonMessageSchema,
+  type FlowMessage,
+  LogChunk_Stream,
+  type Run,
+  type StatusSchema,
+} from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import {
+  decodeFlowMessage,
+  FlowServiceClient,
+  grpcChannelOptions,
+  opsFromWire,
+  opsToWire,
+  PROTOCOL_VERSION,
+} from '../protocol/flow-service.ts';
+import { phaseToWire } from '../protocol/status-codec.ts';
+import {
+  applyPatch,
+  captureOps,
+  type PatchOperation,
+  parseStateJson,
+  toStateValue,
+} from '../state/json-patch.ts';
+import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
+import { CallFailure } from './call-failure.ts';
+import type { StateEndpoint } from './state-endpoint.ts';
+
+import type { WorkDaemonOptions } from './work-daemon.ts';
+
+const MAX_BUFFERED_LOG_LINES = 2000;
+
+export abstract class DaemonLink {
+  readonly work: Work;
+  protected readonly opts: WorkDaemonOptions;
+  protected readonly instanceId = randomUUID();
+  protected readonly stateToken = randomBytes(24).toString('hex');
+  protected readonly workDir: string;
+  protected readonly diag: (line: string) => void;
+  protected client: InstanceType<typeof FlowServiceClient> | null = null;
+  protected call: grpc.ClientDuplexStream<DaemonMessage, Buffer> | null = null;
+  protected connected = false;
+  protected epoch = 0;
+  protected seq = 0;
+  /** Highest flow request (seq) applied in this epoch, and whether the flow has yet to hear of it. */
+  protected appliedFlowSeq = 0;
+  protected flowSeqDue = false;
+  protected vars: Record<string, JsonValue>;
+  protected readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] } = initialStatus();
+  protected pendingOps: PatchOperation[] = [];
+  protected flushScheduled = false;
+  protected logBuffer: { stream: LogChunk_Stream; lines: string[] }[] = [];
+  protected logFlushScheduled = false;
+  protected bufferedLogLines = 0;
+  /** True while the stream's write buffer is full (see flushOps). */
+  protected blocked = false;
+  /** Writes merged into a pending one (for benchmarks and tests). */
+  coalesced = 0;
+  protected backoffMs: number;
+  protected reconnectTimer: NodeJS.Timeout | null = null;
+  protected heartbeat: NodeJS.Timeout | null = null;
+  protected stopping = false;
+  protected endpoint: StateEndpoint | null = null;
+  /** Where this daemon's sequence stands (tests and tools). */
+  get sequence(): { epoch: number; seq: number; appliedFlowSeq: number; connected: boolean; unsent: number } {
+    return {
+      epoch: this.epoch,
+      seq: this.seq,
+      appliedFlowSeq: this.appliedFlowSeq,
+      connected: this.connected,
+      unsent: this.pendingOps.length + (this.flushScheduled ? 1 : 0),
+    };
+  }
+  protected connect(): void {
+    if (this.stopping) return;
+    this.client ??= new FlowServiceClient(
+      this.opts.flowAddress,
+      this.opts.credentials ?? grpc.credentials.createInsecure(),
+      grpcChannelOptions(),
+    );
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${this.opts.token}`);
+    const call = (
+      this.client as unknown as { attach(md: grpc.Metadata): grpc.ClientDuplexStream<DaemonMessage, Buffer> }
+    ).attach(metadata);
+    this.call = call;
+    let ended = false;
+    const onEnd = (why: string) => {
+      if (ended) return;
+      ended = true;
+      if (this.call === call) {
+        this.call = null;
+        this.connected = false;
+        this.blocked = false;
+      }
+      if (!this.stopping) {
+        this.diag(
+          `connection to the flow at ${this.opts.flowAddress} ended (${why}); reconnecting in ${this.backoffMs} ms`,
+        );
+        this.scheduleReconnect();
+      }
+    };
+    call.on('data', (bytes: Buffer) => {
+      try {
+        this.handle(decodeFlowMessage(bytes));
+      } catch (err) {
+        this.diag(`rejected a message from the flow: ${(err as Error).message}`);
+        call.cancel();
+      }
+    });
+    call.on('error', (err: grpc.ServiceError) => {
+      if (err.code === grpc.status.UNAUTHENTICATED) {
+        this.diag(`the flow refused our token (${err.details}). Check LIGHTNING_TOKEN.`);
+      }
+      onEnd(`${grpc.status[err.code] ?? err.code}: ${err.details}`);
+    });
+    call.on('end', () => onEnd('stream ended'));
+    call.on('close', () => onEnd('stream closed'));
+    call.write(
+      create(DaemonMessageSchema, {
+        kind: {
+          case: 'hello',
+          value: {
+            protocolVersion: PROTOCOL_VERSION,
+            work: this.work.name,
+            instanceId: this.instanceId,
+            epoch: BigInt(this.epoch),
+            pid: process.pid,
+            hostname: hostname(),
+          },
+        },
+      }),
+    );
+  }
+  protected scheduleReconnect(): void {
+    if (this.reconnectTimer || this.stopping) return;
+    const jitter = 0.8 + Math.random() * 0.4;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, this.backoffMs * jitter);
+    this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 5000, this.backoffMs * 2);
+  }
+  protected send(kind: MessageInitShape<typeof DaemonMessageSchema>['kind']): void {
+    if (!this.call || !this.connected) return;
+    this.call.write(create(DaemonMessageSchema, { kind }));
+  }
+  protected handle(message: FlowMessage): void {
+    const kind = message.kind;
+    switch (kind.case) {
+      case 'welcome': {
+        const epoch = Number(kind.value.epoch);
+        if (epoch !== this.epoch) {
+          // A new registration: the flow's copy of our state is the truth to start from.
+          this.epoch = epoch;
+          this.seq = 0;
+          this.appliedFlowSeq = 0;
+          const vars = parseStateJson(kind.value.stateJson || '{}', 'welcome state');
+          if (typeof vars === 'object' && vars !== null && !Array.isArray(vars)) {
+            this.vars = vars as Record<string, JsonValue>;
+            this.bindState();
+          }
+        }
+        this.connected = true;
+        this.backoffMs = Math.min(100, this.opts.maxBackoffMs ?? 100);
+        this.pendingOps = [];
+        this.sendSnapshot();
+        this.flushLogs();
+        return;
+      }
+      case 'run':
+        this.startCall(kind.value);
+        return;
+      case 'stop':
+        void this.stopCurrent(
+          new CallFailure('stopped', kind.value.reason || 'stopped by the flow', { stopped: true }),
+          kind.value.graceMs || undefined,
+        );
+        return;
+      case 'delta':
+        this.applyFlowRequest(Number(kind.value.epoch), Number(kind.value.seq), opsFromWire(kind.value.ops));
+        return;
+      case 'snapshotRequest':
+        this.pendingOps = [];
+        this.sendSnapshot();
+        return;
+      case 'shutdown':
+        void this.shutdown(kind.value.reason || 'the app is shutting down', kind.value.graceMs || undefined);
+        return;
+      case 'ack':
+        return;
+      default:
+        throw new DaemonError(GrpcCode.INVALID_ARGUMENT, 'empty or unknown flow message');
+    }
+  }
+  /**
+   * A write request of the flow: applied once, in seq order (a request resent after a
+   * reconnect is skipped), and recorded among the work's own changes so both copies share
+   * one order.
+   */
+  protected applyFlowRequest(epoch: number, seq: number, ops: PatchOperation[]): void {
+    if (epoch !== this.epoch || seq <= this.appliedFlowSeq) return;
+    if (seq !== this.appliedFlowSeq + 1) {
+      // The flow resends every unconfirmed request in order after a reconnect; wait for it.
+      this.diag(`flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; ignored until resent`);
+      return;
+    }
+    flushPendingArrays(); // the work's own array mutations come first
+    try {
+      applyPatch(this.vars, captureOps(ops));
+      for (const op of ops) this.recordOp(op);
+    } catch (err) {
+      this.log(LogChunk_Stream.DAEMON, [
+        `a state write from the flow was refused, the work's newer state did not allow it: ${(err as Error).message}`,
+      ]);
+    }
+    this.appliedFlowSeq = seq;
+    this.flowSeqDue = true;
+    this.scheduleFlush();
+  }
+  protected sendSnapshot(): void {
+    this.send({
+      case: 'snapshot',
+      value: {
+        work: this.work.name,
+        epoch: BigInt(this.epoch),
+        seq: BigInt(++this.seq),
+        stateJson: JSON.stringify(this.vars),
+        status: this.statusMessage(),
+        appliedFlowSeq: BigInt(this.appliedFlowSeq),
+      },
+    });
+    this.flowSeqDue = false;
+    if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
+  }
+  protected bindState(): void {
+    const state = recordingView(this.vars, '', (op) => this.recordOp(op), `${this.opts.workName}.state`);
+    const status = readonlyView<WorkStatus>(this.status, `${this.opts.workName}.status`);
+    this.work[BINDING] = {
+      state,
+      status,
+      run: () => {
+        throw new Error(`${this.work.name}.run() is called by the flow, not from inside a work`);
+      },
+      stop: () => {
+        throw new Error(
+          `${this.work.name}.stop() is called by the flow; to end a call from inside, return or throw`,
+        );
+      },
+    };
+  }
+  /**
+   * Every other component of the app is owned elsewhere (ADR 0013): touching it from inside
+   * this work fails at once, naming the owner and the way to pass data instead.
+   */
+  private bindOthers(): void {
+    const me = this.work.name;
+    const refuse = (name: string, what: string, owner = `${name}'s own daemon`): never => {
+      throw new Error(
+        `${name}.${what} is not reachable from inside ${me}: it is owned by ${owner} (ADR 0013). ` +
+          `A work reads and writes only this.state; pass values to it through run() arguments, or let the flow read ${me}.state and write ${name}.state.`,
+      );
+    };
+    for (const w of this.opts.app.works()) {
+      if (w === this.work) continue;
+      w[BINDING] = {
+        get state(): object {
+          return refuse(w.name, 'state');
+        },
+        get status(): WorkStatus {
+          return refuse(w.name, 'status');
+        },
+        run: () => refuse(w.name, 'run()'),
+        stop: () => refuse(w.name, 'stop()'),
+      };
+    }
+    for (const f of this.opts.app.flows()) {
+      f[BINDING] = {
+        get state(): object {
+          return refuse(f.name, 'state', "the flow's event loop");
+        },
+        stopApp: () => refuse(f.name, 'stopApp()', "the flow's event loop"),
+        failApp: () => refuse(f.name, 'failApp()', "the flow's event loop"),
+      };
+    }
+  }
+
+  protected recordOp(op: PatchOperation): void {
+    if (!this.connected) return; // resynced by the snapshot after reconnecting
+    // A write that overwrites the previous pending one (`count++` in a loop) replaces it:
+    // only the newest value travels. Valid for consecutive ops on the same path only.
+    const last = this.pendingOps[this.pendingOps.length - 1];
+    if (
+      last &&
+      op.op === 'replace' &&
+      last.path === op.path &&
+      (last.op === 'replace' || last.op === 'add') &&
+      !op.path.endsWith('/-')
+    ) {
+      this.pendingOps[this.pendingOps.length - 1] = { op: last.op, path: op.path, value: op.value! };
+      this.coalesced++;
+    } else {
+      this.pendingOps.push(op);
+    }
+    this.scheduleFlush();
+  }
+  protected scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushOps());
+    }
+  }
+  /**
+   * Sends the pending ops as one delta. Back-pressure: while the stream's buffer is full
+   * (write() returned false) ops keep accumulating (and coalescing) until it drains, so a
+   * work that changes state faster than the flow applies it sends fewer, larger deltas
+   * instead of growing an unbounded backlog. `force` (before a status) ignores it, to keep
+   * the order of state and status.
+   */
+  protected flushOps(force = false): void {
+    this.flushScheduled = false;
+    flushPendingArrays();
+    if ((this.pendingOps.length === 0 && !this.flowSeqDue) || !this.connected || !this.call) return;
+    if (this.blocked && !force) return;
+    const ops = this.pendingOps;
+    this.pendingOps = [];
+    this.flowSeqDue = false;
+    const call = this.call;
+    const ok = call.write(
+      create(DaemonMessageSchema, {
+        kind: {
+          case: 'delta',
+          value: {
+            work: this.work.name,
+            epoch: BigInt(this.epoch),
+            seq: BigInt(++this.seq),
+            ops: opsToWire(ops),
+            appliedFlowSeq: BigInt(this.appliedFlowSeq),
+          },
+        },
+      }),
+    );
+    this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
+    if (!ok && !this.blocked) {
+      this.blocked = true;
+      call.once('drain', () => {
+        this.blocked = false;
+        if (this.call === call) this.flushOps();
+      });
+    }
+  }
+  protected statusMessage(): MessageInitShape<typeof StatusSchema> {
+    const s = this.status;
+    return {
+      work: this.work.name,
+      epoch: BigInt(this.epoch),
+      seq: BigInt(this.seq),
+      phase: phaseToWire(s.phase),
+      callHash: s.callHash ?? '',
+      timestampMs: BigInt(s.updatedAt),
+      ...(s.exitCode === null ? {} : { exitCode: s.exitCode }),
+      reason: s.reason ?? '',
+      message: s.message ?? '',
+      url: s.url ?? '',
+    };
+  }
+  protected setStatus(patch: Partial<WorkStatus>): void {
+    Object.assign(this.status, patch, { updatedAt: Date.now() });
+    this.flushLogs();
+    this.flushOps(true);
+    if (!this.connected) return;
+    ++this.seq;
+    this.send({ case: 'status', value: this.statusMessage() });
+  }
+  protected log(stream: LogChunk_Stream, lines: string[]): void {
+    if (this.bufferedLogLines + lines.length > MAX_BUFFERED_LOG_LINES) {
+      // Disconnected for long: keep the newest lines, say that some were dropped.
+      this.logBuffer = [
+        { stream: LogChunk_Stream.DAEMON, lines: ['[log lines dropped while the flow was unreachable]'] },
+      ];
+      this.bufferedLogLines = 1;
+    }
+    this.logBuffer.push({ stream, lines });
+    this.bufferedLogLines += lines.length;
+    if (!this.logFlushScheduled) {
+      this.logFlushScheduled = true;
+      setImmediate(() => this.flushLogs());
+    }
+  }
+  protected flushLogs(): void {
+    this.logFlushScheduled = false;
+    if (!this.connected || this.logBuffer.length === 0) return;
+    const now = BigInt(Date.now());
+    for (const chunk of this.logBuffer) {
+      this.send({
+        case: 'log',
+        value: { work: this.work.name, stream: chunk.stream, lines: chunk.lines, timestampMs: now },
+      });
+    }
+    this.logBuffer = [];
+    this.bufferedLogLines = 0;
+  }
+
+  constructor(opts: WorkDaemonOptions) {
+    this.opts = opts;
+    this.backoffMs = Math.min(100, opts.maxBackoffMs ?? 100);
+    this.diag = opts.diagnostics ?? ((line) => process.stderr.write(`[daemon ${opts.workName}] ${line}\n`));
+    const found = opts.app.find(opts.workName);
+    if (!found || !Work.isWork(found)) {
+      throw new DaemonError(
+        GrpcCode.NOT_FOUND,
+        `app ${opts.app.name} has no work named "${opts.workName}" (works: ${opts.app
+          .works()
+          .map((w) => w.name)
+          .join(', ')})`,
+      );
+    }
+    this.work = found;
+    this.workDir = opts.workDir ?? join(opts.appDir, '.lightning', 'works', found.name);
+    this.vars = toStateValue(found.initialState, '') as Record<string, JsonValue>;
+    this.bindState();
+    this.bindOthers();
+  }
+
+  /** Runs (or keeps running) the call the flow sent. */
+  protected abstract startCall(run: Run): void;
+  /** Stops the current call, if any. */
+  protected abstract stopCurrent(reason: CallFailure, graceMs?: number): Promise<void>;
+  /** Stops everything and resolves `exited`. */
+  abstract shutdown(reason: string, graceMs?: number): Promise<void>;
+}
