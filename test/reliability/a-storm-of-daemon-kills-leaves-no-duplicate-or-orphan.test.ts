@@ -92,6 +92,12 @@ describe('a storm of daemon kills', () => {
         60_000,
         `${w} running`,
       );
+      const last = runsAtLastKill.get(w)!;
+      await eventually(
+        async () => (await jobRuns(app.dir, `-${w}`)).length,
+        (n) => n > last,
+        60_000,
+      );
     }
     let overlaps = 0;
     let instances = 0;
