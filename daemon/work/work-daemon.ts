@@ -28,7 +28,7 @@ import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
-import { SCRIPT_RUNNER, type ScriptWork } from '../../constructs/script-work.ts';
+import { SCRIPT_RUNNER, ScriptWork } from '../../constructs/script-work.ts';
 import { Work, type WorkContext } from '../../constructs/work.ts';
 import { initialStatus, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
 import {
@@ -61,7 +61,7 @@ import {
 } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
-import { resolvePathArgs, runScript } from './script-runner.ts';
+import { probePort, resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
 
 export interface WorkDaemonOptions {
@@ -116,6 +116,8 @@ export class WorkDaemon {
   readonly work: Work;
   private readonly opts: WorkDaemonOptions;
   private readonly instanceId = randomUUID();
+  /** The address in this work's `url` (WorkDaemonOptions.advertiseHost). */
+  private readonly urlHost: string;
   private readonly stateToken = randomBytes(24).toString('hex');
   private readonly workDir: string;
   private readonly diag: (line: string) => void;
@@ -151,6 +153,7 @@ export class WorkDaemon {
 
   constructor(opts: WorkDaemonOptions) {
     this.opts = opts;
+    this.urlHost = opts.advertiseHost ?? '127.0.0.1';
     this.backoffMs = Math.min(100, opts.maxBackoffMs ?? 100);
     this.diag = opts.diagnostics ?? ((line) => process.stderr.write(`[daemon ${opts.workName}] ${line}\n`));
     const found = opts.app.find(opts.workName);
@@ -184,7 +187,7 @@ export class WorkDaemon {
         onLines: (stream, lines) =>
           this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
         onUrl: (url) => this.setStatus({ url }),
-        urlHost: opts.advertiseHost ?? '127.0.0.1',
+        urlHost: this.urlHost,
       });
   }
 
@@ -633,6 +636,12 @@ export class WorkDaemon {
         );
       }
       this.setStatus({ phase: 'running', startedAt: Date.now() });
+      // A TypeScript Work that serves its port gets a url as a ScriptWork does (the script
+      // runner probes those): once the port answers at the address other machines use.
+      const probe =
+        port !== undefined && !(work instanceof ScriptWork)
+          ? probePort(this.urlHost, port, { onUrl: (url) => this.setStatus({ url }) }, controller.signal)
+          : undefined;
       try {
         await work.execute(resolvedArgs as never, ctx);
       } catch (err) {
@@ -640,6 +649,8 @@ export class WorkDaemon {
           throw controller.signal.reason;
         if (err instanceof CallFailure) throw err;
         throw new CallFailure('user_exception', (err as Error)?.stack ?? String(err), { cause: err });
+      } finally {
+        probe?.cancel();
       }
       if (controller.signal.aborted) throw controller.signal.reason;
       if (timeout) clearTimeout(timeout);
@@ -741,6 +752,9 @@ export class WorkDaemon {
     if (port !== undefined) {
       env.PORT = String(port);
       env.LIGHTNING_PORT = String(port);
+      // The host other machines reach this work's servers at (its url names it): a Work that
+      // publishes its own URL builds it from this, never from the bind address LIGHTNING_HOST.
+      env.LIGHTNING_ADVERTISE_HOST = this.urlHost;
     }
     const workDir = this.workDir;
     const log = (line: string) => this.log(LogChunk_Stream.DAEMON, [line]);
