@@ -289,7 +289,12 @@ function signalPid(pid: number, sig: NodeJS.Signals): void {
  * published only once it answers at the address others will use (a server bound to
  * loopback on a cloud VM never gets a URL, rather than one nobody can reach).
  */
-function probePort(host: string, port: number, hooks: ScriptHooks, signal: AbortSignal): { cancel(): void } {
+export function probePort(
+  host: string,
+  port: number,
+  hooks: Pick<ScriptHooks, 'onUrl'>,
+  signal: AbortSignal,
+): { cancel(): void } {
   let cancelled = false;
   let timer: NodeJS.Timeout | undefined;
   let delay = 50;

@@ -6,7 +6,7 @@ import type { LightningApp } from '../../constructs/app.ts';
 import type { Drive, TransferProgress } from '../../constructs/drive.ts';
 import type { JsonObject } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
-import { SCRIPT_RUNNER, type ScriptWork } from '../../constructs/script-work.ts';
+import { SCRIPT_RUNNER, ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
 import type { WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
@@ -22,7 +22,7 @@ import {
 } from '../state/json-patch.ts';
 import { CallFailure } from './call-failure.ts';
 import { DaemonLink } from './daemon-link.ts';
-import { resolvePathArgs, runScript } from './script-runner.ts';
+import { probePort, resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
 
 export interface WorkDaemonOptions {
@@ -81,8 +81,12 @@ export class WorkDaemon extends DaemonLink {
   /** Resolves with the process exit code once the daemon has shut down. */
   readonly exited: Promise<number>;
 
+  /** The address in this work's `url` (WorkDaemonOptions.advertiseHost). */
+  private readonly urlHost: string;
+
   constructor(opts: WorkDaemonOptions) {
     super(opts);
+    this.urlHost = opts.advertiseHost ?? '127.0.0.1';
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
     });
@@ -100,7 +104,7 @@ export class WorkDaemon extends DaemonLink {
         onLines: (stream, lines) =>
           this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
         onUrl: (url) => this.setStatus({ url }),
-        urlHost: opts.advertiseHost ?? '127.0.0.1',
+        urlHost: this.urlHost,
       });
   }
 
@@ -221,6 +225,12 @@ export class WorkDaemon extends DaemonLink {
         );
       }
       this.setStatus({ phase: 'running', startedAt: Date.now() });
+      // A TypeScript Work that serves its port gets a url as a ScriptWork does (the script
+      // runner probes those): once the port answers at the address other machines use.
+      const probe =
+        port !== undefined && !(work instanceof ScriptWork)
+          ? probePort(this.urlHost, port, { onUrl: (url) => this.setStatus({ url }) }, controller.signal)
+          : undefined;
       try {
         await work.execute(resolvedArgs as never, ctx);
       } catch (err) {
@@ -228,6 +238,8 @@ export class WorkDaemon extends DaemonLink {
           throw controller.signal.reason;
         if (err instanceof CallFailure) throw err;
         throw new CallFailure('user_exception', (err as Error)?.stack ?? String(err), { cause: err });
+      } finally {
+        probe?.cancel();
       }
       if (controller.signal.aborted) throw controller.signal.reason;
       if (timeout) clearTimeout(timeout);
@@ -329,6 +341,9 @@ export class WorkDaemon extends DaemonLink {
     if (port !== undefined) {
       env.PORT = String(port);
       env.LIGHTNING_PORT = String(port);
+      // The host other machines reach this work's servers at (its url names it): a Work that
+      // publishes its own URL builds it from this, never from the bind address LIGHTNING_HOST.
+      env.LIGHTNING_ADVERTISE_HOST = this.urlHost;
     }
     const workDir = this.workDir;
     const log = (line: string) => this.log(LogChunk_Stream.DAEMON, [line]);

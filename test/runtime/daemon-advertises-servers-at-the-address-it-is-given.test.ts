@@ -14,8 +14,22 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-const APP = `import { Flow, LightningApp, ScriptWork } from '@api';
+const APP = `import { createServer } from 'node:http';
+import { Flow, LightningApp, ScriptWork, Work } from '@api';
+/** A TypeScript Work serving its port, publishing its URL from the advertised host. */
+class Endpoint extends Work {
+  constructor(scope, id) { super(scope, id, { state: { url: null }, parallel: true }); }
+  get servesPort() { return 'auto'; }
+  async execute(_a, ctx) {
+    const srv = createServer((_q, r) => r.end('ok'));
+    await new Promise((res) => srv.listen(ctx.port, ctx.env.LIGHTNING_HOST ?? '127.0.0.1', res));
+    this.state.url = 'http://' + ctx.env.LIGHTNING_ADVERTISE_HOST + ':' + ctx.port;
+    await new Promise((res) => ctx.signal.addEventListener('abort', res, { once: true }));
+    srv.close();
+  }
+}
 class Root extends Flow {
+  ep = new Endpoint(this, 'ep');
   http = new ScriptWork(this, 'http', {
     command: ['python3', '-m', 'http.server'],
     args: (_a, ctx) => ['--bind', ctx.env.LIGHTNING_HOST ?? '127.0.0.1', String(ctx.port)],
@@ -23,7 +37,7 @@ class Root extends Flow {
     parallel: true,
   });
   constructor(scope) { super(scope, 'root'); }
-  run() { this.http.run({}); }
+  run() { this.http.run({}); this.ep.run({}); }
 }
 const app = new LightningApp({ name: 'adv' });
 new Root(app);
@@ -55,21 +69,31 @@ async function until(output: () => string, re: RegExp, what: string): Promise<Re
   throw new Error(`${what} not within 60 s:\n${output()}`);
 }
 
-async function urlOf(daemonArgs: string[]): Promise<string> {
+/** The urls the flow records for the ScriptWork and the TypeScript Work. */
+async function urlsOf(daemonArgs: string[]): Promise<{ http: string; ep: string }> {
   const dir = await writeApp({ 'app.ts': APP });
   const flow = start(['flow', `${dir}/app.ts`, '--listen', '127.0.0.1:0'], {});
   const port = (await until(flow.output, /listening on 127\.0\.0\.1:(\d+)/, 'the flow'))[1]!;
-  // The work's servers bind every interface, as on a work VM (vm-boot.mjs sets LIGHTNING_HOST).
-  start(['daemon', `${dir}/app.ts`, '--work', 'root.http', '--flow', `127.0.0.1:${port}`, ...daemonArgs], {
-    LIGHTNING_HOST: '0.0.0.0',
-  });
-  return (await until(flow.output, /root\.http\s+│ ● running\s+(http:\/\/\S+)/, "the work's url"))[1]!;
+  // The works' servers bind every interface, as on a work VM (vm-boot.mjs sets LIGHTNING_HOST).
+  for (const work of ['root.http', 'root.ep'])
+    start(['daemon', `${dir}/app.ts`, '--work', work, '--flow', `127.0.0.1:${port}`, ...daemonArgs], {
+      LIGHTNING_HOST: '0.0.0.0',
+    });
+  const url = async (w: string) =>
+    (
+      await until(flow.output, new RegExp(`root\\.${w}\\s+│ ● running\\s+(http://\\S+)`), `the url of ${w}`)
+    )[1]!;
+  return { http: await url('http'), ep: await url('ep') };
 }
 
 describe('the url a work advertises', () => {
-  it('is http://<--advertise-host>:<port>, and loopback without it', async () => {
-    expect(await urlOf(['--advertise-host', '127.0.0.2'])).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
-    expect(await urlOf([])).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  it('is http://<--advertise-host>:<port> for script and TypeScript works, and loopback without it', async () => {
+    const given = await urlsOf(['--advertise-host', '127.0.0.2']);
+    expect(given.http).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+    expect(given.ep).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+    const plain = await urlsOf([]);
+    expect(plain.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(plain.ep).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it('refuses a value that is not an address, saying what to pass', async () => {
