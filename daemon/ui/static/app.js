@@ -13,6 +13,8 @@ const model = {
   axes: {},
   /** every work's runs (calls), oldest first */
   runs: [],
+  /** the app's tab layout (names, order, landing, work pages), or null for the default tabs */
+  layout: null,
   /** all log entries, oldest first: {work, stream, t, line} */
   logs: [],
 };
@@ -71,6 +73,7 @@ function connect() {
     model.history = d.history;
     model.axes = d.axes;
     model.runs = d.runs;
+    model.layout = d.layout;
     model.logs = [];
     for (const [work, lines] of Object.entries(d.logs))
       for (const l of lines) model.logs.push({ work, ...l });
@@ -80,6 +83,7 @@ function connect() {
     const last = d.notices[d.notices.length - 1];
     if (last) showNotice(last.message);
     renderAll();
+    applyLayout();
     renderLogs(true);
     if (d.ended) {
       source.close();
@@ -197,7 +201,7 @@ function renderWorks() {
                 type: 'button',
                 class: 'link',
                 text: 'open tab',
-                onclick: () => selectTab(`tab-w-${name}`),
+                onclick: () => selectTab(tabOfWork(name)),
               })
             : null,
           s.url
@@ -225,68 +229,122 @@ async function stopWork(name, button) {
   }
 }
 
+// ---------- layout (the app's configureLayout(), constructs/layout.ts) ----------
+
+const VIEW_TABS = { overview: 'tab-overview', runs: 'tab-runs', state: 'tab-state', logs: 'tab-logs' };
+/** The tab to open once it exists (a landing work tab appears when its server answers). */
+let landingPending = null;
+let laidOut = false;
+
+const layoutTabId = (t, i) => (t.view ? VIEW_TABS[t.view] : `tab-l-${i}`);
+
+/** Work tabs: the layout's, then one for each work server the layout does not name. */
+function frameTabs() {
+  const out = [];
+  const named = new Set();
+  (model.layout?.tabs ?? []).forEach((t, i) => {
+    if (!t.work) return;
+    out.push({ id: layoutTabId(t, i), panel: `panel-l-${i}`, name: t.name, work: t.work, path: t.path });
+    named.add(t.work);
+  });
+  for (const w of works()) {
+    if (!named.has(w))
+      out.push({ id: `tab-w-${w}`, panel: `panel-w-${w}`, name: shortName(w), work: w, path: '/' });
+  }
+  return out;
+}
+
+/** Names the built-in views as the layout says and picks the landing tab (first hello only). */
+function applyLayout() {
+  if (laidOut || !model.layout) return;
+  laidOut = true;
+  model.layout.tabs.forEach((t) => {
+    if (t.view) $(VIEW_TABS[t.view]).textContent = t.name;
+  });
+  const i = model.layout.tabs.findIndex((t) => t.name === model.layout.landing);
+  if (i >= 0) landingPending = layoutTabId(model.layout.tabs[i], i);
+  orderTabs();
+}
+
+/** The layout's tabs first, in its order; the others keep their order after them. */
+function orderTabs() {
+  if (!model.layout) return;
+  const box = $('tabs');
+  const named = model.layout.tabs.map((t, i) => document.getElementById(layoutTabId(t, i))).filter(Boolean);
+  const rest = [...box.children].filter((c) => !named.includes(c));
+  box.replaceChildren(...named, ...rest);
+  if (landingPending && document.getElementById(landingPending)) {
+    const id = landingPending;
+    landingPending = null;
+    selectTab(id, false);
+  }
+}
+
+const tabOfWork = (work) => frameTabs().find((t) => t.work === work)?.id;
+
 // ---------- work tabs (iframes through the proxy) ----------
 
 function renderWorkTabs() {
   const tabs = $('tabs');
   const panels = $('work-panels');
-  for (const name of works()) {
-    const url = model.state[name].status.url;
-    const tabId = `tab-w-${name}`;
-    let tab = document.getElementById(tabId);
+  let added = false;
+  for (const t of frameTabs()) {
+    const url = model.state[t.work]?.status?.url;
+    let tab = document.getElementById(t.id);
     if (url && !tab) {
       tab = el('button', {
         role: 'tab',
-        id: tabId,
-        'aria-controls': `panel-w-${name}`,
+        id: t.id,
+        'aria-controls': t.panel,
         'aria-selected': 'false',
         tabindex: '-1',
         class: 'work-tab',
-        title: `${name}: its server, through /w/${name}/`,
+        title: `${t.work}: its server${t.path === '/' ? '' : ` at ${t.path}`}`,
       });
-      tab.append(el('span', { class: 'tab-icon', 'aria-hidden': 'true', text: '◧' }), shortName(name));
+      tab.append(el('span', { class: 'tab-icon', 'aria-hidden': 'true', text: '◧' }), t.name);
       tabs.append(tab);
-      const src = `/w/${encodeURIComponent(name)}/`;
+      added = true;
+      const src = `/w/${encodeURIComponent(t.work)}${t.path}`;
+      const frame = el('iframe', {
+        title: `${t.name}: ${t.work} server`,
+        'data-frame': t.work,
+        'data-src': src,
+      });
       panels.append(
         el(
           'section',
-          {
-            id: `panel-w-${name}`,
-            role: 'tabpanel',
-            'aria-labelledby': tabId,
-            class: 'frame-panel',
-            hidden: true,
-          },
+          { id: t.panel, role: 'tabpanel', 'aria-labelledby': t.id, class: 'frame-panel', hidden: true },
           el(
             'div',
             { class: 'frame-bar' },
-            el('span', { text: `${name} · ${url}` }),
+            el('span', { text: `${t.work}${t.path === '/' ? '' : t.path} · ${url}` }),
             el('button', {
               type: 'button',
               text: 'Reload',
               onclick: () => {
-                const f = document.querySelector(`[data-frame="${CSS.escape(name)}"]`);
-                if (f) f.src = src;
+                frame.src = src;
               },
             }),
             el('a', { href: src, target: '_blank', rel: 'noopener', text: 'Open in a new window ↗' }),
           ),
-          el('iframe', { title: `${name} server`, 'data-frame': name, 'data-src': src }),
+          frame,
         ),
       );
     } else if (!url && tab) {
       if (tab.getAttribute('aria-selected') === 'true') selectTab('tab-overview');
       tab.remove();
-      document.getElementById(`panel-w-${name}`)?.remove();
+      document.getElementById(t.panel)?.remove();
     }
   }
+  if (added) orderTabs();
 }
 
 // ---------- tabs ----------
 
-function selectTab(id) {
+function selectTab(id, byUser = true) {
   const tab = document.getElementById(id);
   if (!tab) return;
+  if (byUser) landingPending = null; // the person chose: a late landing tab must not jump in
   for (const t of document.querySelectorAll('[role=tab]')) {
     const on = t === tab;
     t.setAttribute('aria-selected', String(on));
@@ -299,7 +357,7 @@ function selectTab(id) {
   if (frame && !frame.getAttribute('src')) frame.src = frame.dataset.src;
   if (id === 'tab-logs') renderLogs(true);
   if (id === 'tab-overview') resizeCharts();
-  tab.focus();
+  if (byUser) tab.focus();
 }
 
 $('tabs').addEventListener('click', (e) => {
