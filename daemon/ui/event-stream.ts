@@ -137,6 +137,12 @@ export class EventStream implements LoopObserver {
     this.record(this.loop.snapshot(), Date.now());
     // Pages learn that the app ended (and why) instead of reconnecting to nothing forever.
     void this.loop.done.then((end) => {
+      // The last state first (a coalesced snapshot may still be waiting): the page keeps it.
+      if (this.stateTimer) {
+        clearTimeout(this.stateTimer);
+        this.stateTimer = null;
+        this.sendState();
+      }
       this.ended = { exitCode: end.exitCode, message: end.message };
       this.broadcast('end', { t: Date.now(), ...this.ended });
     });

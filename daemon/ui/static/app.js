@@ -39,9 +39,11 @@ const shortName = (work) => work.replace(/^root\./, '');
 const fmt = (v) =>
   typeof v !== 'number'
     ? String(v)
-    : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3)
-      ? v.toExponential(3)
-      : String(+v.toFixed(4));
+    : Number.isInteger(v) && Math.abs(v) < 1e15
+      ? String(v)
+      : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3)
+        ? v.toExponential(3)
+        : String(+v.toFixed(4));
 
 // ---------- connection ----------
 
@@ -420,6 +422,8 @@ function chartData(key) {
     if (!runs.has(run)) runs.set(run, new Map());
     runs.get(run).set(xv, v); // the last value reported at a step wins
   }
+  // Run 0 of a work is its initial state before the first call: not a run to compare.
+  if (runs.size > 1) runs.delete(0);
   const ids = [...runs.keys()].sort((a, b) => a - b);
   const tables = ids.map((id) => {
     const m = runs.get(id);
@@ -541,7 +545,7 @@ function duration(ms) {
 function pairs(obj) {
   if (obj === null || typeof obj !== 'object') return obj === null ? '' : JSON.stringify(obj);
   return Object.entries(obj)
-    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v?.$path ? v.$path.key : JSON.stringify(v)}`)
     .join('  ');
 }
 
