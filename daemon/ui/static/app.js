@@ -589,6 +589,11 @@ function renderRuns() {
   body.replaceChildren(...rows);
 }
 
+// A running call's "so far" keeps counting while the Runs tab is open.
+setInterval(() => {
+  if (!$('panel-runs').hidden && model.runs.some((r) => r.startedAt && !r.endedAt)) renderRuns();
+}, 1000);
+
 // ---------- state (JSON views and the editor) ----------
 
 const rendered = new Map();
