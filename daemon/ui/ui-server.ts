@@ -68,6 +68,7 @@ export interface UiAddress {
 const STATIC_TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'charts.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
   'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
