@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { checkedId, componentName } from './component-name.ts';
 import { ProblemCollector } from './errors.ts';
 import type { StateShape } from './json.ts';
+import type { UiLayout } from './layout.ts';
 import { BINDING, type FlowBinding, notRunning } from './runtime-binding.ts';
 
 const FLOW_BRAND = Symbol.for('lightning-local.Flow');
@@ -80,6 +81,15 @@ export abstract class Flow<S extends StateShape = StateShape> extends Construct 
     const b = this[BINDING];
     if (!b) throw notRunning(`${this.name}.failApp()`);
     b.failApp(message);
+  }
+
+  /**
+   * The web UI's tabs: names, order, the landing tab, tabs at a sub-path of a work's server
+   * (see {@link UiLayout}). Read once from the root flow when the UI starts. @default none (the
+   * UI's default tabs)
+   */
+  configureLayout(): UiLayout | undefined {
+    return undefined;
   }
 
   /** One pass of orchestration. Synchronous; re-run by the loop on every state change. */

@@ -26,6 +26,14 @@ export {
 } from './errors.ts';
 export { Flow, type FlowProps } from './flow.ts';
 export type { JsonObject, JsonValue } from './json.ts';
+export {
+  type BuiltInView,
+  type LayoutTab,
+  type ResolvedLayout,
+  resolveLayout,
+  type UiLayout,
+  type WorkPage,
+} from './layout.ts';
 export { Path, Payload } from './path.ts';
 export type { RunOptions } from './runtime-binding.ts';
 export { type ArgvBuilder, type Fetched, ScriptWork, type ScriptWorkProps } from './script-work.ts';

@@ -10,6 +10,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
+import type { ResolvedLayout } from '../../constructs/layout.ts';
 import type { RunOptions } from '../../constructs/runtime-binding.ts';
 import { isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
 import type { EventLoop, LogStream, LoopObserver } from '../flow/event-loop.ts';
@@ -60,6 +61,8 @@ export interface EventStreamProps {
   readonly minStateIntervalMs?: number;
   /** Points kept per numeric series; older points are thinned out, not dropped. @default 2000 */
   readonly pointsPerSeries?: number;
+  /** The app's tab layout (constructs/layout.ts), sent to each page. @default the default tabs */
+  readonly layout?: ResolvedLayout | null;
 }
 
 /** Longest log line kept (a script printing a 10 MB line must not fill every browser). */
@@ -106,6 +109,7 @@ export class EventStream implements LoopObserver {
   private readonly logCapacity: number;
   private readonly minStateIntervalMs: number;
   private readonly pointsPerSeries: number;
+  private readonly layout: ResolvedLayout | null;
   private readonly logs = new Map<string, LogRing>();
   private readonly history = new Map<string, Point[]>();
   /** The progress key of each component whose state has one (see PROGRESS_KEYS). */
@@ -126,12 +130,19 @@ export class EventStream implements LoopObserver {
     this.logCapacity = props.logLinesPerWork ?? 2000;
     this.minStateIntervalMs = props.minStateIntervalMs ?? 100;
     this.pointsPerSeries = props.pointsPerSeries ?? 2000;
+    this.layout = props.layout ?? null;
     for (const w of this.loop.workNames()) this.logs.set(w, new LogRing(this.logCapacity));
     this.unsubscribe = this.loop.addObserver(this);
     this.watchCalls();
     this.record(this.loop.snapshot(), Date.now());
     // Pages learn that the app ended (and why) instead of reconnecting to nothing forever.
     void this.loop.done.then((end) => {
+      // The last state first (a coalesced snapshot may still be waiting): the page keeps it.
+      if (this.stateTimer) {
+        clearTimeout(this.stateTimer);
+        this.stateTimer = null;
+        this.sendState();
+      }
       this.ended = { exitCode: end.exitCode, message: end.message };
       this.broadcast('end', { t: Date.now(), ...this.ended });
     });
@@ -246,6 +257,7 @@ export class EventStream implements LoopObserver {
     this.write(res, 'hello', {
       app: this.loop.app.name,
       t: Date.now(),
+      layout: this.layout,
       state: this.loop.snapshot(),
       history: this.historySnapshot(),
       axes: this.progressAxes(),

@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
 import { EventStream } from './event-stream.ts';
@@ -68,6 +69,7 @@ export interface UiAddress {
 const STATIC_TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'charts.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
   'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
@@ -140,6 +142,8 @@ export class UiServer {
     this.log = props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`));
     this.events = new EventStream({
       loop: this.loop,
+      // Checked here, before the server listens: a wrong layout is a clear error at start.
+      layout: resolveLayout(this.loop.app),
       ...(props.logLinesPerWork ? { logLinesPerWork: props.logLinesPerWork } : {}),
     });
     this.server = createServer((req, res) => {

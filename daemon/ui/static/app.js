@@ -13,6 +13,8 @@ const model = {
   axes: {},
   /** every work's runs (calls), oldest first */
   runs: [],
+  /** the app's tab layout (names, order, landing, work pages), or null for the default tabs */
+  layout: null,
   /** all log entries, oldest first: {work, stream, t, line} */
   logs: [],
 };
@@ -37,9 +39,11 @@ const shortName = (work) => work.replace(/^root\./, '');
 const fmt = (v) =>
   typeof v !== 'number'
     ? String(v)
-    : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3)
-      ? v.toExponential(3)
-      : String(+v.toFixed(4));
+    : Number.isInteger(v) && Math.abs(v) < 1e15
+      ? String(v)
+      : Math.abs(v) >= 1e5 || (v !== 0 && Math.abs(v) < 1e-3)
+        ? v.toExponential(3)
+        : String(+v.toFixed(4));
 
 // ---------- connection ----------
 
@@ -71,6 +75,7 @@ function connect() {
     model.history = d.history;
     model.axes = d.axes;
     model.runs = d.runs;
+    model.layout = d.layout;
     model.logs = [];
     for (const [work, lines] of Object.entries(d.logs))
       for (const l of lines) model.logs.push({ work, ...l });
@@ -80,6 +85,7 @@ function connect() {
     const last = d.notices[d.notices.length - 1];
     if (last) showNotice(last.message);
     renderAll();
+    applyLayout();
     renderLogs(true);
     if (d.ended) {
       source.close();
@@ -197,7 +203,7 @@ function renderWorks() {
                 type: 'button',
                 class: 'link',
                 text: 'open tab',
-                onclick: () => selectTab(`tab-w-${name}`),
+                onclick: () => selectTab(tabOfWork(name)),
               })
             : null,
           s.url
@@ -225,68 +231,122 @@ async function stopWork(name, button) {
   }
 }
 
+// ---------- layout (the app's configureLayout(), constructs/layout.ts) ----------
+
+const VIEW_TABS = { overview: 'tab-overview', runs: 'tab-runs', state: 'tab-state', logs: 'tab-logs' };
+/** The tab to open once it exists (a landing work tab appears when its server answers). */
+let landingPending = null;
+let laidOut = false;
+
+const layoutTabId = (t, i) => (t.view ? VIEW_TABS[t.view] : `tab-l-${i}`);
+
+/** Work tabs: the layout's, then one for each work server the layout does not name. */
+function frameTabs() {
+  const out = [];
+  const named = new Set();
+  (model.layout?.tabs ?? []).forEach((t, i) => {
+    if (!t.work) return;
+    out.push({ id: layoutTabId(t, i), panel: `panel-l-${i}`, name: t.name, work: t.work, path: t.path });
+    named.add(t.work);
+  });
+  for (const w of works()) {
+    if (!named.has(w))
+      out.push({ id: `tab-w-${w}`, panel: `panel-w-${w}`, name: shortName(w), work: w, path: '/' });
+  }
+  return out;
+}
+
+/** Names the built-in views as the layout says and picks the landing tab (first hello only). */
+function applyLayout() {
+  if (laidOut || !model.layout) return;
+  laidOut = true;
+  model.layout.tabs.forEach((t) => {
+    if (t.view) $(VIEW_TABS[t.view]).textContent = t.name;
+  });
+  const i = model.layout.tabs.findIndex((t) => t.name === model.layout.landing);
+  if (i >= 0) landingPending = layoutTabId(model.layout.tabs[i], i);
+  orderTabs();
+}
+
+/** The layout's tabs first, in its order; the others keep their order after them. */
+function orderTabs() {
+  if (!model.layout) return;
+  const box = $('tabs');
+  const named = model.layout.tabs.map((t, i) => document.getElementById(layoutTabId(t, i))).filter(Boolean);
+  const rest = [...box.children].filter((c) => !named.includes(c));
+  box.replaceChildren(...named, ...rest);
+  if (landingPending && document.getElementById(landingPending)) {
+    const id = landingPending;
+    landingPending = null;
+    selectTab(id, false);
+  }
+}
+
+const tabOfWork = (work) => frameTabs().find((t) => t.work === work)?.id;
+
 // ---------- work tabs (iframes through the proxy) ----------
 
 function renderWorkTabs() {
   const tabs = $('tabs');
   const panels = $('work-panels');
-  for (const name of works()) {
-    const url = model.state[name].status.url;
-    const tabId = `tab-w-${name}`;
-    let tab = document.getElementById(tabId);
+  let added = false;
+  for (const t of frameTabs()) {
+    const url = model.state[t.work]?.status?.url;
+    let tab = document.getElementById(t.id);
     if (url && !tab) {
       tab = el('button', {
         role: 'tab',
-        id: tabId,
-        'aria-controls': `panel-w-${name}`,
+        id: t.id,
+        'aria-controls': t.panel,
         'aria-selected': 'false',
         tabindex: '-1',
         class: 'work-tab',
-        title: `${name}: its server, through /w/${name}/`,
+        title: `${t.work}: its server${t.path === '/' ? '' : ` at ${t.path}`}`,
       });
-      tab.append(el('span', { class: 'tab-icon', 'aria-hidden': 'true', text: '◧' }), shortName(name));
+      tab.append(el('span', { class: 'tab-icon', 'aria-hidden': 'true', text: '◧' }), t.name);
       tabs.append(tab);
-      const src = `/w/${encodeURIComponent(name)}/`;
+      added = true;
+      const src = `/w/${encodeURIComponent(t.work)}${t.path}`;
+      const frame = el('iframe', {
+        title: `${t.name}: ${t.work} server`,
+        'data-frame': t.work,
+        'data-src': src,
+      });
       panels.append(
         el(
           'section',
-          {
-            id: `panel-w-${name}`,
-            role: 'tabpanel',
-            'aria-labelledby': tabId,
-            class: 'frame-panel',
-            hidden: true,
-          },
+          { id: t.panel, role: 'tabpanel', 'aria-labelledby': t.id, class: 'frame-panel', hidden: true },
           el(
             'div',
             { class: 'frame-bar' },
-            el('span', { text: `${name} · ${url}` }),
+            el('span', { text: `${t.work}${t.path === '/' ? '' : t.path} · ${url}` }),
             el('button', {
               type: 'button',
               text: 'Reload',
               onclick: () => {
-                const f = document.querySelector(`[data-frame="${CSS.escape(name)}"]`);
-                if (f) f.src = src;
+                frame.src = src;
               },
             }),
             el('a', { href: src, target: '_blank', rel: 'noopener', text: 'Open in a new window ↗' }),
           ),
-          el('iframe', { title: `${name} server`, 'data-frame': name, 'data-src': src }),
+          frame,
         ),
       );
     } else if (!url && tab) {
       if (tab.getAttribute('aria-selected') === 'true') selectTab('tab-overview');
       tab.remove();
-      document.getElementById(`panel-w-${name}`)?.remove();
+      document.getElementById(t.panel)?.remove();
     }
   }
+  if (added) orderTabs();
 }
 
 // ---------- tabs ----------
 
-function selectTab(id) {
+function selectTab(id, byUser = true) {
   const tab = document.getElementById(id);
   if (!tab) return;
+  if (byUser) landingPending = null; // the person chose: a late landing tab must not jump in
   for (const t of document.querySelectorAll('[role=tab]')) {
     const on = t === tab;
     t.setAttribute('aria-selected', String(on));
@@ -299,7 +359,7 @@ function selectTab(id) {
   if (frame && !frame.getAttribute('src')) frame.src = frame.dataset.src;
   if (id === 'tab-logs') renderLogs(true);
   if (id === 'tab-overview') resizeCharts();
-  tab.focus();
+  if (byUser) tab.focus();
 }
 
 $('tabs').addEventListener('click', (e) => {
@@ -316,159 +376,6 @@ $('tabs').addEventListener('keydown', (e) => {
   selectTab(all[(next + all.length) % all.length].id);
 });
 
-// ---------- charts (uPlot, served from its npm package; see docs/adr/0018) ----------
-
-/** One colour per run number, so a run keeps its colour in every chart and on every update. */
-const RUN_COLORS = ['#4f46e5', '#db2777', '#0d9488', '#ea580c', '#7c3aed', '#0284c7', '#ca8a04', '#475569'];
-const runColor = (run) => RUN_COLORS[Math.max(0, run - 1) % RUN_COLORS.length];
-const STEP_INCREMENTS = [
-  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6,
-];
-/** series key -> {plot, signature}: a plot is rebuilt only when its runs or x axis change. */
-const plots = new Map();
-
-/**
- * Which series get a chart, in a stable order: the root flow first, then works in declaration
- * order (the state's order), paths alphabetically. The progress key itself (step) is the x
- * axis, not a chart, and a value that never changed is not worth one: it appears once it moves.
- */
-function chartKeys() {
-  const order = Object.keys(model.state);
-  return Object.keys(model.history)
-    .filter((k) => {
-      const [component, path] = splitKey(k);
-      if (model.axes[component] && path === `/${model.axes[component]}`) return false;
-      return model.history[k].length > 1;
-    })
-    .sort((a, b) => {
-      const [ca, pa] = splitKey(a);
-      const [cb, pb] = splitKey(b);
-      return order.indexOf(ca) - order.indexOf(cb) || pa.localeCompare(pb);
-    });
-}
-
-/**
- * A chart's data: one series per run, by step when the component's state has one, by wall
- * clock otherwise. Runs are joined on x (uPlot.join), so run 2 at step 10 sits above run 1
- * at step 10 instead of a line going back across the chart.
- */
-function chartData(key) {
-  const [component] = splitKey(key);
-  const byStep = Boolean(model.axes[component]);
-  const runs = new Map();
-  for (const [t, v, x, run] of model.history[key]) {
-    const xv = byStep ? x : t / 1000;
-    if (xv === null || xv === undefined) continue;
-    if (!runs.has(run)) runs.set(run, new Map());
-    runs.get(run).set(xv, v); // the last value reported at a step wins
-  }
-  const ids = [...runs.keys()].sort((a, b) => a - b);
-  const tables = ids.map((id) => {
-    const m = runs.get(id);
-    const xs = [...m.keys()].sort((a, b) => a - b);
-    return [xs, xs.map((x) => m.get(x))];
-  });
-  const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-  return { byStep, ids, data };
-}
-
-function chartWidth(card) {
-  return Math.max(280, (card.clientWidth || $('charts').clientWidth / 2 || 480) - 20);
-}
-
-function chartOptions(key, card, { byStep, ids }) {
-  const [component, path] = splitKey(key);
-  const axis = {
-    stroke: '#475569',
-    font: '12px system-ui, sans-serif',
-    grid: { stroke: '#eef0f3' },
-    ticks: { stroke: '#d0d5dd' },
-  };
-  return {
-    width: chartWidth(card),
-    height: 220,
-    scales: { x: { time: !byStep } },
-    axes: [
-      {
-        ...axis,
-        label: byStep ? model.axes[component] : undefined,
-        labelSize: 18,
-        labelFont: '12px system-ui, sans-serif',
-        // Steps and epochs are whole numbers: no tick at step 1.5.
-        ...(byStep ? { incrs: STEP_INCREMENTS } : {}),
-      },
-      { ...axis, size: 64, values: (_u, vals) => vals.map(fmt) },
-    ],
-    legend: { live: true },
-    cursor: { drag: { x: true, y: false } },
-    series: [
-      byStep
-        ? { label: model.axes[component], value: (_u, v) => (v === null ? '–' : fmt(v)) }
-        : { label: 'time' },
-      ...ids.map((id) => ({
-        label: id === 0 ? path.slice(1) : `run ${id}`,
-        stroke: runColor(id),
-        width: 2,
-        spanGaps: true,
-        value: (_u, v) => (v === null ? '–' : fmt(v)),
-      })),
-    ],
-  };
-}
-
-function renderCharts() {
-  const box = $('charts');
-  const keys = chartKeys();
-  if (keys.length === 0 || typeof uPlot === 'undefined') return;
-  box.querySelector('.empty')?.remove();
-  for (const key of keys) {
-    let card = box.querySelector(`[data-series="${CSS.escape(key)}"]`);
-    if (!card) {
-      const [component, path] = splitKey(key);
-      card = el(
-        'figure',
-        { class: 'chart', 'data-series': key },
-        el(
-          'figcaption',
-          {},
-          el('span', { class: 'chart-title', text: path.slice(1).replaceAll('/', '.') }),
-          el('span', { class: 'chart-comp', text: shortName(component) }),
-          el('span', { class: 'chart-value' }),
-        ),
-        el('div', { class: 'chart-plot' }),
-      );
-    }
-    box.append(card); // (re)appending keeps the cards in chartKeys() order
-    const points = model.history[key];
-    card.querySelector('.chart-value').textContent = fmt(points[points.length - 1][1]);
-    const chart = chartData(key);
-    const signature = `${chart.byStep}|${chart.ids.join(',')}`;
-    const known = plots.get(key);
-    if (known && known.signature === signature) {
-      known.plot.setData(chart.data);
-    } else {
-      known?.plot.destroy();
-      const plot = new uPlot(chartOptions(key, card, chart), chart.data, card.querySelector('.chart-plot'));
-      plots.set(key, { plot, signature });
-    }
-    card.dataset.runs = chart.ids.join(',');
-    card.dataset.axis = chart.byStep ? model.axes[splitKey(key)[0]] : 'time';
-  }
-}
-
-function resizeCharts() {
-  for (const [key, { plot }] of plots) {
-    const card = $('charts').querySelector(`[data-series="${CSS.escape(key)}"]`);
-    if (card?.clientWidth) plot.setSize({ width: chartWidth(card), height: 220 });
-  }
-}
-window.addEventListener('resize', resizeCharts);
-
-function splitKey(key) {
-  const i = key.indexOf(':');
-  return [key.slice(0, i), key.slice(i + 1)];
-}
-
 // ---------- runs ----------
 
 function duration(ms) {
@@ -483,7 +390,7 @@ function duration(ms) {
 function pairs(obj) {
   if (obj === null || typeof obj !== 'object') return obj === null ? '' : JSON.stringify(obj);
   return Object.entries(obj)
-    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'number' ? fmt(v) : v?.$path ? v.$path.key : JSON.stringify(v)}`)
     .join('  ');
 }
 
@@ -526,6 +433,11 @@ function renderRuns() {
   });
   body.replaceChildren(...rows);
 }
+
+// A running call's "so far" keeps counting while the Runs tab is open.
+setInterval(() => {
+  if (!$('panel-runs').hidden && model.runs.some((r) => r.startedAt && !r.endedAt)) renderRuns();
+}, 1000);
 
 // ---------- state (JSON views and the editor) ----------
 
