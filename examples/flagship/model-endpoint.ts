@@ -34,8 +34,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 
 /**
  * A reverse proxy on a port of its own that never restarts while the app runs, so its URL
- * is stable. The Work runtime sets `url` only for ScriptWorks (when their port answers), so
- * this TypeScript Work reports its URL in `state.url` instead.
+ * is stable. It also reports its URL in `state.url`, built from the address other machines
+ * reach it at (`LIGHTNING_ADVERTISE_HOST`: the VM's internal IP in the cloud), never from the
+ * bind address (`LIGHTNING_HOST`, 0.0.0.0 on a work VM).
  */
 export class ModelEndpoint extends Work<ModelEndpointState, Record<string, never>> {
   constructor(scope: Construct, id: string) {
@@ -60,7 +61,7 @@ export class ModelEndpoint extends Work<ModelEndpointState, Record<string, never
     });
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : ctx.port;
-    this.state.url = `http://${host}:${port}`;
+    this.state.url = `http://${ctx.env.LIGHTNING_ADVERTISE_HOST ?? host}:${port}`;
     ctx.log(`model endpoint listening on ${this.state.url} (POST /predict goes to the live model server)`);
     // Serve until the flow stops this call or the app ends.
     await new Promise<void>((resolve) => {
