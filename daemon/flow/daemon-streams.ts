@@ -21,20 +21,8 @@ import {
 import { opsFromWire, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
 import { phaseFromWire } from '../protocol/status-codec.ts';
 import { parseStateJson } from '../state/json-patch.ts';
-import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
-
-export type {
-  AppEnd,
-  DaemonHost,
-  DaemonSession,
-  EventLoopOptions,
-  LogStream,
-  LoopObserver,
-} from './loop-types.ts';
-
-const _MAX_PASSES = 100;
-
 import { LoopCore } from './loop-core.ts';
+import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
 
 export abstract class DaemonStreams extends LoopCore {
   /** A daemon's stream ended; if it stays gone while a call is in flight, 'lost' follows. */

@@ -53,6 +53,7 @@ import {
 } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
+import { DaemonStreams } from './daemon-streams.ts';
 import type { ComponentDocs } from './journal.ts';
 import type {
   ActiveCall,
@@ -76,8 +77,6 @@ export type {
 } from './loop-types.ts';
 
 const MAX_PASSES = 100;
-
-import { DaemonStreams } from './daemon-streams.ts';
 
 export class EventLoop extends DaemonStreams {
   private resolveDone!: (end: AppEnd) => void;

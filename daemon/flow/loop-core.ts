@@ -30,17 +30,6 @@ import type {
 import { CallPending } from './pass-outcome.ts';
 import type { FlowRequest } from './work-replica.ts';
 
-export type {
-  AppEnd,
-  DaemonHost,
-  DaemonSession,
-  EventLoopOptions,
-  LogStream,
-  LoopObserver,
-} from './loop-types.ts';
-
-const _MAX_PASSES = 100;
-
 export abstract class LoopCore {
   readonly app: LightningApp;
   protected readonly root: Flow;
