@@ -53,7 +53,11 @@ export class FlowUi {
     path: string,
     init: { method?: string; headers?: Record<string, string>; body?: string } = {},
   ): Promise<{ status: number; body: string }> {
-    const hop = await this.fetch(`/w/${encodeURIComponent(work)}${path}`, { redirect: 'manual' });
+    // As a browser's tab load (a frame): API clients are proxied on the UI origin instead.
+    const hop = await this.fetch(`/w/${encodeURIComponent(work)}${path}`, {
+      redirect: 'manual',
+      headers: { 'sec-fetch-dest': 'iframe', 'sec-fetch-mode': 'navigate' },
+    });
     const location = hop.headers.get('location');
     if (hop.status !== 307 || !location)
       throw new Error(`/w/${work}${path}: ${hop.status} ${await hop.text()}`);
