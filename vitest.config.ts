@@ -11,5 +11,8 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 2,
     globalSetup: ['test/global-setup.ts'],
+    // Tests read the CLI's output; CI=true alone turns picocolors on in every child process.
+    // The colour test (terminal-colours-by-level…) removes this when it wants colour.
+    env: { NO_COLOR: '1' },
   },
 });
