@@ -76,8 +76,11 @@ afterAll(() => {
 describe('the packed package in an IaC project', { timeout: 240_000 }, () => {
   it('ships the sources the exports name, and no tests, benchmarks or examples', () => {
     const pkg = join(project, 'node_modules', 'lightning-local');
-    for (const target of Object.values(ownPackage.exports as Record<string, string>))
-      expect(existsSync(join(pkg, target))).toBe(true);
+    // Every file an export names, conditions included (`types` are built at pack time).
+    const targets = (v: unknown): string[] =>
+      typeof v === 'string' ? [v] : Object.values(v as Record<string, unknown>).flatMap(targets);
+    for (const target of targets(ownPackage.exports))
+      expect(existsSync(join(pkg, target)), target).toBe(true);
     for (const dir of ['test', 'bench', 'examples']) expect(existsSync(join(pkg, dir))).toBe(false);
   });
 

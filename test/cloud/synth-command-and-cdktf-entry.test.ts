@@ -3,7 +3,7 @@
  * real bundle as its asset) without the cdktf CLI; a bad app fails with the problems listed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
@@ -71,6 +71,8 @@ describe('synth entry points', () => {
   it('fails with every problem listed and writes nothing for an invalid app', () => {
     const out = mkdtempSync(join(tmpdir(), 'lightning-cdktf-bad-'));
     const bad = join(out, 'bad-app.ts');
+    // An ES module project, as every app is (a CommonJS one gets its own clear error first).
+    writeFileSync(join(out, 'package.json'), '{"type": "module"}\n');
     execFileSync('sh', [
       '-c',
       `sed -e "s#'../../../../constructs/index.ts'#'${ROOT}constructs/index.ts'#" -e "s#CloudCompute.named('cpu')#CloudCompute.named('cpu', { diskSizeGb: 1, idleTimeoutSeconds: 1 })#" ${FIXTURE} > ${bad}`,
