@@ -7,15 +7,12 @@
  * Needs the venv from scripts/setup-flagship.sh.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type FrameLocator, type Locator, type Page } from 'playwright-core';
+import { rm } from 'node:fs/promises';
+import type { BrowserContext, FrameLocator, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../ui/browser-fixture.ts';
 import { CLI, copyFlagship, type FlagshipCopy, flagshipEnv, requireFlagshipPython } from './flagship-copy.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Set LIGHTNING_UI_SCREENSHOT=/path.png to keep screenshots of the tabs (for a look at them). */
 const SCREENSHOT = process.env.LIGHTNING_UI_SCREENSHOT;
 
@@ -46,11 +43,6 @@ function waitForOutput(pattern: RegExp, ms: number): Promise<RegExpExecArray> {
 
 beforeAll(async () => {
   requireFlagshipPython();
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (scripts/setup.sh does)`,
-    );
-  }
   copy = await copyFlagship();
   // The default mode (no demo): the app keeps serving, as the README's first command runs it.
   child = spawn(process.execPath, [CLI, 'run', copy.appFile, '--ui-port', '0', '--set', 'epochs=2'], {
@@ -66,21 +58,7 @@ beforeAll(async () => {
   child.stderr!.on('data', (d: string) => {
     output += d;
   });
-  profile = await mkdtemp(join(tmpdir(), 'flagship-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1400, height: 1000 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  ({ browser, profile } = await launchChromium('flagship-chromium-', { width: 1400, height: 1000 }));
   page = browser.pages()[0] ?? (await browser.newPage());
 });
 

@@ -22,15 +22,42 @@ export interface BrowserRun {
   close(): Promise<void>;
 }
 
-export async function runAppInBrowser(
-  files: AppFiles,
-  viewport = { width: 1280, height: 900 },
-): Promise<BrowserRun> {
+/**
+ * Debian's Chromium, headless, with a fresh profile (launchPersistentContext is how playwright
+ * takes --user-data-dir) and none of the background traffic this closed network refuses.
+ * The caller closes the context and removes `profile`.
+ */
+export async function launchChromium(
+  profilePrefix: string,
+  viewport: { width: number; height: number } = { width: 1280, height: 900 },
+): Promise<{ browser: BrowserContext; profile: string }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (scripts/setup.sh does)`,
     );
   }
+  const profile = await mkdtemp(join(tmpdir(), profilePrefix));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    viewport,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return { browser, profile };
+}
+
+export async function runAppInBrowser(
+  files: AppFiles,
+  viewport = { width: 1280, height: 900 },
+): Promise<BrowserRun> {
   const dir = await writeApp(files);
   const child = spawn(process.execPath, [CLI, 'run', join(dir, 'app.ts'), '--ui-port', '0'], {
     cwd: dir,
@@ -46,22 +73,7 @@ export async function runAppInBrowser(
   child.stderr!.on('data', (d: string) => {
     output += d;
   });
-  const profile = await mkdtemp(join(tmpdir(), 'lightning-ui-chromium-'));
-  // A fresh profile each run (launchPersistentContext is how playwright takes --user-data-dir).
-  const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    viewport,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const { browser, profile } = await launchChromium('lightning-ui-chromium-', viewport);
   const page = browser.pages()[0] ?? (await browser.newPage());
   const waitForOutput = (pattern: RegExp, ms: number) =>
     new Promise<RegExpExecArray>((resolve, reject) => {

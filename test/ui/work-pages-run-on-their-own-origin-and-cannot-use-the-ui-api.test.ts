@@ -6,12 +6,12 @@
  * localhost (the two names the login link and a tunnel use).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, eventually, writeApp } from '../support/app-fixture.ts';
+import { launchChromium } from './browser-fixture.ts';
 import { WEB_MJS } from './ui-test-app.ts';
 
 /** The hostile page: tries the UI API every way a script can, then reports what it got. */
@@ -75,17 +75,7 @@ beforeAll(async () => {
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  profile = await mkdtemp(join(tmpdir(), 'lightning-origin-chromium-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
+  ({ browser, profile } = await launchChromium('lightning-origin-chromium-'));
 });
 
 afterAll(async () => {
