@@ -31,6 +31,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.sessions.delete(session);
     if (!rec || rec.session !== session) return;
     rec.session = null;
+    if (this.ended) return;
     if (this.daemonLostAfterMs > 0 && (rec.lifecycle.inFlight || rec.lifecycle.stage === 'retry-wait')) {
       setTimeout(
         () => this.enqueue({ kind: 'lost', work: rec.name, session }),
@@ -256,7 +257,7 @@ export abstract class DaemonStreams extends LoopCore {
     if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
     if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
     const ts = Number(s.timestampMs) || Date.now();
-    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
+    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0) && !this.ended) {
       this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
       return;
     }

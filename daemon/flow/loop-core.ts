@@ -61,6 +61,11 @@ export abstract class LoopCore {
   protected passChanged = false;
   protected endRequest: AppEnd | null = null;
   protected ended: AppEnd | null = null;
+  /**
+   * Set by close(): nothing is handled any more. Between `ended` and `closed` the loop still
+   * applies what daemons send while they stop (their last logs, state and statuses).
+   */
+  protected closed = false;
   protected idleNoticeShown = false;
   /** Counters, for tests and benchmarks. */
   readonly stats = {
@@ -81,7 +86,7 @@ export abstract class LoopCore {
     this.schedule();
   }
   protected schedule(): void {
-    if (this.scheduled || this.ended) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => this.drain());
   }
@@ -172,7 +177,8 @@ export abstract class LoopCore {
   protected callFailed(rec: WorkRecord, reason: string, exitCode: number | null, message: string): void {
     const call = rec.call;
     const maxRetries = rec.work.props.maxRetries ?? 0;
-    if (call && call.attempt < maxRetries) {
+    // Once the app ended nothing is retried: the failure is the call's last word.
+    if (call && call.attempt < maxRetries && !this.ended) {
       const base = (rec.work.props.retryBackoffSeconds ?? 1) * 1000;
       const delayMs = Math.min(60_000, base * 2 ** call.attempt);
       rec.status.restarts++;
