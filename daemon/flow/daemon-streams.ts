@@ -58,6 +58,7 @@ export abstract class DaemonStreams extends LoopCore {
     const rec = this.works.get(work);
     if (!rec || rec.call?.hash !== hash || rec.lifecycle.stage !== 'retry-wait') return;
     rec.call.attempt++;
+    this.announceRerun(rec);
     this.sendRun(rec);
   }
   /** The local host saw the daemon process end: the flow holds the work's state again. */
@@ -100,6 +101,8 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     const resumed = rec.instanceId === hello.instanceId && Number(hello.epoch) === rec.epoch && rec.epoch > 0;
+    const restoredInFlight = rec.restoredInFlight;
+    rec.restoredInFlight = false;
     if (rec.session && rec.session !== session) {
       const old = rec.session;
       this.sessions.delete(old);
@@ -124,12 +127,22 @@ export abstract class DaemonStreams extends LoopCore {
       const stage = rec.lifecycle.stage;
       if (rec.call && (stage === 'running' || stage === 'dispatched')) {
         rec.status.restarts++;
+        rec.call.rerun = restoredInFlight
+          ? {
+              reason: 'resume',
+              why: 'the flow was resumed from its journal while the call ran, and the daemon that ran it did not come back',
+            }
+          : {
+              reason: 'daemon_restart',
+              why: 'a new daemon process took the work over while the call ran (the previous one ended or restarted)',
+            };
         this.setStatus(rec, {
           phase: 'pending',
-          reason: 'daemon_restart',
-          message: 'the daemon restarted; running the call again',
+          reason: rec.call.rerun.reason,
+          message: `running the call again: ${rec.call.rerun.why}`,
         });
         rec.lifecycle.to('awaiting-daemon');
+        this.announceRerun(rec);
       }
     }
     rec.awaitingSnapshot = true;

@@ -493,6 +493,8 @@ export class EventLoop extends DaemonStreams {
       lastArgsKey: null,
       lastArgsHash: null,
       lastSession: null,
+      restoredInFlight: false,
+      forgottenCall: null,
     };
     let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
     const restored = this.restored?.[name];
@@ -505,8 +507,16 @@ export class EventLoop extends DaemonStreams {
       // arguments dispatches it again: resuming is how a user retries after fixing the cause.
       // A succeeded call is kept (not re-run); a pending or running one is still in flight.
       const phase = rec.status.phase;
+      if (isObject(restored.call) && (phase === 'failed' || phase === 'stopped')) {
+        const { reason, message } = rec.status;
+        rec.forgottenCall = {
+          hash: (restored.call as unknown as ActiveCall).hash,
+          why: `the call had ${phase} before the flow restarted (${message?.split('\n')[0] ?? reason ?? phase}), and --resume runs it again`,
+        };
+      }
       if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
         rec.call = { ...(restored.call as unknown as ActiveCall) };
+        rec.restoredInFlight = phase === 'running' || phase === 'pending';
         // Where the call was: ended, running on a daemon that may re-attach, or (a retry was
         // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
         if (phase === 'succeeded') rec.lifecycle.to('ended');
