@@ -101,6 +101,9 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     const resumed = rec.instanceId === hello.instanceId && Number(hello.epoch) === rec.epoch && rec.epoch > 0;
+    // A call restored by --resume still waiting for this first daemon: a retry whose timer
+    // died with the flow (announced below), or a call that ran (announced as a resume rerun).
+    let restoredWaiting = rec.restoredInFlight;
     const restoredInFlight = rec.restoredInFlight;
     rec.restoredInFlight = false;
     if (rec.session && rec.session !== session) {
@@ -143,8 +146,11 @@ export abstract class DaemonStreams extends LoopCore {
         });
         rec.lifecycle.to('awaiting-daemon');
         this.announceRerun(rec);
+        restoredWaiting = false;
       }
     }
+    // A retry that was waiting when the flow stopped runs now: say so, like any rerun.
+    if (restoredWaiting && rec.lifecycle.stage === 'awaiting-daemon') this.announceRerun(rec);
     rec.awaitingSnapshot = true;
     const welcome = create(FlowMessageSchema, {
       kind: {

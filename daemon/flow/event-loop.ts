@@ -521,8 +521,11 @@ export class EventLoop extends DaemonStreams {
         // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
         if (phase === 'succeeded') rec.lifecycle.to('ended');
         else if (phase === 'running') rec.lifecycle.to('running');
-        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled')
+        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled') {
+          // The retry's timer died with the flow: the next attempt runs once a daemon attaches.
           rec.lifecycle.to('awaiting-daemon');
+          rec.call.attempt++;
+        }
         else if (phase === 'pending') rec.lifecycle.to('dispatched');
       }
       if (isObject(restored.daemon)) {

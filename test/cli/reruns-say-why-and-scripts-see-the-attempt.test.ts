@@ -26,7 +26,7 @@ time.sleep(300)
 `;
 
 /** A TypeScript work that records ctx.attempt and ctx.rerun, then runs until stopped. */
-const APP = (scriptArgs: string) => `
+const APP = (scriptArgs: string, retryBackoffSeconds = 0.1) => `
   import { appendFileSync } from 'node:fs';
   import { join } from 'node:path';
   import { Flow, LightningApp, ScriptWork, Work, type WorkContext } from '@api';
@@ -40,7 +40,7 @@ const APP = (scriptArgs: string) => `
   class Root extends Flow {
     readonly job = new ScriptWork(this, 'job', {
       script: 'recorder.py', args: ${JSON.stringify(scriptArgs ? [scriptArgs] : [])}, parallel: true,
-      maxRetries: 1, retryBackoffSeconds: 0.1,
+      maxRetries: 1, retryBackoffSeconds: ${retryBackoffSeconds},
     });
     readonly ts = new Recorder(this, 'ts', { parallel: true });
     override run() { this.job.run({}); this.ts.run({}); }
@@ -162,5 +162,38 @@ describe('a call that runs again', () => {
     );
     const log = await readFile(join(dir, '.lightning', 'logs', 'latest', 'root.job.log'), 'utf8');
     expect(log).toMatch(/running the call again \(resume\)/);
+  });
+
+  it('when the flow died while a retry waited: --resume runs that retry, as attempt 1', {
+    timeout: 180_000,
+  }, async () => {
+    const dir = await writeApp({ 'recorder.py': RECORDER, 'app.ts': APP('fail-first', 600) });
+    const first = run(dir);
+    await eventually(
+      async () => first.output(),
+      (o) => /retry 1\/1 in 60s/.test(o), // the backoff is capped at 60 s
+      60_000,
+    );
+    first.cli.kill('SIGKILL');
+    await first.exit;
+    const second = run(dir, '--resume');
+    const runs = await eventually(
+      () => lines(join(dir, 'runs.txt')),
+      (r) => r.length >= 2,
+      60_000,
+    );
+    await eventually(
+      async () => second.output(),
+      (o) => /root\.job.*succeeded/.test(o),
+      30_000,
+    );
+    second.cli.kill('SIGINT');
+    expect(await second.exit).toBe(130);
+    expect(runs).toEqual(['0:', '1:retry']);
+    expect(second.output()).toMatch(
+      /root\.job.*running the call again \(retry, attempt 2 of 2\): attempt 1 failed \(exit_code, exit code 3\)/,
+    );
+    // Each rerun is announced once.
+    expect(second.output().match(/root\.ts.*running the call again/g)).toHaveLength(1);
   });
 });
