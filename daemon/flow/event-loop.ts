@@ -525,8 +525,7 @@ export class EventLoop extends DaemonStreams {
           // The retry's timer died with the flow: the next attempt runs once a daemon attaches.
           rec.lifecycle.to('awaiting-daemon');
           rec.call.attempt++;
-        }
-        else if (phase === 'pending') rec.lifecycle.to('dispatched');
+        } else if (phase === 'pending') rec.lifecycle.to('dispatched');
       }
       if (isObject(restored.daemon)) {
         const d = restored.daemon as { epoch?: number; instanceId?: string | null };
