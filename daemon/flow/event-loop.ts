@@ -31,8 +31,8 @@
  *
  * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
  * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
- * away), work-replica.ts, call-lifecycle.ts, drain-changes.ts (journal batch),
- * pass-outcome.ts, loop-types.ts.
+ * away), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume), drain-changes.ts
+ * (journal batch), pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
@@ -61,7 +61,6 @@ import { CallLifecycle } from './call-lifecycle.ts';
 import { DaemonStreams } from './daemon-streams.ts';
 import type { ComponentDocs } from './journal.ts';
 import type {
-  ActiveCall,
   AppEnd,
   DaemonSession,
   EventLoopOptions,
@@ -70,6 +69,7 @@ import type {
   WorkRecord,
 } from './loop-types.ts';
 import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
+import { restoreWork } from './restore-work.ts';
 import { WorkReplica } from './work-replica.ts';
 
 export type {
@@ -498,41 +498,7 @@ export class EventLoop extends DaemonStreams {
     };
     let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
     const restored = this.restored?.[name];
-    if (restored) {
-      // Resuming: the work's last known state, status, call and daemon identity. A daemon that
-      // kept running re-attaches with the same instance and epoch; a new one reruns the call.
-      if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
-      if (isObject(restored.status)) Object.assign(rec.status, restored.status);
-      // A call that ended failed or stopped is forgotten, so the next run() with the same
-      // arguments dispatches it again: resuming is how a user retries after fixing the cause.
-      // A succeeded call is kept (not re-run); a pending or running one is still in flight.
-      const phase = rec.status.phase;
-      if (isObject(restored.call) && (phase === 'failed' || phase === 'stopped')) {
-        const { reason, message } = rec.status;
-        rec.forgottenCall = {
-          hash: (restored.call as unknown as ActiveCall).hash,
-          why: `the call had ${phase} before the flow restarted (${message?.split('\n')[0] ?? reason ?? phase}), and --resume runs it again`,
-        };
-      }
-      if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
-        rec.call = { ...(restored.call as unknown as ActiveCall) };
-        rec.restoredInFlight = phase === 'running' || phase === 'pending';
-        // Where the call was: ended, running on a daemon that may re-attach, or (a retry was
-        // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
-        if (phase === 'succeeded') rec.lifecycle.to('ended');
-        else if (phase === 'running') rec.lifecycle.to('running');
-        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled') {
-          // The retry's timer died with the flow: the next attempt runs once a daemon attaches.
-          rec.lifecycle.to('awaiting-daemon');
-          rec.call.attempt++;
-        } else if (phase === 'pending') rec.lifecycle.to('dispatched');
-      }
-      if (isObject(restored.daemon)) {
-        const d = restored.daemon as { epoch?: number; instanceId?: string | null };
-        rec.epoch = d.epoch ?? 0;
-        rec.instanceId = d.instanceId ?? null;
-      }
-    }
+    if (restored) vars = restoreWork(rec, restored) ?? vars;
     rec.replica = new WorkReplica(vars, {
       journal: (op) => this.changes.record(rec.name, prefixed(op, '/vars')),
       rebind: () => this.rebindWorkState(rec),
@@ -566,8 +532,4 @@ function prefixed(op: PatchOperation, base: string): PatchOperation {
   return op.from === undefined
     ? { ...op, path: base + op.path }
     : { ...op, path: base + op.path, from: base + op.from };
-}
-
-function isObject(v: unknown): v is Record<string, JsonValue> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
