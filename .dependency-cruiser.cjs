@@ -28,24 +28,6 @@ function cycle(why, ...files) {
  */
 const exceptions = [
   {
-    rule: 'runtime-not-to-cli',
-    from: 'daemon/flow/local-app.ts',
-    to: 'cli/load-app.ts',
-    why: 'app loading is filed under cli/ although every role needs it',
-  },
-  {
-    rule: 'runtime-not-to-cli',
-    from: 'daemon/flow/local-app.ts',
-    to: 'cli/options.ts',
-    why: '--set parsing is filed under cli/ although the flow role applies it',
-  },
-  {
-    rule: 'runtime-not-to-cli',
-    from: 'constructs/cloud/cdktf-app.ts',
-    to: 'cli/load-app.ts',
-    why: 'app loading is filed under cli/ although synthesis needs it too',
-  },
-  {
     rule: 'runtime-not-to-synthesis',
     from: 'daemon/flow/local-app.ts',
     to: 'constructs/cloud/app-bundle.ts',

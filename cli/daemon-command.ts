@@ -12,16 +12,17 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
+import { loadAppFile } from '../constructs/load-app.ts';
 import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
+import { parseSetPairs } from '../daemon/flow/root-state-overrides.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
 import { WorkDaemon } from '../daemon/work/work-daemon.ts';
-import { loadAppFile } from './load-app.ts';
 import { LogPrinter } from './log-printer.ts';
-import { collect, parseSetPairs } from './options.ts';
+import { collect } from './options.ts';
 
 function requireToken(): string {
   const token = process.env.LIGHTNING_TOKEN;

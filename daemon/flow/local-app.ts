@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadAppFile } from '../../cli/load-app.ts';
-import { parseSetPairs } from '../../cli/options.ts';
 import type { JsonValue } from '../../constructs/json.ts';
+import { loadAppFile } from '../../constructs/load-app.ts';
 import { ensureStateDir, localDriveDir } from '../drive/open-drive.ts';
 import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
 import { Journal } from './journal.ts';
 import { LocalDaemons } from './local-daemons.ts';
+import { parseSetPairs } from './root-state-overrides.ts';
 
 export interface LocalAppOptions {
   readonly appFile: string;
