@@ -4,6 +4,7 @@
  * tree is built. Not exported from the public entry.
  */
 import type { JsonObject } from './json.ts';
+import type { WorkContext } from './work-context.ts';
 import type { WorkStatus } from './work-status.ts';
 
 export const BINDING = Symbol.for('lightning-local.binding');
@@ -19,6 +20,11 @@ export interface WorkBinding {
   readonly status: WorkStatus;
   run(args: JsonObject, options: RunOptions): void;
   stop(): void;
+  /**
+   * Runs the ScriptWork's script for one call (daemon/work/script-runner.ts). Only the
+   * daemon serving this work provides it; without it ScriptWork.execute() fails.
+   */
+  readonly runScript?: (args: JsonObject, ctx: WorkContext) => Promise<void>;
 }
 
 /** What a Flow construct delegates to while an app runs. */

@@ -2,6 +2,7 @@ import type { Construct } from 'constructs';
 import { ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import type { Path } from './path.ts';
+import { BINDING } from './runtime-binding.ts';
 import { Work, type WorkContext, type WorkProps } from './work.ts';
 
 /** Call arguments as the work sees them: every Path fetched and replaced by its local file path. */
@@ -122,15 +123,14 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
     return this.props.port;
   }
 
-  /** Runs the script in the daemon. Provided by the runtime (daemon/script-runner.ts). */
+  /** Runs the script in the work's daemon, through the binding the daemon attached. */
   override async execute(args: A, ctx: WorkContext): Promise<void> {
-    const runner = (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] as
-      | ((work: ScriptWork<S, A>, args: A, ctx: WorkContext) => Promise<void>)
-      | undefined;
-    if (!runner) throw new Error(`${this.name}: ScriptWork.execute() runs inside a work daemon only`);
-    return runner(this, args, ctx);
+    const runScript = this[BINDING]?.runScript;
+    if (!runScript) {
+      throw new Error(
+        `${this.name}: ScriptWork.execute() runs inside the work's daemon only; the flow starts it with ${this.name}.run()`,
+      );
+    }
+    return runScript(args as JsonObject, ctx);
   }
 }
-
-/** The daemon registers its script runner here, keeping constructs free of process code. */
-export const SCRIPT_RUNNER = Symbol.for('lightning-local.scriptRunner');

@@ -1,13 +1,15 @@
 import { Construct } from 'constructs';
 import type { CloudCompute } from './cloud-compute.ts';
 import { checkedId, componentName } from './component-name.ts';
-import type { Drive } from './drive.ts';
 import { validateKey } from './drive-key.ts';
 import { ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
-import { Path, type Payload } from './path.ts';
+import { Path } from './path.ts';
 import { BINDING, notRunning, type RunOptions, type WorkBinding } from './runtime-binding.ts';
+import type { WorkContext } from './work-context.ts';
 import type { WorkStatus } from './work-status.ts';
+
+export type { WorkContext } from './work-context.ts';
 
 const WORK_BRAND = Symbol.for('lightning-local.Work');
 
@@ -40,29 +42,6 @@ export interface WorkProps<S extends StateShape = StateShape> {
   readonly env?: Readonly<Record<string, string>>;
   /** Hardware in the cloud; ignored locally. @default CPU VM (e2-standard-2) */
   readonly compute?: CloudCompute;
-}
-
-/** Handed to {@link Work.execute} in the work's daemon. */
-export interface WorkContext {
-  /** Aborted when the flow stops this call (stop(), a superseding call, app shutdown). */
-  readonly signal: AbortSignal;
-  /** The work's own directory: cwd for scripts, where inputs are placed. */
-  readonly workDir: string;
-  /** Directory of the app file (scripts are resolved against it). */
-  readonly appDir: string;
-  /** Port given to the work (ScriptWork `port`), if any. */
-  readonly port: number | undefined;
-  /** The app's Drive. */
-  readonly drive: Drive;
-  /** Environment for child processes: process env, app `--env`, work env, LIGHTNING_* vars. */
-  readonly env: Readonly<Record<string, string>>;
-  /** Writes a line to the work's log (shown by the flow with the work's prefix). */
-  log(line: string): void;
-  /** Resolves a Path from the arguments to a local file, fetching it if needed. */
-  fetch(path: Path, dest?: string): Promise<string>;
-  /** Stores `value` as JSON in the Drive; put the returned Payload in state or args. */
-  putPayload(name: string, value: unknown): Promise<Payload>;
-  loadPayload<T = unknown>(payload: Payload): Promise<T>;
 }
 
 /**

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
-import type { JsonValue } from '../../constructs/json.ts';
+import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
-import { Work } from '../../constructs/work.ts';
+import { Work, type WorkContext } from '../../constructs/work.ts';
 import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
@@ -265,6 +265,7 @@ export abstract class DaemonLink {
           `${this.work.name}.stop() is called by the flow; to end a call from inside, return or throw`,
         );
       },
+      runScript: (args, ctx) => this.runScript(args, ctx),
     };
   }
   /**
@@ -440,6 +441,8 @@ export abstract class DaemonLink {
     this.bindOthers();
   }
 
+  /** Runs the served ScriptWork's script for one call (its binding's `runScript`). */
+  protected abstract runScript(args: JsonObject, ctx: WorkContext): Promise<void>;
   /** Runs (or keeps running) the call the flow sent. */
   protected abstract startCall(run: Run): void;
   /** Stops the current call, if any. */

@@ -6,7 +6,7 @@ import type { LightningApp } from '../../constructs/app.ts';
 import type { Drive, TransferProgress } from '../../constructs/drive.ts';
 import type { JsonObject } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
-import { SCRIPT_RUNNER, ScriptWork } from '../../constructs/script-work.ts';
+import { ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
 import type { WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
@@ -90,22 +90,21 @@ export class WorkDaemon extends DaemonLink {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
     });
-    const self = this;
-    (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] = (
-      w: ScriptWork,
-      args: JsonObject,
-      ctx: WorkContext,
-    ) =>
-      runScript(w, args, ctx, {
-        // Read when the kill starts: a Stop/Shutdown may carry its own grace period.
-        get graceMs() {
-          return self.graceOverrideMs ?? Math.round((w.props.stopGraceSeconds ?? 10) * 1000);
-        },
-        onLines: (stream, lines) =>
-          this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
-        onUrl: (url) => this.setStatus({ url }),
-        urlHost: this.urlHost,
-      });
+  }
+
+  protected override runScript(args: JsonObject, ctx: WorkContext): Promise<void> {
+    const w = this.work as ScriptWork;
+    const daemon = this;
+    return runScript(w, args, ctx, {
+      // Read when the kill starts: a Stop/Shutdown may carry its own grace period.
+      get graceMs() {
+        return daemon.graceOverrideMs ?? Math.round((w.props.stopGraceSeconds ?? 10) * 1000);
+      },
+      onLines: (stream, lines) =>
+        this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
+      onUrl: (url) => this.setStatus({ url }),
+      urlHost: this.urlHost,
+    });
   }
 
   async start(): Promise<void> {
