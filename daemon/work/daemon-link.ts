@@ -43,8 +43,7 @@ import {
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
 import type { StateEndpoint } from './state-endpoint.ts';
-
-import type { WorkDaemonOptions } from './work-daemon.ts';
+import type { WorkDaemonOptions } from './work-daemon-options.ts';
 
 const MAX_BUFFERED_LOG_LINES = 2000;
 
