@@ -3,6 +3,7 @@
  * declare; a role (flow loop, work daemon) attaches a binding to each component after the
  * tree is built. Not exported from the public entry.
  */
+import { LightningError } from './errors.ts';
 import type { JsonObject } from './json.ts';
 import type { WorkContext } from './work-context.ts';
 import type { WorkStatus } from './work-status.ts';
@@ -34,9 +35,10 @@ export interface FlowBinding {
   failApp(message: string): void;
 }
 
-export function notRunning(what: string): Error {
-  return new Error(
-    `${what} is only available while the app runs (inside flow.run() under \`lightning-local run\`). ` +
-      'Constructors only declare components; move this call into run().',
+export function notRunning(what: string): LightningError {
+  return new LightningError(
+    'NOT_RUNNING',
+    `${what} is only available while the app runs (inside flow.run() under \`lightning-local run\`): constructors only declare components.`,
+    { fix: 'move this call into run()' },
   );
 }

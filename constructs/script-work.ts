@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import { ProblemCollector } from './errors.ts';
+import { LightningError, ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import type { Path } from './path.ts';
 import { BINDING } from './runtime-binding.ts';
@@ -92,7 +92,12 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
         'give `script` (a file beside the app) or `command` (an argv list)',
       );
     }
-    if (props.command !== undefined && props.command.length === 0) problems.add(name, '`command` is empty');
+    if (props.command !== undefined && props.command.length === 0)
+      problems.add(
+        name,
+        '`command` is empty',
+        "give the program and its arguments, e.g. command: ['tensorboard', '--logdir', 'logs']",
+      );
     const port = props.port;
     if (port !== undefined && port !== 'auto' && !(Number.isInteger(port) && port > 0 && port < 65536)) {
       problems.add(name, `port ${port} is not a TCP port`, "use 1-65535, or 'auto' for a free port");
@@ -127,8 +132,12 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
   override async execute(args: A, ctx: WorkContext): Promise<void> {
     const runScript = this[BINDING]?.runScript;
     if (!runScript) {
-      throw new Error(
-        `${this.name}: ScriptWork.execute() runs inside the work's daemon only; the flow starts it with ${this.name}.run()`,
+      throw new LightningError(
+        'WRONG_ROLE',
+        `${this.name}: ScriptWork.execute() runs inside the work's daemon only`,
+        {
+          fix: `start it from the flow with ${this.name}.run()`,
+        },
       );
     }
     return runScript(args as JsonObject, ctx);

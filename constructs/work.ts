@@ -86,7 +86,11 @@ export abstract class Work<
       ['stopGraceSeconds', props.stopGraceSeconds],
     ] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-        problems.add(name, `${field} is ${value}; it must be a number >= 0`);
+        problems.add(
+          name,
+          `${field} is ${value}; it must be a number >= 0`,
+          `set ${field} to 0 or more, or leave it out`,
+        );
       }
     }
     if (!/^[A-Za-z0-9_-]+$/.test(id)) {

@@ -40,11 +40,9 @@ export function localDriveDir(appDir: string, name = 'default'): string {
 /** Opens the Drive at `url` (see the module comment for the forms accepted). */
 export async function openDrive(url: string, options: OpenDriveOptions = {}): Promise<Drive> {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new DriveError(
-      'INVALID_KEY',
-      '',
-      'No Drive URL given. Use a directory (".lightning/drive/default"), "file:///abs/dir" or "gs://bucket/prefix".',
-    );
+    throw new DriveError('INVALID_KEY', '', 'No Drive URL given.', {
+      fix: 'use a directory (".lightning/drive/default"), "file:///abs/dir" or "gs://bucket/prefix"',
+    });
   }
   if (url.startsWith('gs://')) {
     const { GcsDrive } = await import('./gcs-drive.ts');
@@ -55,21 +53,15 @@ export async function openDrive(url: string, options: OpenDriveOptions = {}): Pr
     try {
       dir = fileURLToPath(url);
     } catch (err) {
-      throw new DriveError(
-        'INVALID_KEY',
-        '',
-        `Drive URL "${url}" is not a valid file URL: use file:///absolute/dir.`,
-        {
-          cause: err,
-        },
-      );
+      throw new DriveError('INVALID_KEY', '', `Drive URL "${url}" is not a valid file URL.`, {
+        cause: err,
+        fix: 'use file:///absolute/dir',
+      });
     }
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new DriveError(
-      'INVALID_KEY',
-      '',
-      `Drive URL "${url}" has an unsupported scheme. Use a directory, "file:///abs/dir" or "gs://bucket/prefix".`,
-    );
+    throw new DriveError('INVALID_KEY', '', `Drive URL "${url}" has an unsupported scheme.`, {
+      fix: 'use a directory, "file:///abs/dir" or "gs://bucket/prefix"',
+    });
   } else {
     dir = resolve(url);
   }

@@ -103,6 +103,7 @@ export abstract class LoopCore {
         throw new LightningError(
           'INVALID_ARGS',
           `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
+          { fix: 'pass plain objects, arrays, strings, finite numbers, booleans, null or Paths' },
         );
       }
       hash = callHash(argsValue);

@@ -53,6 +53,7 @@ export function parseSetPairs(
       problems.push({
         path: '--set',
         message: `"${top}" is not an object, so "${pair.slice(0, i)}" cannot be set`,
+        fix: `set the whole value: --set ${top}=<value>`,
       });
       continue;
     }

@@ -99,7 +99,8 @@ export class StateEndpoint {
       try {
         const patch = parseStateJson(Buffer.concat(chunks).toString('utf8'), 'the request body');
         if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-          throw new Error('the body must be a JSON object (a merge patch of the work state)');
+          reply(400, { error: 'the body must be a JSON object (a merge patch of the work state)' });
+          return;
         }
         this.handlers.merge(patch);
         res.writeHead(204);
