@@ -1,11 +1,10 @@
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { CloudCompute } from './cloud-compute.ts';
-import { checkedId, componentName } from './component-name.ts';
+import { Component, hasBrand } from './component.ts';
 import { validateKey } from './drive-key.ts';
-import { ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import { Path } from './path.ts';
-import { BINDING, notRunning, type RunOptions, type WorkBinding } from './runtime-binding.ts';
+import type { RunOptions, WorkBinding } from './runtime-binding.ts';
 import type { WorkContext } from './work-context.ts';
 import type { WorkStatus } from './work-status.ts';
 
@@ -62,23 +61,15 @@ export interface WorkProps<S extends StateShape = StateShape> {
 export abstract class Work<
   S extends StateShape = StateShape,
   A extends object = JsonObject,
-> extends Construct {
+> extends Component<S, WorkProps<S>, WorkBinding> {
   /** Type guard that also works across copies of this package. */
   static isWork(x: unknown): x is Work {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[WORK_BRAND] === true;
+    return hasBrand(x, WORK_BRAND);
   }
 
-  readonly props: WorkProps<S>;
-  /** @internal */
-  [BINDING]: WorkBinding | undefined;
-
   constructor(scope: Construct, id: string, props: WorkProps<S> = {}) {
-    super(scope, checkedId(scope, id, new.target.name, 'Work'));
-    Object.defineProperty(this, WORK_BRAND, { value: true });
-    this.props = props;
-    this[BINDING] = undefined;
-    const problems = new ProblemCollector();
-    const name = componentName(this);
+    super(scope, id, props, 'Work', WORK_BRAND);
+    const problems = this.idProblems(id, 'work');
     for (const [field, value] of [
       ['maxRetries', props.maxRetries],
       ['retryBackoffSeconds', props.retryBackoffSeconds],
@@ -87,39 +78,24 @@ export abstract class Work<
     ] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
         problems.add(
-          name,
+          this.name,
           `${field} is ${value}; it must be a number >= 0`,
           `set ${field} to 0 or more, or leave it out`,
         );
       }
     }
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) {
-      problems.add(name, `id "${id}" may only contain letters, digits, "_" and "-"`, 'rename the work');
-    }
-    problems.throwIfAny(`Invalid work ${name}`);
+    problems.throwIfAny(`Invalid work ${this.name}`);
   }
 
-  /** Dotted construct path relative to the app, e.g. `root.train`. */
-  get name(): string {
-    return componentName(this);
-  }
-
-  /** Initial state, as declared. */
-  get initialState(): S {
-    return (this.props.state ?? {}) as S;
-  }
-
-  /** The work's state. Flow: read it, or write to send state to the work. Work: write to report. */
-  get state(): S {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.state`);
-    return b.state as S;
+  /**
+   * The work's state. Flow: read it, or write to send state to the work. Work: write to report.
+   */
+  override get state(): S {
+    return super.state;
   }
 
   get status(): WorkStatus {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.status`);
-    return b.status;
+    return this.bound('.status').status;
   }
 
   /** Shorthands for the current call's phase. */
@@ -142,16 +118,12 @@ export abstract class Work<
    * the call; see `cacheCalls` and `parallel` in {@link WorkProps}.
    */
   run(args?: A, options: RunOptions = {}): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.run()`);
-    b.run((args ?? {}) as JsonObject, options);
+    this.bound('.run()').run((args ?? {}) as JsonObject, options);
   }
 
   /** Stops the current call (SIGTERM, then SIGKILL after the grace period) and records `stopped`. */
   stop(): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.stop()`);
-    b.stop();
+    this.bound('.stop()').stop();
   }
 
   /**
