@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
+import { readCappedBody } from '../protocol/http-body.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
 import { EventStream } from './event-stream.ts';
 import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
@@ -625,35 +626,15 @@ function describeOps(ops: readonly PatchOperation[]): string {
     .join(' ');
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const tooLarge = () =>
-    new HttpError(
-      413,
-      'RESOURCE_EXHAUSTED',
-      `the body is larger than ${limit} bytes.`,
-      'Move large data to the Drive and put a Path in state. Nothing was applied.',
-    );
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const text = await readCappedBody(req, limit);
+  if (text !== null) return text;
+  throw new HttpError(
+    413,
+    'RESOURCE_EXHAUSTED',
+    `the body is larger than ${limit} bytes.`,
+    'Move large data to the Drive and put a Path in state. Nothing was applied.',
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
