@@ -32,6 +32,7 @@ import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
 import { readCappedBody } from '../protocol/http-body.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
+import { patchFromJson } from '../state/patch-shape.ts';
 import { EventStream } from './event-stream.ts';
 import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
 import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
@@ -102,8 +103,6 @@ const UI_HEADERS = {
   'x-frame-options': 'SAMEORIGIN',
   'content-security-policy': `default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self' http://*${WORK_HOST_SUFFIX}:*; frame-ancestors 'self'; base-uri 'none'; form-action 'self'`,
 };
-
-const OP_NAMES = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
 
 class HttpError extends Error {
   constructor(
@@ -404,8 +403,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     } catch (err) {
       throw new HttpError(400, 'INVALID_ARGUMENT', `the body is not valid JSON (${(err as Error).message}).`);
     }
-    const ops = validateOps(body);
+    let ops: PatchOperation[] = [];
     try {
+      ops = patchFromJson(body);
       await this.loop.patchState(component, ops);
     } catch (err) {
       if (err instanceof DaemonError) {
@@ -418,7 +418,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
         const fix =
           status === 404
             ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`
-            : 'Nothing was applied; fix the patch and send it again.';
+            : `Nothing was applied; ${err.fix ?? 'fix the patch and send it again'}.`;
         throw new HttpError(status, codeName(err.grpcCode), err.message, fix);
       }
       throw err;
@@ -565,39 +565,6 @@ function isBrowserNavigation(req: IncomingMessage): boolean {
   return (
     dest === 'document' || dest === 'iframe' || dest === 'frame' || dest === 'embed' || dest === 'object'
   );
-}
-
-/** Checks the shape of a JSON Patch document; values are validated by the loop (json-patch.ts). */
-function validateOps(body: unknown): PatchOperation[] {
-  const bad = (message: string) =>
-    new HttpError(
-      400,
-      'INVALID_ARGUMENT',
-      message,
-      'Send an RFC 6902 array, e.g. [{"op":"replace","path":"/epochs","value":5}]. Nothing was applied.',
-    );
-  if (!Array.isArray(body))
-    throw bad(`the body is a ${body === null ? 'null' : typeof body}, not a JSON Patch array.`);
-  if (body.length === 0) throw bad('the patch is empty.');
-  return body.map((raw, i) => {
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(`op #${i} is not an object.`);
-    const o = raw as Record<string, unknown>;
-    if (typeof o.op !== 'string' || !OP_NAMES.has(o.op)) {
-      throw bad(`op #${i} has op ${JSON.stringify(o.op)}; use one of ${[...OP_NAMES].join(', ')}.`);
-    }
-    if (typeof o.path !== 'string') throw bad(`op #${i} (${o.op}) has no "path" string.`);
-    const needsValue = o.op === 'add' || o.op === 'replace' || o.op === 'test';
-    const needsFrom = o.op === 'move' || o.op === 'copy';
-    if (needsValue && !Object.hasOwn(o, 'value')) throw bad(`op #${i} (${o.op} ${o.path}) has no "value".`);
-    if (needsFrom && typeof o.from !== 'string')
-      throw bad(`op #${i} (${o.op} ${o.path}) has no "from" string.`);
-    return {
-      op: o.op as PatchOperation['op'],
-      path: o.path,
-      ...(needsFrom ? { from: o.from as string } : {}),
-      ...(needsValue ? { value: o.value as PatchOperation['value'] } : {}),
-    };
-  });
 }
 
 function requireJson(req: IncomingMessage): void {
