@@ -10,7 +10,7 @@ import { LightningError, WorkFailedError } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import type { RunOptions } from '../../constructs/runtime-binding.ts';
-import type { WorkStatus } from '../../constructs/work-status.ts';
+import { pendingStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import { FlowMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { opsToWire } from '../protocol/flow-service.ts';
 import { toStateValue } from '../state/json-patch.ts';
@@ -120,17 +120,7 @@ export abstract class LoopCore {
     if (dispatch) {
       rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
       this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
-      this.setStatus(rec, {
-        phase: 'pending',
-        callHash: hash,
-        attempt: 0,
-        startedAt: null,
-        endedAt: null,
-        exitCode: null,
-        reason: null,
-        message: null,
-        url: null, // the previous call's server is going away; set again once the new one answers
-      });
+      this.setStatus(rec, pendingStatus(hash, 0));
       this.sendRun(rec);
     }
     if (parallel) return;

@@ -6,7 +6,7 @@ import type { JsonObject } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
 import { ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
-import type { WorkPhase } from '../../constructs/work-status.ts';
+import { pendingStatus, type WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { fetchPath, uploadOutputs } from '../drive/path-transfer.ts';
 import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
@@ -145,17 +145,7 @@ export class WorkDaemon extends DaemonLink {
   private async executeCall(run: Run, controller: AbortController): Promise<void> {
     const work = this.work;
     const started = Date.now();
-    this.setStatus({
-      phase: 'pending',
-      callHash: run.callHash,
-      attempt: run.attempt,
-      startedAt: null,
-      endedAt: null,
-      exitCode: null,
-      reason: null,
-      message: null,
-      url: null,
-    });
+    this.setStatus(pendingStatus(run.callHash, run.attempt));
     let timeout: NodeJS.Timeout | undefined;
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;
