@@ -9,11 +9,6 @@ import { ProblemCollector } from './errors.ts';
 import type { StateShape } from './json.ts';
 import { BINDING, notRunning } from './runtime-binding.ts';
 
-/** True when `x` carries `brand` (set by {@link Component}'s constructor). */
-export function hasBrand(x: unknown, brand: symbol): boolean {
-  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[brand] === true;
-}
-
 export abstract class Component<
   S extends StateShape,
   P extends { readonly state?: S },

@@ -1,5 +1,6 @@
 import type { Construct } from 'constructs';
-import { Component, hasBrand } from './component.ts';
+import { Component } from './component.ts';
+import { hasBrand } from './component-name.ts';
 import type { StateShape } from './json.ts';
 import type { UiLayout } from './layout.ts';
 import type { FlowBinding } from './runtime-binding.ts';

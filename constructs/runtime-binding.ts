@@ -35,6 +35,11 @@ export interface FlowBinding {
   failApp(message: string): void;
 }
 
+/** What a WorkMap tells the running role: a Work created on first use (bind it). */
+export interface WorkMapBinding<W = unknown> {
+  workCreated(work: W): void;
+}
+
 export function notRunning(what: string): LightningError {
   return new LightningError(
     'NOT_RUNNING',

@@ -1,6 +1,7 @@
 import type { Construct } from 'constructs';
 import type { CloudCompute } from './cloud-compute.ts';
-import { Component, hasBrand } from './component.ts';
+import { Component } from './component.ts';
+import { hasBrand } from './component-name.ts';
 import { validateKey } from './drive-key.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import { Path } from './path.ts';
