@@ -12,7 +12,7 @@ import {
   PRICE_TABLE_SOURCE,
   priceOf,
 } from '../constructs/cloud/price-table.ts';
-import { loadApp } from './load-app.ts';
+import { loadApp } from '../constructs/load-app.ts';
 import { cdktfJsonContext, TARGET_OPTION_HELP } from './synth-command.ts';
 
 export interface CostLine {

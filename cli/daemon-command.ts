@@ -12,16 +12,15 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
+import { loadAppFile } from '../constructs/load-app.ts';
 import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
-import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
-import { FlowServer } from '../daemon/flow/flow-server.ts';
-import { Journal } from '../daemon/flow/journal.ts';
+import type { DaemonHost, LoopObserver } from '../daemon/flow/event-loop.ts';
+import { startFlowRuntime } from '../daemon/flow/flow-runtime.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
 import { WorkDaemon } from '../daemon/work/work-daemon.ts';
-import { loadAppFile } from './load-app.ts';
 import { LogPrinter } from './log-printer.ts';
-import { collect, parseSetPairs } from './options.ts';
+import { collect } from './options.ts';
 
 function requireToken(): string {
   const token = process.env.LIGHTNING_TOKEN;
@@ -205,10 +204,6 @@ export function registerDaemonCommands(program: Command): void {
       const { app, appDir } = await loadAppFile(appFile);
       await ensureStateDir(appDir);
       const printer = new LogPrinter(appDir);
-      const journalDir = join(appDir, '.lightning', 'journal');
-      const restored = opts.resume ? await Journal.load(journalDir) : null;
-      const journal = await Journal.open(journalDir, !opts.resume, { fsync: opts.journalFsync ?? false });
-      if (restored) process.stdout.write('lightning: resuming from the journal\n');
       // In the cloud, work VMs that are stopped (first-run, idle, preempted, or stopped when an
       // earlier app ended) are started before a call, stopped after idleTimeoutSeconds, and all
       // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
@@ -234,26 +229,32 @@ export function registerDaemonCommands(program: Command): void {
           });
         },
       };
-      const loop = new EventLoop(app, {
-        observer,
-        host,
-        journal,
-        restored,
-        rootStateOverrides: parseSetPairs(opts.set, app.root.initialState as Record<string, unknown>),
-      });
-      const ui = opts.ui ? uiServer(opts.ui, loop, appDir) : undefined;
+      // A bad --ui fails before the flow starts listening.
+      const uiAddress = opts.ui ? parseHostPort('--ui', opts.ui) : undefined;
       const credentials =
         opts.tlsCert && opts.tlsKey
           ? grpc.ServerCredentials.createSsl(null, [
               { cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) },
             ])
           : undefined;
-      const server = new FlowServer(loop, {
+      const flow = await startFlowRuntime({
+        app,
+        appDir,
         token,
         listen: opts.listen,
         ...(credentials ? { credentials } : {}),
+        setPairs: opts.set,
+        ...(opts.resume ? { resume: true } : {}),
+        ...(opts.journalFsync ? { journalFsync: true } : {}),
+        observer,
+        host,
       });
-      const port = await server.listen();
+      const { loop, port } = flow;
+      if (flow.resumed) process.stdout.write('lightning: resuming from the journal\n');
+      // Created before the loop starts, so it sees the first events.
+      const ui = uiAddress
+        ? new UiServer({ loop, ...uiAddress, tokenFile: join(appDir, '.lightning', 'ui-token') })
+        : undefined;
       process.stdout.write(
         `${pc.bold('lightning')} flow of ${app.name} listening on ${opts.listen.replace(/:\d+$/, `:${port}`)}\n`,
       );
@@ -275,10 +276,8 @@ export function registerDaemonCommands(program: Command): void {
       await loop.goodbyes(graceMs + 2000);
       // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
       const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
-      await server.close();
-      loop.close();
+      await flow.close();
       await ui?.close();
-      await journal.close();
       await printer.close();
       process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
       if (opts.endFile) {
@@ -319,20 +318,15 @@ async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' 
   return failed ? 'stop-failed' : 'stopped';
 }
 
-/** `--ui host:port` → a UI server for the flow role (created now, so it sees the first events). */
-function uiServer(address: string, loop: EventLoop, appDir: string): UiServer {
+/** `--ui host:port` → host (brackets of an IPv6 literal removed) and port. */
+function parseHostPort(option: string, address: string): { host: string; port: number } {
   const m = /^(.+):(\d+)$/.exec(address);
   const port = Number(m?.[2]);
   if (!m || port > 65535) {
     throw new ValidationError(
-      [{ path: '--ui', message: `"${address}" is not host:port`, fix: 'e.g. --ui 127.0.0.1:7501' }],
+      [{ path: option, message: `"${address}" is not host:port`, fix: `e.g. ${option} 127.0.0.1:7501` }],
       'Invalid option',
     );
   }
-  return new UiServer({
-    loop,
-    host: m[1]!.replace(/^\[(.*)\]$/, '$1'),
-    port,
-    tokenFile: join(appDir, '.lightning', 'ui-token'),
-  });
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }

@@ -115,11 +115,9 @@ export function registerDriveCommand(program: Command): void {
           }
         } else {
           if (loc.key.endsWith('/')) {
-            throw new DriveError(
-              'INVALID_KEY',
-              loc.key,
-              `"${k}" names a directory; use \`drive rm -r ${k}\` to delete everything under it.`,
-            );
+            throw new DriveError('INVALID_KEY', loc.key, `"${k}" names a directory.`, {
+              fix: `use \`drive rm -r ${k}\` to delete everything under it`,
+            });
           }
           if (await loc.drive.exists(loc.key)) deleted++;
           await loc.drive.delete(loc.key);
@@ -148,11 +146,9 @@ async function resolveLocation(arg: string, g: DriveCliOptions, bare: 'key' | 'p
         () => false,
       );
       if (!exists) {
-        throw new DriveError(
-          'NOT_FOUND',
-          key,
-          `No local Drive at ${url}. Run this in the app's directory (where .lightning/ is), or pass --drive <dir|gs://bucket/prefix>.`,
-        );
+        throw new DriveError('NOT_FOUND', key, `No local Drive at ${url}.`, {
+          fix: "run this in the app's directory (where .lightning/ is), or pass --drive <dir|gs://bucket/prefix>",
+        });
       }
     }
     return { kind: 'drive', drive: await openDrive(url, { ...open, create: false }), key };
@@ -171,11 +167,9 @@ async function copy(
   onProgress: (p: TransferProgress) => void,
 ): Promise<CopyCount> {
   if (from.kind === 'local' && to.kind === 'local') {
-    throw new DriveError(
-      'INVALID_KEY',
-      '',
-      'Both sides of `drive cp` are local paths; one must be drive:KEY or gs://bucket/KEY.',
-    );
+    throw new DriveError('INVALID_KEY', '', 'Both sides of `drive cp` are local paths.', {
+      fix: 'make one side drive:KEY or gs://bucket/KEY',
+    });
   }
   const count = (stats: DriveStat[]): CopyCount => ({
     count: stats.length,
@@ -184,7 +178,11 @@ async function copy(
 
   if (from.kind === 'local' && to.kind === 'drive') {
     const st = await stat(from.path).catch(() => undefined);
-    if (!st) throw new DriveError('NOT_FOUND', to.key, `Local source ${from.path} does not exist.`);
+    if (!st) {
+      throw new DriveError('NOT_FOUND', to.key, `Local source ${from.path} does not exist.`, {
+        fix: 'check the path (it is resolved against the current directory)',
+      });
+    }
     if (st.isDirectory())
       return count(await to.drive.putDirectory(from.path, to.key || basename(from.path), { onProgress }));
     const key = to.key === '' || to.key.endsWith('/') ? `${to.key}${basename(from.path)}` : to.key;

@@ -42,7 +42,8 @@ try {
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof LightningError) {
-    process.stderr.write(`${pc.red('error')} ${err.message}\n`);
+    // The message says what and why, and how to fix it; the code is for scripts and searches.
+    process.stderr.write(`${pc.red('error')} ${err.message}\n  ${pc.dim(`code: ${err.code}`)}\n`);
     process.exit(2);
   }
   throw err;

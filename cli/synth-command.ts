@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { ValidationError } from '../constructs/errors.ts';
-import { loadApp } from './load-app.ts';
+import { loadApp } from '../constructs/load-app.ts';
 
 interface SynthCliOptions {
   readonly out: string;

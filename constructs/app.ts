@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import type { GcpCloudProps } from './cloud/cloud-props.ts';
-import { APP_BRAND } from './component-name.ts';
+import { APP_BRAND, hasBrand } from './component-name.ts';
 import { ValidationError } from './errors.ts';
 import { Flow } from './flow.ts';
 import { Work } from './work.ts';
@@ -33,7 +33,7 @@ export interface LightningAppProps {
  */
 export class LightningApp extends Construct {
   static isLightningApp(x: unknown): x is LightningApp {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[APP_BRAND] === true;
+    return hasBrand(x, APP_BRAND);
   }
 
   readonly props: LightningAppProps;

@@ -4,6 +4,14 @@ import { ValidationError } from './errors.ts';
 export const APP_BRAND = Symbol.for('lightning-local.LightningApp');
 
 /**
+ * True when `x` carries `brand`: the type guards of LightningApp, Flow, Work and WorkMap,
+ * which also hold across two copies of this package (a symbol from Symbol.for, not instanceof).
+ */
+export function hasBrand(x: unknown, brand: symbol): boolean {
+  return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[brand] === true;
+}
+
+/**
  * The dotted construct path of a component relative to its LightningApp (`root.train`):
  * its name in state, logs, Terraform ids and the daemon's identity. Works also when the
  * app sits inside a larger CDKTF stack (the scopes above the app are left out).
@@ -12,7 +20,7 @@ export function componentName(c: IConstruct): string {
   const scopes = c.node.scopes;
   let start = 0;
   for (let i = 0; i < scopes.length; i++) {
-    if ((scopes[i] as unknown as Record<symbol, unknown>)[APP_BRAND] === true) start = i + 1;
+    if (hasBrand(scopes[i], APP_BRAND)) start = i + 1;
   }
   return scopes
     .slice(start)
@@ -33,7 +41,7 @@ export function checkedId(
   kind: string,
 ): string {
   if (typeof id === 'string' && id !== '') return id;
-  const inApp = scope === undefined || (scope as unknown as Record<symbol, unknown>)[APP_BRAND] === true;
+  const inApp = scope === undefined || hasBrand(scope, APP_BRAND);
   const where = inApp ? '' : ` in ${componentName(scope)}`;
   const example = inApp ? `new ${className}(app, 'root')` : `new ${className}(this, 'train')`;
   throw new ValidationError(

@@ -1,21 +1,63 @@
 /**
- * The error tree. Every error has a stable `code` (for programs) and a message that says
- * what happened, why, and how to fix it (for people).
+ * The error tree. Every error has a stable, typed `code` (for programs), a message that says
+ * what happened and why, and where there is one a `fix` (how to make it go away), for people.
  *
  * ```
- * LightningError
- * ├── ValidationError   a construct or app file is wrong; carries the construct path
- * ├── DriveError        a Drive call failed; carries the key
- * ├── DaemonError       the daemon/flow protocol refused something; carries a gRPC code
- * └── WorkFailedError   a blocking work.run() call failed; carries the work's status
+ * LightningError        NOT_RUNNING, WRONG_ROLE, NOT_OWNER, STATE_VALUE, LISTEN, BUNDLE,
+ *                       INVALID_ARGS, CALL_FAILED (daemon/work/call-failure.ts)
+ * ├── ValidationError   VALIDATION: a construct, option or app file is wrong; carries the paths
+ * ├── DriveError        DRIVE_*: a Drive call failed; carries the key
+ * ├── DaemonError       DAEMON_*: the daemon/flow protocol refused something; carries a gRPC code
+ * └── WorkFailedError   WORK_FAILED: a blocking work.run() call failed; carries the work's status
  * ```
+ *
+ * Errors that mean a bug in lightning-local itself (`unreachable`, `internal:`) stay plain
+ * `Error`s; `test/unit/throw-sites-use-the-error-tree.test.ts` holds every other throw to this tree.
  */
+
+/** Codes of {@link LightningError}s that have no subclass of their own. */
+export type GeneralErrorCode =
+  /** A construct's runtime member (state, status, run()) used outside a running app. */
+  | 'NOT_RUNNING'
+  /** Called from the wrong role, e.g. work.run() inside a work, ScriptWork.execute() in the flow. */
+  | 'WRONG_ROLE'
+  /** A work touched a component it does not own (ADR 0013). */
+  | 'NOT_OWNER'
+  /** A value that cannot be state (undefined in an array, a function, a cycle, a prototype). */
+  | 'STATE_VALUE'
+  /** A server cannot listen on the address it was given. */
+  | 'LISTEN'
+  /** The app bundle cannot be built (a path too long for the archive, ...). */
+  | 'BUNDLE'
+  /** work.run() got arguments that are not JSON. */
+  | 'INVALID_ARGS'
+  /** A call of a work did not succeed (its `reason` says how: exit_code, timeout, ...). */
+  | 'CALL_FAILED';
+
+/** Every code a {@link LightningError} can carry. */
+export type ErrorCode =
+  | GeneralErrorCode
+  | 'VALIDATION'
+  | 'WORK_FAILED'
+  | `DRIVE_${DriveErrorCode}`
+  | `DAEMON_${GrpcCodeName}`;
+
+export interface LightningErrorOptions {
+  readonly cause?: unknown;
+  /** How to fix it, for people: a command, a prop to change, a file to write. */
+  readonly fix?: string;
+}
+
 export class LightningError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly code: ErrorCode;
+  /** How to fix it, when the error knows. Also the last line of `message`. */
+  readonly fix: string | undefined;
+  constructor(code: ErrorCode, message: string, options: LightningErrorOptions = {}) {
+    const { fix, ...errorOptions } = options;
+    super(fix === undefined || message.includes(fix) ? message : `${message}\n  fix: ${fix}`, errorOptions);
     this.name = new.target.name;
     this.code = code;
+    this.fix = fix;
   }
 }
 
@@ -24,20 +66,23 @@ export interface ValidationProblem {
   /** Construct path, e.g. `root.train`, or the app file for file-level problems. */
   readonly path: string;
   readonly message: string;
-  /** How to fix it. */
-  readonly fix?: string;
+  /** How to fix it: every problem a person can cause has one. */
+  readonly fix: string;
 }
 
 /** A construct, prop or app file is invalid. Collects every problem before it is thrown. */
 export class ValidationError extends LightningError {
   readonly problems: readonly ValidationProblem[];
+  /** Every problem's fix, `; `-separated (each also stands beside its problem in `message`). */
+  override readonly fix: string;
   constructor(problems: readonly ValidationProblem[], header = 'Invalid app') {
-    const lines = problems.map((p) => `  - ${p.path}: ${p.message}${p.fix ? `\n    fix: ${p.fix}` : ''}`);
+    const lines = problems.map((p) => `  - ${p.path}: ${p.message}\n    fix: ${p.fix}`);
     super(
       'VALIDATION',
       `${header} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
     );
     this.problems = problems;
+    this.fix = problems.map((p) => p.fix).join('; ');
   }
 
   /** The construct path of the first problem (most errors have one). */
@@ -49,8 +94,8 @@ export class ValidationError extends LightningError {
 /** Collects validation problems so all of them are reported at once. */
 export class ProblemCollector {
   readonly problems: ValidationProblem[] = [];
-  add(path: string, message: string, fix?: string): void {
-    this.problems.push(fix === undefined ? { path, message } : { path, message, fix });
+  add(path: string, message: string, fix: string): void {
+    this.problems.push({ path, message, fix });
   }
   throwIfAny(header?: string): void {
     if (this.problems.length > 0) throw new ValidationError(this.problems, header);
@@ -69,12 +114,13 @@ export class DriveError extends LightningError {
     driveCode: DriveErrorCode,
     key: string,
     message: string,
-    options?: { cause?: unknown; rule?: string },
+    options: LightningErrorOptions & { readonly rule?: string } = {},
   ) {
-    super(`DRIVE_${driveCode}`, message, options);
+    const { rule: _rule, ...rest } = options;
+    super(`DRIVE_${driveCode}`, message, rest);
     this.key = key;
     this.driveCode = driveCode;
-    this.rule = options?.rule;
+    this.rule = options.rule;
   }
 }
 
@@ -100,12 +146,18 @@ export const GrpcCode = {
   UNAUTHENTICATED: 16,
 } as const;
 export type GrpcCode = (typeof GrpcCode)[keyof typeof GrpcCode];
+/** A gRPC status by name, as in `DAEMON_INVALID_ARGUMENT`. */
+export type GrpcCodeName = keyof typeof GrpcCode;
+
+const GRPC_NAMES = new Map<number, GrpcCodeName>(
+  Object.entries(GrpcCode).map(([name, code]) => [code, name as GrpcCodeName]),
+);
 
 /** The protocol refused a message or a peer. Safe to send to the peer: no internals. */
 export class DaemonError extends LightningError {
   readonly grpcCode: GrpcCode;
-  constructor(grpcCode: GrpcCode, message: string, options?: { cause?: unknown }) {
-    super(`DAEMON_${grpcCode}`, message, options);
+  constructor(grpcCode: GrpcCode, message: string, options?: LightningErrorOptions) {
+    super(`DAEMON_${GRPC_NAMES.get(grpcCode) ?? 'UNKNOWN'}`, message, options);
     this.grpcCode = grpcCode;
   }
 }
@@ -118,9 +170,12 @@ export class WorkFailedError extends LightningError {
   constructor(work: string, reason: string, exitCode: number | null, detail: string) {
     super(
       'WORK_FAILED',
-      `${work} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${detail}\n` +
-        `  Catch WorkFailedError in run() to react (retry with new arguments, stop the app), or give the ` +
-        `work maxRetries / parallel: true.`,
+      `${work} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${detail}`,
+      {
+        fix:
+          'catch WorkFailedError in run() to react (retry with new arguments, stop the app), or give the ' +
+          'work maxRetries / parallel: true',
+      },
     );
     this.work = work;
     this.exitCode = exitCode;

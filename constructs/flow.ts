@@ -1,9 +1,9 @@
-import { Construct } from 'constructs';
-import { checkedId, componentName } from './component-name.ts';
-import { ProblemCollector } from './errors.ts';
+import type { Construct } from 'constructs';
+import { Component } from './component.ts';
+import { hasBrand } from './component-name.ts';
 import type { StateShape } from './json.ts';
 import type { UiLayout } from './layout.ts';
-import { BINDING, type FlowBinding, notRunning } from './runtime-binding.ts';
+import type { FlowBinding } from './runtime-binding.ts';
 
 const FLOW_BRAND = Symbol.for('lightning-local.Flow');
 
@@ -29,58 +29,33 @@ export interface FlowProps<S extends StateShape = StateShape> {
  *   }
  * }
  */
-export abstract class Flow<S extends StateShape = StateShape> extends Construct {
+export abstract class Flow<S extends StateShape = StateShape> extends Component<
+  S,
+  FlowProps<S>,
+  FlowBinding
+> {
   static isFlow(x: unknown): x is Flow {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[FLOW_BRAND] === true;
+    return hasBrand(x, FLOW_BRAND);
   }
-
-  readonly props: FlowProps<S>;
-  /** @internal */
-  [BINDING]: FlowBinding | undefined;
 
   constructor(scope: Construct, id: string, props: FlowProps<S> = {}) {
-    super(scope, checkedId(scope, id, new.target.name, 'Flow'));
-    Object.defineProperty(this, FLOW_BRAND, { value: true });
-    this.props = props;
-    this[BINDING] = undefined;
-    const problems = new ProblemCollector();
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) {
-      problems.add(
-        componentName(this),
-        `id "${id}" may only contain letters, digits, "_" and "-"`,
-        'rename the flow',
-      );
-    }
-    problems.throwIfAny('Invalid flow');
-  }
-
-  get name(): string {
-    return componentName(this);
-  }
-
-  get initialState(): S {
-    return (this.props.state ?? {}) as S;
+    super(scope, id, props, 'Flow', FLOW_BRAND);
+    this.idProblems(id, 'flow').throwIfAny('Invalid flow');
   }
 
   /** The flow's state; writes are recorded and trigger another pass of the loop. */
-  get state(): S {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.state`);
-    return b.state as S;
+  override get state(): S {
+    return super.state;
   }
 
   /** Ends the app successfully once this pass finishes: every work is stopped, exit code 0. */
   stopApp(message = 'stopped by the flow'): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.stopApp()`);
-    b.stopApp(message);
+    this.bound('.stopApp()').stopApp(message);
   }
 
   /** Ends the app as failed once this pass finishes: every work is stopped, exit code 1. */
   failApp(message: string): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.failApp()`);
-    b.failApp(message);
+    this.bound('.failApp()').failApp(message);
   }
 
   /**

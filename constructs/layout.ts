@@ -24,7 +24,6 @@
  *   override run() { … }
  * }
  */
-import type { LightningApp } from './app.ts';
 import { ValidationError, type ValidationProblem } from './errors.ts';
 import { Work } from './work.ts';
 
@@ -69,11 +68,21 @@ export interface ResolvedLayout {
 }
 
 /**
+ * What {@link resolveLayout} reads of a LightningApp: named structurally, so this module does
+ * not import the app (whose root flow imports the layout types).
+ */
+export interface LayoutSource {
+  readonly name: string;
+  readonly root: { readonly name: string; configureLayout(): UiLayout | undefined };
+  works(): readonly Work[];
+}
+
+/**
  * The root flow's layout, checked: unique non-empty names, works of this app, paths that start
  * with `/`, a landing tab that exists. Null when the flow defines none.
  * @throws ValidationError listing every problem
  */
-export function resolveLayout(app: LightningApp): ResolvedLayout | null {
+export function resolveLayout(app: LayoutSource): ResolvedLayout | null {
   const layout = app.root.configureLayout();
   if (layout === undefined || layout === null) return null;
   const where = `${app.root.name}.configureLayout()`;

@@ -3,11 +3,32 @@
  * markers (`{"$path": …}`, `{"$payload": …}`); the bytes stay in the Drive.
  */
 
+/** Where a Path's or Payload's bytes are, and which component made them. */
+export interface DriveRefJson {
+  readonly drive: string;
+  readonly key: string;
+  readonly origin: string;
+}
 export interface PathJson {
-  readonly $path: { readonly drive: string; readonly key: string; readonly origin: string };
+  readonly $path: DriveRefJson;
 }
 export interface PayloadJson {
-  readonly $payload: { readonly drive: string; readonly key: string; readonly origin: string };
+  readonly $payload: DriveRefJson;
+}
+
+/** What Path and Payload share; each adds its own JSON marker. */
+abstract class DriveRef implements DriveRefJson {
+  readonly drive: string;
+  readonly key: string;
+  readonly origin: string;
+  constructor(drive: string, key: string, origin: string) {
+    this.drive = drive;
+    this.key = key;
+    this.origin = origin;
+  }
+  protected get ref(): DriveRefJson {
+    return { drive: this.drive, key: this.key, origin: this.origin };
+  }
 }
 
 /**
@@ -19,15 +40,7 @@ export interface PayloadJson {
  * const ckpt = this.train.output('model.pt');
  * if (this.train.status.phase === 'succeeded') this.serve.run({ model: ckpt });
  */
-export class Path {
-  readonly drive: string;
-  readonly key: string;
-  readonly origin: string;
-  constructor(drive: string, key: string, origin: string) {
-    this.drive = drive;
-    this.key = key;
-    this.origin = origin;
-  }
+export class Path extends DriveRef {
   /** True if this Path names a directory (its key ends in `/`). */
   get isDirectory(): boolean {
     return this.key.endsWith('/');
@@ -38,7 +51,7 @@ export class Path {
     return trimmed.slice(trimmed.lastIndexOf('/') + 1);
   }
   toJSON(): PathJson {
-    return { $path: { drive: this.drive, key: this.key, origin: this.origin } };
+    return { $path: this.ref };
   }
   static isPathJson(v: unknown): v is PathJson {
     return isMarker(v, '$path');
@@ -53,17 +66,9 @@ export class Path {
  * Create one in a Work with `await ctx.putPayload('name', value)`; read it in another with
  * `await ctx.loadPayload(payload)`.
  */
-export class Payload {
-  readonly drive: string;
-  readonly key: string;
-  readonly origin: string;
-  constructor(drive: string, key: string, origin: string) {
-    this.drive = drive;
-    this.key = key;
-    this.origin = origin;
-  }
+export class Payload extends DriveRef {
   toJSON(): PayloadJson {
-    return { $payload: { drive: this.drive, key: this.key, origin: this.origin } };
+    return { $payload: this.ref };
   }
   static isPayloadJson(v: unknown): v is PayloadJson {
     return isMarker(v, '$payload');

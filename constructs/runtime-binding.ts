@@ -3,7 +3,9 @@
  * declare; a role (flow loop, work daemon) attaches a binding to each component after the
  * tree is built. Not exported from the public entry.
  */
+import { LightningError } from './errors.ts';
 import type { JsonObject } from './json.ts';
+import type { WorkContext } from './work-context.ts';
 import type { WorkStatus } from './work-status.ts';
 
 export const BINDING = Symbol.for('lightning-local.binding');
@@ -19,6 +21,11 @@ export interface WorkBinding {
   readonly status: WorkStatus;
   run(args: JsonObject, options: RunOptions): void;
   stop(): void;
+  /**
+   * Runs the ScriptWork's script for one call (daemon/work/script-runner.ts). Only the
+   * daemon serving this work provides it; without it ScriptWork.execute() fails.
+   */
+  readonly runScript?: (args: JsonObject, ctx: WorkContext) => Promise<void>;
 }
 
 /** What a Flow construct delegates to while an app runs. */
@@ -28,9 +35,15 @@ export interface FlowBinding {
   failApp(message: string): void;
 }
 
-export function notRunning(what: string): Error {
-  return new Error(
-    `${what} is only available while the app runs (inside flow.run() under \`lightning-local run\`). ` +
-      'Constructors only declare components; move this call into run().',
+/** What a WorkMap tells the running role: a Work created on first use (bind it). */
+export interface WorkMapBinding<W = unknown> {
+  workCreated(work: W): void;
+}
+
+export function notRunning(what: string): LightningError {
+  return new LightningError(
+    'NOT_RUNNING',
+    `${what} is only available while the app runs (inside flow.run() under \`lightning-local run\`): constructors only declare components.`,
+    { fix: 'move this call into run()' },
   );
 }

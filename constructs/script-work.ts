@@ -1,7 +1,8 @@
 import type { Construct } from 'constructs';
-import { ProblemCollector } from './errors.ts';
+import { LightningError, ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import type { Path } from './path.ts';
+import { BINDING } from './runtime-binding.ts';
 import { Work, type WorkContext, type WorkProps } from './work.ts';
 
 /** Call arguments as the work sees them: every Path fetched and replaced by its local file path. */
@@ -94,7 +95,12 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
         'give `script` (a file beside the app) or `command` (an argv list)',
       );
     }
-    if (props.command !== undefined && props.command.length === 0) problems.add(name, '`command` is empty');
+    if (props.command !== undefined && props.command.length === 0)
+      problems.add(
+        name,
+        '`command` is empty',
+        "give the program and its arguments, e.g. command: ['tensorboard', '--logdir', 'logs']",
+      );
     const port = props.port;
     if (port !== undefined && port !== 'auto' && !(Number.isInteger(port) && port > 0 && port < 65536)) {
       problems.add(name, `port ${port} is not a TCP port`, "use 1-65535, or 'auto' for a free port");
@@ -125,15 +131,18 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
     return this.props.port;
   }
 
-  /** Runs the script in the daemon. Provided by the runtime (daemon/script-runner.ts). */
+  /** Runs the script in the work's daemon, through the binding the daemon attached. */
   override async execute(args: A, ctx: WorkContext): Promise<void> {
-    const runner = (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] as
-      | ((work: ScriptWork<S, A>, args: A, ctx: WorkContext) => Promise<void>)
-      | undefined;
-    if (!runner) throw new Error(`${this.name}: ScriptWork.execute() runs inside a work daemon only`);
-    return runner(this, args, ctx);
+    const runScript = this[BINDING]?.runScript;
+    if (!runScript) {
+      throw new LightningError(
+        'WRONG_ROLE',
+        `${this.name}: ScriptWork.execute() runs inside the work's daemon only`,
+        {
+          fix: `start it from the flow with ${this.name}.run()`,
+        },
+      );
+    }
+    return runScript(args as JsonObject, ctx);
   }
 }
-
-/** The daemon registers its script runner here, keeping constructs free of process code. */
-export const SCRIPT_RUNNER = Symbol.for('lightning-local.scriptRunner');

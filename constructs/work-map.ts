@@ -1,10 +1,10 @@
 import { Construct } from 'constructs';
-import { checkedId, componentName } from './component-name.ts';
+import { checkedId, componentName, hasBrand } from './component-name.ts';
 import { ValidationError } from './errors.ts';
+import { BINDING, type WorkMapBinding } from './runtime-binding.ts';
 import type { Work } from './work.ts';
 
 const WORK_MAP_BRAND = Symbol.for('lightning-local.WorkMap');
-export const WORK_CREATED = Symbol.for('lightning-local.workCreated');
 
 /**
  * A collection of Works created while the app runs: fan-out such as one Work per
@@ -20,8 +20,11 @@ export const WORK_CREATED = Symbol.for('lightning-local.workCreated');
  */
 export class WorkMap<W extends Work = Work> extends Construct {
   static isWorkMap(x: unknown): x is WorkMap {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[WORK_MAP_BRAND] === true;
+    return hasBrand(x, WORK_MAP_BRAND);
   }
+
+  /** @internal Set by the flow's loop, which binds each Work as it is created. */
+  [BINDING]: WorkMapBinding<Work> | undefined;
 
   private readonly factory: (scope: Construct, key: string) => W;
   private readonly items = new Map<string, W>();
@@ -30,6 +33,7 @@ export class WorkMap<W extends Work = Work> extends Construct {
     super(scope, checkedId(scope, id, new.target.name, 'WorkMap'));
     Object.defineProperty(this, WORK_MAP_BRAND, { value: true });
     this.factory = factory;
+    this[BINDING] = undefined;
   }
 
   /** The Work for `key`, created on first use. Keys: letters, digits, "_" and "-". */
@@ -56,8 +60,7 @@ export class WorkMap<W extends Work = Work> extends Construct {
       ]);
     }
     this.items.set(key, work);
-    const hook = (this as unknown as Record<symbol, unknown>)[WORK_CREATED];
-    if (typeof hook === 'function') hook(work);
+    this[BINDING]?.workCreated(work);
     return work;
   }
 

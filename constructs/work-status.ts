@@ -60,6 +60,31 @@ export function initialStatus(now = Date.now()): WorkStatus {
   };
 }
 
+/**
+ * The status a call (or a retry of it) starts from: pending, with nothing of the previous
+ * call kept. The flow sets it when it dispatches a call, the daemon when it starts one; the
+ * previous call's `url` goes too (its server is going away; set again once the new one answers).
+ */
+export function pendingStatus(
+  callHash: string,
+  attempt: number,
+): Pick<
+  WorkStatus,
+  'phase' | 'callHash' | 'attempt' | 'startedAt' | 'endedAt' | 'exitCode' | 'reason' | 'message' | 'url'
+> {
+  return {
+    phase: 'pending',
+    callHash,
+    attempt,
+    startedAt: null,
+    endedAt: null,
+    exitCode: null,
+    reason: null,
+    message: null,
+    url: null,
+  };
+}
+
 export function isTerminal(phase: WorkPhase): boolean {
   return phase === 'succeeded' || phase === 'failed' || phase === 'stopped';
 }

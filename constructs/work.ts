@@ -1,13 +1,15 @@
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import type { CloudCompute } from './cloud-compute.ts';
-import { checkedId, componentName } from './component-name.ts';
-import type { Drive } from './drive.ts';
+import { Component } from './component.ts';
+import { hasBrand } from './component-name.ts';
 import { validateKey } from './drive-key.ts';
-import { ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
-import { Path, type Payload } from './path.ts';
-import { BINDING, notRunning, type RunOptions, type WorkBinding } from './runtime-binding.ts';
-import type { RerunReason, WorkStatus } from './work-status.ts';
+import { Path } from './path.ts';
+import type { RunOptions, WorkBinding } from './runtime-binding.ts';
+import type { WorkContext } from './work-context.ts';
+import type { WorkStatus } from './work-status.ts';
+
+export type { WorkContext } from './work-context.ts';
 
 const WORK_BRAND = Symbol.for('lightning-local.Work');
 
@@ -42,39 +44,6 @@ export interface WorkProps<S extends StateShape = StateShape> {
   readonly compute?: CloudCompute;
 }
 
-/** Handed to {@link Work.execute} in the work's daemon. */
-export interface WorkContext {
-  /** Aborted when the flow stops this call (stop(), a superseding call, app shutdown). */
-  readonly signal: AbortSignal;
-  /** The work's own directory: cwd for scripts, where inputs are placed. */
-  readonly workDir: string;
-  /** Directory of the app file (scripts are resolved against it). */
-  readonly appDir: string;
-  /** Port given to the work (ScriptWork `port`), if any. */
-  readonly port: number | undefined;
-  /** The app's Drive. */
-  readonly drive: Drive;
-  /** Environment for child processes: process env, app `--env`, work env, LIGHTNING_* vars. */
-  readonly env: Readonly<Record<string, string>>;
-  /** 0 for the first attempt of this call, then 1, 2, ... on retries (`WorkStatus.attempt`). */
-  readonly attempt: number;
-  /**
-   * Why this call runs again, or null the first time it runs: the call is at-least-once, so
-   * what it did before (files, external side effects, increments of its state) may have
-   * happened already. The work's state is the last the flow received, not its value at
-   * the call's start. Scripts get the same as `LIGHTNING_RERUN` (empty the first time) and
-   * `LIGHTNING_ATTEMPT`.
-   */
-  readonly rerun: RerunReason | null;
-  /** Writes a line to the work's log (shown by the flow with the work's prefix). */
-  log(line: string): void;
-  /** Resolves a Path from the arguments to a local file, fetching it if needed. */
-  fetch(path: Path, dest?: string): Promise<string>;
-  /** Stores `value` as JSON in the Drive; put the returned Payload in state or args. */
-  putPayload(name: string, value: unknown): Promise<Payload>;
-  loadPayload<T = unknown>(payload: Payload): Promise<T>;
-}
-
 /**
  * A unit of work that runs in its own process (locally) or VM (cloud). Subclass it to run
  * TypeScript (`execute`), or use {@link ScriptWork} to wrap an existing script unchanged.
@@ -93,23 +62,15 @@ export interface WorkContext {
 export abstract class Work<
   S extends StateShape = StateShape,
   A extends object = JsonObject,
-> extends Construct {
+> extends Component<S, WorkProps<S>, WorkBinding> {
   /** Type guard that also works across copies of this package. */
   static isWork(x: unknown): x is Work {
-    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[WORK_BRAND] === true;
+    return hasBrand(x, WORK_BRAND);
   }
 
-  readonly props: WorkProps<S>;
-  /** @internal */
-  [BINDING]: WorkBinding | undefined;
-
   constructor(scope: Construct, id: string, props: WorkProps<S> = {}) {
-    super(scope, checkedId(scope, id, new.target.name, 'Work'));
-    Object.defineProperty(this, WORK_BRAND, { value: true });
-    this.props = props;
-    this[BINDING] = undefined;
-    const problems = new ProblemCollector();
-    const name = componentName(this);
+    super(scope, id, props, 'Work', WORK_BRAND);
+    const problems = this.idProblems(id, 'work');
     for (const [field, value] of [
       ['maxRetries', props.maxRetries],
       ['retryBackoffSeconds', props.retryBackoffSeconds],
@@ -117,36 +78,25 @@ export abstract class Work<
       ['stopGraceSeconds', props.stopGraceSeconds],
     ] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-        problems.add(name, `${field} is ${value}; it must be a number >= 0`);
+        problems.add(
+          this.name,
+          `${field} is ${value}; it must be a number >= 0`,
+          `set ${field} to 0 or more, or leave it out`,
+        );
       }
     }
-    if (!/^[A-Za-z0-9_-]+$/.test(id)) {
-      problems.add(name, `id "${id}" may only contain letters, digits, "_" and "-"`, 'rename the work');
-    }
-    problems.throwIfAny(`Invalid work ${name}`);
+    problems.throwIfAny(`Invalid work ${this.name}`);
   }
 
-  /** Dotted construct path relative to the app, e.g. `root.train`. */
-  get name(): string {
-    return componentName(this);
-  }
-
-  /** Initial state, as declared. */
-  get initialState(): S {
-    return (this.props.state ?? {}) as S;
-  }
-
-  /** The work's state. Flow: read it, or write to send state to the work. Work: write to report. */
-  get state(): S {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.state`);
-    return b.state as S;
+  /**
+   * The work's state. Flow: read it, or write to send state to the work. Work: write to report.
+   */
+  override get state(): S {
+    return super.state;
   }
 
   get status(): WorkStatus {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.status`);
-    return b.status;
+    return this.bound('.status').status;
   }
 
   /** Shorthands for the current call's phase. */
@@ -169,16 +119,12 @@ export abstract class Work<
    * the call; see `cacheCalls` and `parallel` in {@link WorkProps}.
    */
   run(args?: A, options: RunOptions = {}): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.run()`);
-    b.run((args ?? {}) as JsonObject, options);
+    this.bound('.run()').run((args ?? {}) as JsonObject, options);
   }
 
   /** Stops the current call (SIGTERM, then SIGKILL after the grace period) and records `stopped`. */
   stop(): void {
-    const b = this[BINDING];
-    if (!b) throw notRunning(`${this.name}.stop()`);
-    b.stop();
+    this.bound('.stop()').stop();
   }
 
   /**

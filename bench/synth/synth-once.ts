@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadAppFile } from '../../cli/load-app.ts';
 import { synthesizeApp } from '../../constructs/cloud/synth.ts';
+import { loadAppFile } from '../../constructs/load-app.ts';
 
 const appFile = join(import.meta.dirname, 'app/app.ts');
 const outdir = mkdtempSync(join(tmpdir(), 'bench-synth-'));

@@ -3,7 +3,7 @@
  * file comes from $LIGHTNING_APP, else the `lightningApp` context key in cdktf.json.
  * cdktf sets CDKTF_OUTDIR and CDKTF_CONTEXT_JSON for us.
  */
-import { loadApp } from '../../cli/load-app.ts';
+import { loadApp } from '../load-app.ts';
 import { synthesizeApp } from './synth.ts';
 
 const context = JSON.parse(process.env.CDKTF_CONTEXT_JSON ?? '{}') as { lightningApp?: string };

@@ -4,6 +4,7 @@
  * object's name (its hash) stable when nothing changed. No cdktf imports.
  */
 import { gzipSync } from 'node:zlib';
+import { LightningError } from '../errors.ts';
 
 export interface TarEntry {
   /** Relative POSIX path. */
@@ -27,7 +28,9 @@ function header(path: string, size: number, mode: number): Buffer {
     prefix = path.slice(0, cut);
     name = path.slice(cut + 1);
     if (cut <= 0 || Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) {
-      throw new Error(`bundle path too long for a tar header (${path}); shorten it below 255 characters`);
+      throw new LightningError('BUNDLE', `bundle path too long for a tar header (${path})`, {
+        fix: 'shorten the path below 255 characters (rename folders beside the app file)',
+      });
     }
   }
   h.write(name, 0, 100, 'utf8');

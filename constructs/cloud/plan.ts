@@ -244,8 +244,8 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
   try {
     app.root;
   } catch (err) {
-    const first = (err as { problems?: { message: string; fix?: string }[] }).problems?.[0];
-    problems.add(appName, first?.message ?? String(err), first?.fix);
+    const first = (err as { problems?: { message: string; fix: string }[] }).problems?.[0];
+    problems.add(appName, first?.message ?? String(err), first?.fix ?? 'declare exactly one root Flow');
   }
   for (const map of app.workMaps()) {
     if (map.size === 0) {

@@ -25,9 +25,10 @@ export function bootProgram(): string {
 
 export function renderStartupScript(options: StartupScriptOptions = {}): string {
   const nodeVersion = options.nodeVersion ?? VM_NODE_VERSION;
-  if (!/^\d+\.\d+\.\d+$/.test(nodeVersion)) throw new Error(`nodeVersion ${nodeVersion} is not x.y.z`);
+  if (!/^\d+\.\d+\.\d+$/.test(nodeVersion))
+    throw new Error(`internal: nodeVersion ${nodeVersion} is not x.y.z`);
   const boot = bootProgram();
-  if (boot.includes(HEREDOC_END)) throw new Error(`vm-boot.mjs must not contain ${HEREDOC_END}`);
+  if (boot.includes(HEREDOC_END)) throw new Error(`internal: vm-boot.mjs must not contain ${HEREDOC_END}`);
   return `#!/bin/bash
 # lightning-local startup script: runs on every boot, idempotent. Logs:
 #   sudo journalctl -u google-startup-scripts.service   (this script)

@@ -33,8 +33,8 @@ import type {
 } from '../../constructs/drive.ts';
 import { validateKey, validatePrefix } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
+import type { OpenDriveOptions } from './drive-options.ts';
 import { compareKeys, getDirectoryWith, putDirectoryWith, tempName } from './drive-util.ts';
-import type { OpenDriveOptions } from './open-drive.ts';
 
 const GCS_ENDPOINT = 'https://storage.googleapis.com';
 

@@ -14,37 +14,10 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Drive } from '../../constructs/drive.ts';
 import { DriveError } from '../../constructs/errors.ts';
+import type { OpenDriveOptions } from './drive-options.ts';
 import { LocalDrive } from './local-drive.ts';
 
-export interface OpenDriveOptions {
-  /** Drive name, as in `Path.drive`. @default 'default' */
-  readonly name?: string;
-  /** Local: how get() places objects. @default 'link' (hard link, falling back to clone/copy) */
-  readonly fetchMode?: 'link' | 'copy';
-  /** Local: fsync objects before they become visible. @default false */
-  readonly durable?: boolean;
-  /** Files moved at once by putDirectory/getDirectory. @default 16 locally, 32 on GCS */
-  readonly concurrency?: number;
-  /**
-   * GCS: the JSON API endpoint, e.g. `http://127.0.0.1:4443` for an emulator.
-   * @default $STORAGE_EMULATOR_HOST if set, else Google Cloud Storage
-   */
-  readonly apiEndpoint?: string;
-  /** GCS: project id (an emulator accepts any). @default from the environment / ADC */
-  readonly projectId?: string;
-  /**
-   * Create the local directory / the bucket if missing. Creating buckets is meant for
-   * emulators and tests; in the cloud Terraform owns the bucket.
-   * @default true locally, false on GCS
-   */
-  readonly create?: boolean;
-  /** GCS: retries of a transient failure (5xx, 429, reset or refused connection). @default 5 */
-  readonly maxRetries?: number;
-  /** GCS: first retry delay, doubling per retry up to 10 s. @default 250 */
-  readonly retryDelayMs?: number;
-  /** GCS: files at least this large use a resumable upload. @default 16 MiB */
-  readonly resumableThresholdBytes?: number;
-}
+export type { OpenDriveOptions } from './drive-options.ts';
 
 /**
  * Creates `<appDir>/.lightning` readable by its owner only (0700), or tightens one an earlier
@@ -67,11 +40,9 @@ export function localDriveDir(appDir: string, name = 'default'): string {
 /** Opens the Drive at `url` (see the module comment for the forms accepted). */
 export async function openDrive(url: string, options: OpenDriveOptions = {}): Promise<Drive> {
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new DriveError(
-      'INVALID_KEY',
-      '',
-      'No Drive URL given. Use a directory (".lightning/drive/default"), "file:///abs/dir" or "gs://bucket/prefix".',
-    );
+    throw new DriveError('INVALID_KEY', '', 'No Drive URL given.', {
+      fix: 'use a directory (".lightning/drive/default"), "file:///abs/dir" or "gs://bucket/prefix"',
+    });
   }
   if (url.startsWith('gs://')) {
     const { GcsDrive } = await import('./gcs-drive.ts');
@@ -82,21 +53,15 @@ export async function openDrive(url: string, options: OpenDriveOptions = {}): Pr
     try {
       dir = fileURLToPath(url);
     } catch (err) {
-      throw new DriveError(
-        'INVALID_KEY',
-        '',
-        `Drive URL "${url}" is not a valid file URL: use file:///absolute/dir.`,
-        {
-          cause: err,
-        },
-      );
+      throw new DriveError('INVALID_KEY', '', `Drive URL "${url}" is not a valid file URL.`, {
+        cause: err,
+        fix: 'use file:///absolute/dir',
+      });
     }
   } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    throw new DriveError(
-      'INVALID_KEY',
-      '',
-      `Drive URL "${url}" has an unsupported scheme. Use a directory, "file:///abs/dir" or "gs://bucket/prefix".`,
-    );
+    throw new DriveError('INVALID_KEY', '', `Drive URL "${url}" has an unsupported scheme.`, {
+      fix: 'use a directory, "file:///abs/dir" or "gs://bucket/prefix"',
+    });
   } else {
     dir = resolve(url);
   }

@@ -42,7 +42,6 @@ import type { Flow } from '../../constructs/flow.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
 import type { Work } from '../../constructs/work.ts';
-import { WORK_CREATED } from '../../constructs/work-map.ts';
 import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
@@ -98,7 +97,7 @@ export class EventLoop extends DaemonStreams {
       this.bindFlow(flow, flow === this.root ? options.rootStateOverrides : undefined);
     for (const work of app.works()) this.bindWork(work);
     for (const map of app.workMaps()) {
-      (map as unknown as Record<symbol, unknown>)[WORK_CREATED] = (w: Work) => this.bindWork(w);
+      map[BINDING] = { workCreated: (w) => this.bindWork(w) };
     }
   }
 

@@ -4,7 +4,7 @@
  * a generic status (no internals leak) and the server keeps serving.
  */
 import * as grpc from '@grpc/grpc-js';
-import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode, LightningError } from '../../constructs/errors.ts';
 import type { FlowMessage } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import {
   authInterceptor,
@@ -50,7 +50,14 @@ export class FlowServer {
         address,
         this.options.credentials ?? grpc.ServerCredentials.createInsecure(),
         (err, port) =>
-          err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port),
+          err
+            ? reject(
+                new LightningError('LISTEN', `the flow cannot listen on ${address}: ${err.message}`, {
+                  cause: err,
+                  fix: 'pick a free port (--listen host:0 takes any) or stop the process that holds it',
+                }),
+              )
+            : resolve(port),
       );
     });
     return this.port;

@@ -7,13 +7,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadAppFile } from '../../cli/load-app.ts';
-import { parseSetPairs } from '../../cli/options.ts';
 import type { JsonValue } from '../../constructs/json.ts';
-import { ensureStateDir, localDriveDir } from '../drive/open-drive.ts';
-import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
-import { FlowServer } from './flow-server.ts';
-import { Journal } from './journal.ts';
+import { loadAppFile } from '../../constructs/load-app.ts';
+import { localDriveDir } from '../drive/open-drive.ts';
+import type { AppEnd, EventLoop, LoopObserver } from './event-loop.ts';
+import { startFlowRuntime } from './flow-runtime.ts';
 import { LocalDaemons } from './local-daemons.ts';
 
 export interface LocalAppOptions {
@@ -91,31 +89,25 @@ async function localBundle(
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
   const { app, appFile, appDir } = await loadAppFile(options.appFile);
-  const overrides = {
-    ...(options.setPairs
-      ? parseSetPairs(options.setPairs, app.root.initialState as Record<string, unknown>)
-      : {}),
-    ...(options.set ?? {}),
-  };
-  await ensureStateDir(appDir);
+  const token = randomBytes(32).toString('hex');
+  let daemons: LocalDaemons | undefined;
+  const flow = await startFlowRuntime({
+    app,
+    appDir,
+    token,
+    listen: '127.0.0.1:0',
+    ...(options.setPairs ? { setPairs: options.setPairs } : {}),
+    ...(options.set ? { set: options.set } : {}),
+    ...(options.resume ? { resume: true } : {}),
+    ...(options.journalFsync ? { journalFsync: true } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+    host: { ensureDaemon: (work, why) => daemons?.ensureDaemon(work, why) },
+  });
+  const { loop } = flow;
   const driveDir = localDriveDir(appDir);
   await mkdir(driveDir, { recursive: true });
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
-  const token = randomBytes(32).toString('hex');
-  const journalDir = join(appDir, '.lightning', 'journal');
-  const restored = options.resume ? await Journal.load(journalDir) : null;
-  const journal = await Journal.open(journalDir, !options.resume, { fsync: options.journalFsync ?? false });
-  let daemons: LocalDaemons | undefined;
-  const loop = new EventLoop(app, {
-    ...(options.observer ? { observer: options.observer } : {}),
-    rootStateOverrides: overrides,
-    journal,
-    restored,
-    host: { ensureDaemon: (work, why) => daemons?.ensureDaemon(work, why) },
-  });
-  const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
-  const port = await server.listen();
-  const flowAddress = `127.0.0.1:${port}`;
+  const flowAddress = `127.0.0.1:${flow.port}`;
   const bundle = options.bundle === false ? undefined : await localBundle(appFile, appDir, options.observer);
   daemons = new LocalDaemons({
     ...(bundle ? { bundle } : {}),
@@ -140,9 +132,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     // stream's end may still be on its way.
     await local.stopAll(maxGraceMs);
     await loop.goodbyes(2000);
-    loop.close();
-    await server.close();
-    await journal.close();
+    await flow.close();
     return end;
   })();
   loop.start();
@@ -152,7 +142,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     flowAddress,
     appDir,
     driveUrl,
-    resumed: restored !== null,
+    resumed: flow.resumed,
     finished,
     stop: async (exitCode = 130, message = 'stopped') => {
       loop.requestEnd(exitCode, message);
@@ -160,7 +150,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     },
     kill: async () => {
       await local.killAll();
-      await server.close();
+      await flow.closeServer();
     },
   };
 }

@@ -10,7 +10,7 @@ import { LightningError, WorkFailedError } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import type { RunOptions } from '../../constructs/runtime-binding.ts';
-import type { WorkStatus } from '../../constructs/work-status.ts';
+import { pendingStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import { FlowMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { opsToWire } from '../protocol/flow-service.ts';
 import { toStateValue } from '../state/json-patch.ts';
@@ -108,6 +108,7 @@ export abstract class LoopCore {
         throw new LightningError(
           'INVALID_ARGS',
           `${rec.name}.run(): arguments must be JSON (Paths allowed): ${(err as Error).message}`,
+          { fix: 'pass plain objects, arrays, strings, finite numbers, booleans, null or Paths' },
         );
       }
       hash = callHash(argsValue);
@@ -131,17 +132,7 @@ export abstract class LoopCore {
         rerun: forgotten ? { reason: 'resume', why: forgotten.why } : null,
       };
       this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
-      this.setStatus(rec, {
-        phase: 'pending',
-        callHash: hash,
-        attempt: 0,
-        startedAt: null,
-        endedAt: null,
-        exitCode: null,
-        reason: null,
-        message: null,
-        url: null, // the previous call's server is going away; set again once the new one answers
-      });
+      this.setStatus(rec, pendingStatus(hash, 0));
       if (forgotten) this.announceRerun(rec);
       this.sendRun(rec);
     }

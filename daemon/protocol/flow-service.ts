@@ -20,6 +20,7 @@ import {
   PatchOpSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { type PatchOperation, type PatchOpName, parseStateJson } from '../state/json-patch.ts';
+import { opNeeds } from '../state/patch-shape.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -110,16 +111,15 @@ export function opsFromWire(ops: readonly PatchOp[]): PatchOperation[] {
     const w = ops[i]!;
     const name = OP_FROM_WIRE.get(w.op);
     if (!name) throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `op #${i} has unknown kind ${w.op}`);
-    const needsValue = name === 'add' || name === 'replace' || name === 'test';
-    const needsFrom = name === 'move' || name === 'copy';
-    if (needsValue && w.valueJson === '') {
+    const needs = opNeeds(name);
+    if (needs.value && w.valueJson === '') {
       throw new DaemonError(GrpcCode.INVALID_ARGUMENT, `op #${i} (${name} ${w.path}) has no value`);
     }
     out[i] = {
       op: name,
       path: w.path,
-      ...(needsFrom ? { from: w.from } : {}),
-      ...(needsValue ? { value: parseStateJson(w.valueJson, w.path) } : {}),
+      ...(needs.from ? { from: w.from } : {}),
+      ...(needs.value ? { value: parseStateJson(w.valueJson, w.path) } : {}),
     };
   }
   return out;

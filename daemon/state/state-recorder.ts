@@ -19,6 +19,7 @@
  * the document, so a later in-place mutation (`s.list = [1]; s.list.push(2)`) cannot leak
  * into an op that is serialized later (on the wire, in the journal) and travel twice.
  */
+import { LightningError } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
@@ -117,10 +118,9 @@ function viewOf(target: object, meta: Meta): object {
 function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
   const childPointer = (key: string) => `${meta.pointer}/${escapeToken(key)}`;
   const refuse = (what: string): never => {
-    throw new TypeError(
-      `${meta.label} is read-only here: ${what}. Work state is written by the work (or by the flow through ` +
-        'work.state inside flow.run()).',
-    );
+    throw new LightningError('NOT_OWNER', `${meta.label} is read-only here: ${what}.`, {
+      fix: 'work state is written by the work itself, or by the flow through work.state inside flow.run()',
+    });
   };
   return {
     get(target, key, receiver) {
@@ -145,7 +145,11 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       try {
         checkKey(key, childPointer(key));
       } catch (err) {
-        throw new TypeError(`cannot write ${meta.label}${childPointer(key)}: ${(err as Error).message}`);
+        throw new LightningError(
+          'STATE_VALUE',
+          `cannot write ${meta.label}${childPointer(key)}: ${(err as Error).message}`,
+          { cause: err, fix: 'use another key name' },
+        );
       }
       const isArray = Array.isArray(target);
       if (isArray && key === 'length') {
@@ -158,7 +162,11 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       if (value === undefined) {
         if (isArray) {
           // Arrays cannot hold undefined in JSON; treat as an error rather than a silent null.
-          throw new TypeError(`${meta.label}${childPointer(key)}: arrays in state cannot hold undefined`);
+          throw new LightningError(
+            'STATE_VALUE',
+            `${meta.label}${childPointer(key)}: arrays in state cannot hold undefined`,
+            { fix: 'store null, or remove the element with splice()' },
+          );
         }
         if (Object.hasOwn(target, key)) {
           delete target[key];
@@ -198,12 +206,18 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       return true;
     },
     defineProperty() {
-      throw new TypeError(
-        `${meta.label}: defineProperty is not supported on state; assign plain JSON values`,
-      );
+      throw new LightningError('STATE_VALUE', `${meta.label}: defineProperty is not supported on state`, {
+        fix: 'assign plain JSON values',
+      });
     },
     setPrototypeOf() {
-      throw new TypeError(`${meta.label}: state objects have no prototype and cannot get one`);
+      throw new LightningError(
+        'STATE_VALUE',
+        `${meta.label}: state objects have no prototype and cannot get one`,
+        {
+          fix: 'keep state plain JSON: store class instances as plain objects',
+        },
+      );
     },
   };
 }
@@ -214,7 +228,14 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
   try {
     return toStateValue(value, '');
   } catch (err) {
-    throw new TypeError(`cannot store this value in state at ${where}: ${(err as Error).message}`);
+    throw new LightningError(
+      'STATE_VALUE',
+      `cannot store this value in state at ${where}: ${(err as Error).message}`,
+      {
+        cause: err,
+        fix: 'state holds plain objects, arrays, strings, finite numbers, booleans and null; put large or binary data in the Drive (a Payload)',
+      },
+    );
   }
 }
 

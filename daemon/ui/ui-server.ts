@@ -30,7 +30,9 @@ import { fileURLToPath } from 'node:url';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
+import { readCappedBody } from '../protocol/http-body.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
+import { patchFromJson } from '../state/patch-shape.ts';
 import { EventStream } from './event-stream.ts';
 import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
 import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
@@ -101,8 +103,6 @@ const UI_HEADERS = {
   'x-frame-options': 'SAMEORIGIN',
   'content-security-policy': `default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self' http://*${WORK_HOST_SUFFIX}:*; frame-ancestors 'self'; base-uri 'none'; form-action 'self'`,
 };
-
-const OP_NAMES = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
 
 class HttpError extends Error {
   constructor(
@@ -403,8 +403,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     } catch (err) {
       throw new HttpError(400, 'INVALID_ARGUMENT', `the body is not valid JSON (${(err as Error).message}).`);
     }
-    const ops = validateOps(body);
+    let ops: PatchOperation[] = [];
     try {
+      ops = patchFromJson(body);
       await this.loop.patchState(component, ops);
     } catch (err) {
       if (err instanceof DaemonError) {
@@ -417,7 +418,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
         const fix =
           status === 404
             ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`
-            : 'Nothing was applied; fix the patch and send it again.';
+            : `Nothing was applied; ${err.fix ?? 'fix the patch and send it again'}.`;
         throw new HttpError(status, codeName(err.grpcCode), err.message, fix);
       }
       throw err;
@@ -566,39 +567,6 @@ function isBrowserNavigation(req: IncomingMessage): boolean {
   );
 }
 
-/** Checks the shape of a JSON Patch document; values are validated by the loop (json-patch.ts). */
-function validateOps(body: unknown): PatchOperation[] {
-  const bad = (message: string) =>
-    new HttpError(
-      400,
-      'INVALID_ARGUMENT',
-      message,
-      'Send an RFC 6902 array, e.g. [{"op":"replace","path":"/epochs","value":5}]. Nothing was applied.',
-    );
-  if (!Array.isArray(body))
-    throw bad(`the body is a ${body === null ? 'null' : typeof body}, not a JSON Patch array.`);
-  if (body.length === 0) throw bad('the patch is empty.');
-  return body.map((raw, i) => {
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad(`op #${i} is not an object.`);
-    const o = raw as Record<string, unknown>;
-    if (typeof o.op !== 'string' || !OP_NAMES.has(o.op)) {
-      throw bad(`op #${i} has op ${JSON.stringify(o.op)}; use one of ${[...OP_NAMES].join(', ')}.`);
-    }
-    if (typeof o.path !== 'string') throw bad(`op #${i} (${o.op}) has no "path" string.`);
-    const needsValue = o.op === 'add' || o.op === 'replace' || o.op === 'test';
-    const needsFrom = o.op === 'move' || o.op === 'copy';
-    if (needsValue && !Object.hasOwn(o, 'value')) throw bad(`op #${i} (${o.op} ${o.path}) has no "value".`);
-    if (needsFrom && typeof o.from !== 'string')
-      throw bad(`op #${i} (${o.op} ${o.path}) has no "from" string.`);
-    return {
-      op: o.op as PatchOperation['op'],
-      path: o.path,
-      ...(needsFrom ? { from: o.from as string } : {}),
-      ...(needsValue ? { value: o.value as PatchOperation['value'] } : {}),
-    };
-  });
-}
-
 function requireJson(req: IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json-patch+json' && type !== 'application/json') {
@@ -625,35 +593,15 @@ function describeOps(ops: readonly PatchOperation[]): string {
     .join(' ');
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const tooLarge = () =>
-    new HttpError(
-      413,
-      'RESOURCE_EXHAUSTED',
-      `the body is larger than ${limit} bytes.`,
-      'Move large data to the Drive and put a Path in state. Nothing was applied.',
-    );
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const text = await readCappedBody(req, limit);
+  if (text !== null) return text;
+  throw new HttpError(
+    413,
+    'RESOURCE_EXHAUSTED',
+    `the body is larger than ${limit} bytes.`,
+    'Move large data to the Drive and put a Path in state. Nothing was applied.',
+  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

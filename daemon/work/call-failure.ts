@@ -15,7 +15,7 @@ export class CallFailure extends LightningError {
     message: string,
     options: { exitCode?: number | null; stopped?: boolean; cause?: unknown } = {},
   ) {
-    super(`CALL_${reason.toUpperCase()}`, message, { cause: options.cause });
+    super('CALL_FAILED', message, { cause: options.cause });
     this.reason = reason;
     this.exitCode = options.exitCode ?? null;
     this.stopped = options.stopped ?? false;

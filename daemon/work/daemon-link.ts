@@ -11,10 +11,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
-import type { JsonValue } from '../../constructs/json.ts';
+import { DaemonError, GrpcCode, LightningError } from '../../constructs/errors.ts';
+import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
-import { Work } from '../../constructs/work.ts';
+import { Work, type WorkContext } from '../../constructs/work.ts';
 import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
@@ -43,8 +43,7 @@ import {
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
 import type { StateEndpoint } from './state-endpoint.ts';
-
-import type { WorkDaemonOptions } from './work-daemon.ts';
+import type { WorkDaemonOptions } from './work-daemon-options.ts';
 
 const MAX_BUFFERED_LOG_LINES = 2000;
 
@@ -258,13 +257,20 @@ export abstract class DaemonLink {
       state,
       status,
       run: () => {
-        throw new Error(`${this.work.name}.run() is called by the flow, not from inside a work`);
-      },
-      stop: () => {
-        throw new Error(
-          `${this.work.name}.stop() is called by the flow; to end a call from inside, return or throw`,
+        throw new LightningError(
+          'WRONG_ROLE',
+          `${this.work.name}.run() is called by the flow, not from inside a work`,
+          {
+            fix: "call it in the flow's run(); inside a work, call your own functions directly",
+          },
         );
       },
+      stop: () => {
+        throw new LightningError('WRONG_ROLE', `${this.work.name}.stop() is called by the flow`, {
+          fix: 'to end a call from inside the work, return (success) or throw (failure)',
+        });
+      },
+      runScript: (args, ctx) => this.runScript(args, ctx),
     };
   }
   /**
@@ -274,9 +280,12 @@ export abstract class DaemonLink {
   private bindOthers(): void {
     const me = this.work.name;
     const refuse = (name: string, what: string, owner = `${name}'s own daemon`): never => {
-      throw new Error(
-        `${name}.${what} is not reachable from inside ${me}: it is owned by ${owner} (ADR 0013). ` +
-          `A work reads and writes only this.state; pass values to it through run() arguments, or let the flow read ${me}.state and write ${name}.state.`,
+      throw new LightningError(
+        'NOT_OWNER',
+        `${name}.${what} is not reachable from inside ${me}: it is owned by ${owner} (ADR 0013). A work reads and writes only this.state.`,
+        {
+          fix: `pass values to it through run() arguments, or let the flow read ${me}.state and write ${name}.state`,
+        },
       );
     };
     for (const w of this.opts.app.works()) {
@@ -440,6 +449,8 @@ export abstract class DaemonLink {
     this.bindOthers();
   }
 
+  /** Runs the served ScriptWork's script for one call (its binding's `runScript`). */
+  protected abstract runScript(args: JsonObject, ctx: WorkContext): Promise<void>;
   /** Runs (or keeps running) the call the flow sent. */
   protected abstract startCall(run: Run): void;
   /** Stops the current call, if any. */

@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { JsonValue } from '../../constructs/json.ts';
 import { tokenMatches } from '../protocol/flow-service.ts';
+import { readCappedBody } from '../protocol/http-body.ts';
 import { parseStateJson } from '../state/json-patch.ts';
 
 export const MAX_STATE_BODY_BYTES = 1024 * 1024;
@@ -78,35 +79,28 @@ export class StateEndpoint {
       req.resume();
       return;
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_STATE_BODY_BYTES) {
-        tooLarge = true;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (tooLarge) {
-        reply(413, {
-          error: `body is over ${MAX_STATE_BODY_BYTES} bytes; keep state small and put large data in the Drive`,
-        });
-        return;
-      }
-      try {
-        const patch = parseStateJson(Buffer.concat(chunks).toString('utf8'), 'the request body');
-        if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
-          throw new Error('the body must be a JSON object (a merge patch of the work state)');
+    readCappedBody(req, MAX_STATE_BODY_BYTES).then(
+      (text) => {
+        if (text === null) {
+          reply(413, {
+            error: `body is over ${MAX_STATE_BODY_BYTES} bytes; keep state small and put large data in the Drive`,
+          });
+          return;
         }
-        this.handlers.merge(patch);
-        res.writeHead(204);
-        res.end();
-      } catch (err) {
-        reply(400, { error: (err as Error).message });
-      }
-    });
+        try {
+          const patch = parseStateJson(text, 'the request body');
+          if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+            reply(400, { error: 'the body must be a JSON object (a merge patch of the work state)' });
+            return;
+          }
+          this.handlers.merge(patch);
+          res.writeHead(204);
+          res.end();
+        } catch (err) {
+          reply(400, { error: (err as Error).message });
+        }
+      },
+      () => res.destroy(),
+    );
   }
 }

@@ -1,14 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
-import type { LightningApp } from '../../constructs/app.ts';
-import type { Drive, TransferProgress } from '../../constructs/drive.ts';
+import type { TransferProgress } from '../../constructs/drive.ts';
 import type { JsonObject } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
-import { SCRIPT_RUNNER, ScriptWork } from '../../constructs/script-work.ts';
+import { ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
-import { RERUN_REASONS, type WorkPhase } from '../../constructs/work-status.ts';
+import { pendingStatus, RERUN_REASONS, type WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { fetchPath, uploadOutputs } from '../drive/path-transfer.ts';
 import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
@@ -24,46 +22,9 @@ import { CallFailure } from './call-failure.ts';
 import { DaemonLink } from './daemon-link.ts';
 import { probePort, resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
+import type { WorkDaemonOptions } from './work-daemon-options.ts';
 
-export interface WorkDaemonOptions {
-  readonly app: LightningApp;
-  /** Directory of the app file: scripts resolve against it. */
-  readonly appDir: string;
-  /** Directory for the work's files (cwd, inputs): `<appDir>/.lightning/works/<name>` by default. */
-  readonly workDir?: string;
-  readonly workName: string;
-  /** host:port of the flow's gRPC server. */
-  readonly flowAddress: string;
-  readonly token: string;
-  readonly drive: Drive;
-  /** Extra environment for the work (app-level `--env`). */
-  readonly env?: Readonly<Record<string, string>>;
-  /**
-   * Address other machines reach this work's servers at (its `url` names it, and the port
-   * is probed there). In the cloud, the VM's internal IP (vm-boot.mjs passes it from the
-   * metadata server), so the flow's UI proxy and other works on other VMs can call it.
-   * @default '127.0.0.1' (local: every work on this machine)
-   */
-  readonly advertiseHost?: string;
-  /** TLS for cloud mode. @default insecure (loopback) */
-  readonly credentials?: grpc.ChannelCredentials;
-  /** Daemon diagnostics (not the script's output). @default stderr */
-  readonly diagnostics?: (line: string) => void;
-  /** Max reconnect backoff. @default 5000 */
-  readonly maxBackoffMs?: number;
-  /**
-   * Heartbeat interval: a liveness signal for the flow that also keeps idle connections
-   * through NATs and load balancers warm. Rare, so 100 idle works cost the flow nothing.
-   * @default 30000
-   */
-  readonly heartbeatMs?: number;
-  /**
-   * Called with the document as it is in each delta and snapshot sent (JSON text): the
-   * owner's sequence of states, for tests and tools that check what the flow observed.
-   * @default none
-   */
-  readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
-}
+export type { WorkDaemonOptions } from './work-daemon-options.ts';
 
 interface CurrentCall {
   readonly hash: string;
@@ -90,22 +51,21 @@ export class WorkDaemon extends DaemonLink {
     this.exited = new Promise((resolve) => {
       this.resolveExit = resolve;
     });
-    const self = this;
-    (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] = (
-      w: ScriptWork,
-      args: JsonObject,
-      ctx: WorkContext,
-    ) =>
-      runScript(w, args, ctx, {
-        // Read when the kill starts: a Stop/Shutdown may carry its own grace period.
-        get graceMs() {
-          return self.graceOverrideMs ?? Math.round((w.props.stopGraceSeconds ?? 10) * 1000);
-        },
-        onLines: (stream, lines) =>
-          this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
-        onUrl: (url) => this.setStatus({ url }),
-        urlHost: this.urlHost,
-      });
+  }
+
+  protected override runScript(args: JsonObject, ctx: WorkContext): Promise<void> {
+    const w = this.work as ScriptWork;
+    const daemon = this;
+    return runScript(w, args, ctx, {
+      // Read when the kill starts: a Stop/Shutdown may carry its own grace period.
+      get graceMs() {
+        return daemon.graceOverrideMs ?? Math.round((w.props.stopGraceSeconds ?? 10) * 1000);
+      },
+      onLines: (stream, lines) =>
+        this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
+      onUrl: (url) => this.setStatus({ url }),
+      urlHost: this.urlHost,
+    });
   }
 
   async start(): Promise<void> {
@@ -185,17 +145,7 @@ export class WorkDaemon extends DaemonLink {
   private async executeCall(run: Run, controller: AbortController): Promise<void> {
     const work = this.work;
     const started = Date.now();
-    this.setStatus({
-      phase: 'pending',
-      callHash: run.callHash,
-      attempt: run.attempt,
-      startedAt: null,
-      endedAt: null,
-      exitCode: null,
-      reason: null,
-      message: null,
-      url: null,
-    });
+    this.setStatus(pendingStatus(run.callHash, run.attempt));
     let timeout: NodeJS.Timeout | undefined;
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;

@@ -123,7 +123,7 @@ describe('a work whose script cannot run or fails', () => {
     });
     const end = await running.local.finished;
     expect(end.exitCode).toBe(1);
-    expect(end.message).toMatch(/root\.w failed \(exit_code, exit code 2\)[\s\S]*Catch WorkFailedError/);
+    expect(end.message).toMatch(/root\.w failed \(exit_code, exit code 2\)[\s\S]*fix: catch WorkFailedError/);
   });
 });
 

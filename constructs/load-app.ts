@@ -1,12 +1,15 @@
 /**
  * Loads a user's app file (TypeScript, through tsx) and finds its LightningApp. Every way
  * this can go wrong ends in a ValidationError naming the file and what to change.
+ *
+ * Filed with the constructs because every role loads an app file: the CLI, the flow runtime,
+ * the work daemon and synthesis (`cloud/cdktf-app.ts`). Not exported from the public entry.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LightningApp } from '../constructs/app.ts';
-import { LightningError, ValidationError } from '../constructs/errors.ts';
+import { LightningApp } from './app.ts';
+import { LightningError, ValidationError } from './errors.ts';
 
 export interface LoadedApp {
   readonly app: LightningApp;
