@@ -69,6 +69,7 @@ import { WorkReplica } from './work-replica.ts';
 
 export type {
   AppEnd,
+  CallStart,
   DaemonHost,
   DaemonSession,
   EventLoopOptions,
@@ -178,6 +179,34 @@ export class EventLoop extends DaemonStreams {
             for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
           }
           this.passChanged = true;
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /**
+   * Runs a work's last call again with the same arguments, on the loop (the UI's Restart
+   * button). Only a call that ended (succeeded, failed or stopped) can be re-run; observers
+   * get `onCall` with cause `rerun`, then the usual status changes.
+   * Rejects with a DaemonError, changing nothing: NOT_FOUND for an unknown work,
+   * FAILED_PRECONDITION when the work has no call yet or its call has not ended.
+   * @example await loop.rerun('root.train');
+   */
+  rerun(work: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.post(() => {
+        try {
+          const rec = this.works.get(work);
+          if (!rec) {
+            throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
+          }
+          if (this.ended || this.endRequest) {
+            throw new DaemonError(GrpcCode.FAILED_PRECONDITION, `app ${this.app.name} is ending`);
+          }
+          this.rerunCall(rec);
           resolve();
         } catch (err) {
           reject(err);

@@ -8,6 +8,8 @@
  *   GET   /api/events               Server-Sent Events: hello, status, log, notice, state
  *   GET   /api/logs/<work>?tail=N   recent log lines of a work
  *   GET   /api/history              numeric state values over time (charts)
+ *   GET   /api/runs                 every call of every work (run history)
+ *   POST  /api/works/<work>/stop    stop a work's call; …/restart runs its ended call again
  *   *     /w/<work>/…               a browser page/frame load: redirect to the work's own origin
  *                                   (below); API clients: proxied here, the answer sandboxed
  *   *     http://<label>.w.localhost:<port>/…   reverse proxy to the work's url (HTTP and
@@ -321,14 +323,15 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       return this.patch(req, res, decodeURIComponent(state[1]!));
     }
-    const stop = /^\/api\/works\/([^/]+)\/stop$/.exec(path);
-    if (stop) {
+    const action = /^\/api\/works\/([^/]+)\/(stop|restart)$/.exec(path);
+    if (action) {
       if (req.method !== 'POST') {
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}: use POST.`);
       }
       // A JSON content type cannot come from a plain cross-site form (like PATCH).
       requireJson(req);
-      return this.stopWork(res, decodeURIComponent(stop[1]!));
+      const work = decodeURIComponent(action[1]!);
+      return action[2] === 'stop' ? this.stopWork(res, work) : this.restartWork(res, work);
     }
     const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
     if (logs && req.method === 'GET') {
@@ -391,6 +394,29 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }),
     );
     this.log(`work ${name} stopped from UI`);
+    json(res, 202, { ok: true, work: name });
+  }
+
+  /**
+   * Runs a work's last call again with the same arguments (EventLoop.rerun): the Restart
+   * button of a work whose call ended. 409 while the call is still in flight.
+   */
+  private async restartWork(res: ServerResponse, name: string): Promise<void> {
+    try {
+      await this.loop.rerun(name);
+    } catch (err) {
+      if (!(err instanceof DaemonError)) throw err;
+      if (err.grpcCode === GrpcCode.NOT_FOUND) {
+        throw new HttpError(
+          404,
+          'NOT_FOUND',
+          `no work named "${name}" in app ${this.loop.app.name}.`,
+          `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
+        );
+      }
+      throw new HttpError(409, codeName(err.grpcCode), err.message);
+    }
+    this.log(`work ${name} restarted from UI`);
     json(res, 202, { ok: true, work: name });
   }
 

@@ -195,7 +195,16 @@ function renderWorks() {
                 class: 'link link-danger',
                 text: 'stop',
                 title: `Stop ${name}'s current call (as work.stop() in the flow would)`,
-                onclick: (e) => stopWork(name, e.target),
+                onclick: (e) => workAction(name, 'stop', e.target),
+              })
+            : null,
+          s.callHash !== null && (s.phase === 'succeeded' || s.phase === 'failed' || s.phase === 'stopped')
+            ? el('button', {
+                type: 'button',
+                class: 'link',
+                text: 'restart',
+                title: `Run ${name}'s last call again with the same arguments`,
+                onclick: (e) => workAction(name, 'restart', e.target),
               })
             : null,
           s.url
@@ -216,18 +225,19 @@ function renderWorks() {
   );
 }
 
-async function stopWork(name, button) {
+/** POSTs a work action (`stop` or `restart`); the new status arrives over the event stream. */
+async function workAction(name, action, button) {
   button.disabled = true;
-  button.textContent = 'stopping…';
+  button.textContent = action === 'stop' ? 'stopping…' : 'restarting…';
   try {
-    const res = await fetch(`/api/works/${encodeURIComponent(name)}/stop`, {
+    const res = await fetch(`/api/works/${encodeURIComponent(name)}/${action}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
     });
-    if (!res.ok) showNotice(`Could not stop ${name}: ${(await res.json()).error.message}`);
+    if (!res.ok) showNotice(`Could not ${action} ${name}: ${(await res.json()).error.message}`);
   } catch (err) {
-    showNotice(`Could not stop ${name}: the flow did not answer (${err.message}).`);
+    showNotice(`Could not ${action} ${name}: the flow did not answer (${err.message}).`);
   }
 }
 
