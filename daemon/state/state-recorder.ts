@@ -152,12 +152,29 @@ function resolveMoved(meta: Meta, target: object): string {
       throw new TypeError(
         `${meta.label}${meta.pointer} is no longer in the state: the object read there was removed or ` +
           'replaced since (assigning copies a value, so a view of the old object writes nowhere). ' +
-          `Read it again from the state and write there, e.g. \`${meta.label.replace(/^.*\./, 'this.')}${meta.pointer.replaceAll('/', '.')}.x = …\` after the change.`,
+          `Read it again from the state after the change and write there, e.g. \`${jsPath(meta)}.x = …\`.`,
       );
     }
     key = String(index);
   }
   return `${parentPointer}/${escapeToken(key)}`;
+}
+
+/** `this.state.items[0]` for a view of `/items/0` (for error messages). */
+function jsPath(meta: Meta): string {
+  const base = meta.label.endsWith('.state') ? 'this.state' : meta.label;
+  const parts = meta.pointer
+    .split('/')
+    .slice(1)
+    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return (
+    base +
+    parts
+      .map((p) =>
+        /^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
+      )
+      .join('')
+  );
 }
 
 // Array methods that move elements run on the array itself (elements keep their identity,
@@ -181,7 +198,9 @@ function arrayMethod(
       case 'splice': {
         const [start, deleteCount, ...items] = args as [number, number, ...unknown[]];
         const copies = items.map((v) => toStateValueOrTypeError(v, where));
-        result = args.length < 2 ? arr.splice(start) : arr.splice(start, deleteCount, ...copies);
+        // splice() and splice(start) differ from splice(start, undefined): pass what was given.
+        result =
+          args.length < 2 ? arr.splice(...(args as [number])) : arr.splice(start, deleteCount, ...copies);
         break;
       }
       case 'unshift':

@@ -142,11 +142,29 @@ describe('a view held across an array reshuffle', () => {
     const before = ops.length;
     expect(() => {
       gone.x = 1;
-    }).toThrow(/test\.state\/items\/0 is no longer in the state.*read it again/is);
+    }).toThrow(
+      /test\.state\/items\/0 is no longer in the state.*read it again.*`this\.state\.items\[0\]\.x = …`/is,
+    );
     expect(() => {
       replaced.x = 1;
     }).toThrow(/no longer in the state/);
     expect(ops.length).toBe(before);
+  });
+
+  it('fill and copyWithin copy what they repeat; splice() with no arguments removes nothing', () => {
+    const { source, mirror, ops, view } = setup({ a: [{ n: 1 }, { n: 2 }, { n: 3 }], b: [1, 2] });
+    view.a.copyWithin(0, 2);
+    view.a[0].n = 30; // the copy at 0, not the element at 2
+    view.b.fill({ z: 0 });
+    view.b[1].z = 1;
+    expect(view.b.splice()).toEqual([]);
+    flushPendingArrays();
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(source))).toEqual({
+      a: [{ n: 30 }, { n: 2 }, { n: 3 }],
+      b: [{ z: 0 }, { z: 1 }],
+    });
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual(JSON.parse(JSON.stringify(source)));
   });
 
   it('a default sort of objects works and orders like a plain array', () => {
