@@ -158,32 +158,25 @@ export class EventLoop extends DaemonStreams {
    * Rejects with a DaemonError (INVALID_ARGUMENT / NOT_FOUND) and changes nothing on bad input.
    */
   patchState(component: string, ops: readonly PatchOperation[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.post(() => {
-        try {
-          const flowVars = this.flowVars.get(component);
-          const rec = flowVars ? undefined : this.works.get(component);
-          if (!flowVars && !rec) {
-            throw new DaemonError(
-              GrpcCode.NOT_FOUND,
-              `no flow or work named "${component}" in app ${this.app.name}`,
-            );
-          }
-          const values = ops.map((op) =>
-            op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
-          );
-          if (rec) {
-            rec.replica.externalWrite(values);
-          } else if (flowVars) {
-            applyPatch(flowVars, captureOps(values));
-            for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
-          }
-          this.passChanged = true;
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      });
+    return this.onLoop(() => {
+      const flowVars = this.flowVars.get(component);
+      const rec = flowVars ? undefined : this.works.get(component);
+      if (!flowVars && !rec) {
+        throw new DaemonError(
+          GrpcCode.NOT_FOUND,
+          `no flow or work named "${component}" in app ${this.app.name}`,
+        );
+      }
+      const values = ops.map((op) =>
+        op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
+      );
+      if (rec) {
+        rec.replica.externalWrite(values);
+      } else if (flowVars) {
+        applyPatch(flowVars, captureOps(values));
+        for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
+      }
+      this.passChanged = true;
     });
   }
 
@@ -196,23 +189,40 @@ export class EventLoop extends DaemonStreams {
    * @example await loop.rerun('root.train');
    */
   rerun(work: string): Promise<void> {
+    return this.onLoop(() => {
+      const rec = this.works.get(work);
+      if (!rec) throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
+      this.rerunCall(rec);
+    });
+  }
+
+  /** Rejecters of onLoop requests not yet run: the app's end refuses them. */
+  private readonly waitingRequests = new Set<(err: Error) => void>();
+
+  /**
+   * Runs `fn` on the loop for a caller outside it; settles with its outcome. An app that has
+   * ended (or ends before `fn` runs) runs no more events: rejected with FAILED_PRECONDITION
+   * instead of waiting forever.
+   */
+  private onLoop(fn: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (this.ended) return reject(this.endedError());
+      this.waitingRequests.add(reject);
       this.post(() => {
+        this.waitingRequests.delete(reject);
         try {
-          const rec = this.works.get(work);
-          if (!rec) {
-            throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
-          }
-          if (this.ended || this.endRequest) {
-            throw new DaemonError(GrpcCode.FAILED_PRECONDITION, `app ${this.app.name} is ending`);
-          }
-          this.rerunCall(rec);
+          if (this.endRequest) throw this.endedError();
+          fn();
           resolve();
         } catch (err) {
           reject(err);
         }
       });
     });
+  }
+
+  private endedError(): DaemonError {
+    return new DaemonError(GrpcCode.FAILED_PRECONDITION, `app ${this.app.name} has ended; nothing more runs`);
   }
 
   get hasEnded(): boolean {
@@ -411,6 +421,8 @@ export class EventLoop extends DaemonStreams {
         }),
       );
     }
+    for (const reject of this.waitingRequests) reject(this.endedError());
+    this.waitingRequests.clear();
     this.resolveDone(end);
   }
 

@@ -439,7 +439,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
             ? 404
             : err.grpcCode === GrpcCode.RESOURCE_EXHAUSTED
               ? 413
-              : 400;
+              : err.grpcCode === GrpcCode.FAILED_PRECONDITION
+                ? 409
+                : 400;
         const fix =
           status === 404
             ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`
