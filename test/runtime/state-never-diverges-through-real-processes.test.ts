@@ -13,8 +13,10 @@
  * Both sides interleave as the processes schedule them; their keys are disjoint, so the model
  * (a plain object running the same commands) does not depend on that order. Then a second
  * call dumps the work's copy (the flow's requests reach the daemon before the call does), and
- * the flow dumps its own. Checked per run: work copy == flow copy == model. At the end: the
- * UI's /api/state == the journal replay == every run's model together.
+ * the flow dumps its own. Before about one run in sixteen the flow kills the work's daemon
+ * (SIGKILL, by pid): the call sent to it fails and its retry goes to the new daemon, which
+ * gets the state from the flow. Checked per run: work copy == flow copy == model. At the
+ * end: the UI's /api/state == the journal replay == every run's model together.
  * Seed: STATE_MODEL_SEED; runs: STATE_MODEL_PROCESS_RUNS (default 300).
  */
 import { spawn } from 'node:child_process';
@@ -40,6 +42,8 @@ type Action = readonly [Cmd, boolean];
 
 interface Run {
   readonly keys: readonly string[];
+  /** Kill the work's daemon (SIGKILL) just before this run's call: a new one takes over. */
+  readonly restartBefore: boolean;
   readonly work: readonly Action[];
   readonly pass: readonly Cmd[];
   readonly flow: readonly Action[];
@@ -51,6 +55,7 @@ const runArb = fc.record({
   work: actions(WORK_KEYS, 6),
   pass: fc.array(cmdArb(FLOW_KEYS), { maxLength: 3 }),
   flow: actions(FLOW_KEYS, 4),
+  restartBefore: fc.integer({ min: 0, max: 15 }).map((n) => n === 0),
 });
 
 /** Gives run `i` its own keys (`r12_wa`) and caps large values. */
@@ -62,6 +67,7 @@ function own(i: number, cmd: Cmd): Cmd {
 function plan(): Run[] {
   return fc.sample(runArb, { seed: SEED, numRuns: RUNS }).map((r, i) => ({
     keys: [...WORK_KEYS, ...FLOW_KEYS].map((k) => `r${i}_${k}`),
+    restartBefore: r.restartBefore,
     work: r.work.map(([c, y]) => [own(i, c), y] as const),
     pass: r.pass.map((c) => own(i, c)),
     flow: r.flow.map(([c, y]) => [own(i, c), y] as const),
@@ -93,6 +99,8 @@ const pick = (doc: Doc, keys: string[]) =>
 class ModelWork extends Work<Doc> {
   override async execute(args: { run: number; dump?: boolean }): Promise<void> {
     const run = runs[args.run];
+    // The flow kills this process by its pid to restart the daemon (see restartBefore).
+    if (this.state.pid !== process.pid) this.state.pid = process.pid;
     if (args.dump) {
       writeFileSync(${JSON.stringify(dumps)} + '/work-' + args.run + '.json', pick(this.state, run.keys));
       return;
@@ -104,13 +112,15 @@ class ModelWork extends Work<Doc> {
   }
 }
 
-class Root extends Flow<{ run: number; beat: number; finished: boolean }> {
-  readonly w = new ModelWork(this, 'w', { parallel: true, state: {} });
+class Root extends Flow<{ run: number; beat: number; finished: boolean; restarts: number }> {
+  // A call sent to a daemon that was just killed fails (daemon_exit); its retry goes to the new one.
+  readonly w = new ModelWork(this, 'w', { parallel: true, state: {}, maxRetries: 3, retryBackoffSeconds: 0.05 });
+  private killed = -1;
   private stage: 'commands' | 'dump' = 'commands';
   private started = -1;
   private flowDone = -1;
   constructor(app: LightningApp) {
-    super(app, 'root', { state: { run: 0, beat: 0, finished: false } });
+    super(app, 'root', { state: { run: 0, beat: 0, finished: false, restarts: 0 } });
   }
   override run(): void {
     const r = this.state.run;
@@ -120,6 +130,12 @@ class Root extends Flow<{ run: number; beat: number; finished: boolean }> {
     }
     const run = runs[r];
     if (this.stage === 'commands') {
+      const pid = (this.w.state as Doc).pid;
+      if (run.restartBefore && this.killed !== r && typeof pid === 'number') {
+        this.killed = r;
+        process.kill(pid, 'SIGKILL');
+        this.state.restarts++;
+      }
       this.w.run({ run: r });
       if (this.started !== r) {
         this.started = r;
@@ -186,7 +202,8 @@ describe('state never diverges (model-based, real processes)', () => {
       output += d.toString();
     });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    let ui: unknown;
+    let ui: Doc | undefined;
+    let restarts = 0;
     try {
       // The API takes the token the flow writes to .lightning/ui-token (readable by this user).
       let base: string | undefined;
@@ -201,6 +218,7 @@ describe('state never diverges (model-based, real processes)', () => {
         const state = (await getJson(`${base}api/state`, token)) as Record<string, { vars: Doc }>;
         if (state.root?.vars.finished === true) {
           ui = state['root.w']?.vars;
+          restarts = state.root.vars.restarts as number;
           break;
         }
         await new Promise((r) => setTimeout(r, 250));
@@ -226,15 +244,16 @@ describe('state never diverges (model-based, real processes)', () => {
     }
     const commands = runs.reduce((n, r) => n + r.work.length + r.pass.length + r.flow.length, 0);
     console.log(
-      `state model (processes): seed ${SEED}, ${runs.length} runs, ${commands} commands, ${divergences.length} divergences, ${seconds} s`,
+      `state model (processes): seed ${SEED}, ${runs.length} runs, ${commands} commands, ${divergences.length} divergences, ${restarts} daemon restarts, ${seconds} s`,
     );
     expect(divergences, `replay: STATE_MODEL_SEED=${SEED}\n${divergences.slice(0, 3).join('\n')}`).toEqual(
       [],
     );
-    expect(stableStringify(ui), 'UI /api/state vs the models').toBe(stableStringify(all));
+    // `pid` is the test's own bookkeeping (the daemon to kill), not a model key.
+    const withoutPid = (doc: unknown) => stableStringify({ ...(doc as Doc), pid: undefined });
+    expect(withoutPid(ui), 'UI /api/state vs the models').toBe(stableStringify(all));
     const replay = await Journal.load(join(dir, '.lightning', 'journal'));
-    expect(stableStringify(replay?.['root.w']?.vars), 'journal replay vs the models').toBe(
-      stableStringify(all),
-    );
+    expect(withoutPid(replay?.['root.w']?.vars), 'journal replay vs the models').toBe(stableStringify(all));
+    if (runs.filter((r) => r.restartBefore).length > 1) expect(restarts).toBeGreaterThan(0);
   });
 });
