@@ -23,6 +23,9 @@ const APP = {
     export default app;`,
 };
 
+/** Set LIGHTNING_UI_SCREENSHOT=/path.png to keep a screenshot of the cards (for a look at them). */
+const SCREENSHOT = process.env.LIGHTNING_UI_SCREENSHOT;
+
 let run: BrowserRun;
 let page: Page;
 
@@ -78,5 +81,6 @@ describe('the transfer view', () => {
       '5.0 MiB / 20.0 MiB (25%) · 1.0 MiB/s · ETA 0:15',
     );
     await expect(active.locator('progress').getAttribute('max')).resolves.toBe(String(20 * 1024 * 1024));
+    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT });
   });
 });
