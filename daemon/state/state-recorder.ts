@@ -28,6 +28,7 @@
  * records a path that now names another element.
  */
 import type { JsonValue } from '../../constructs/json.ts';
+import { compareAsStrings, relativeIndex } from './array-defaults.ts';
 import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
@@ -239,35 +240,18 @@ function arrayMethod(
       default: {
         // copyWithin duplicates elements: copy them so no object sits twice in the document.
         arr.copyWithin(...(args as [number, number, number?]));
+        const seen = new Set<unknown>();
         for (let i = 0; i < arr.length; i++) {
           const v = arr[i];
-          if (typeof v === 'object' && v !== null && arr.indexOf(v) !== i)
-            arr[i] = cloneState(v as JsonValue);
+          if (typeof v !== 'object' || v === null) continue;
+          if (seen.has(v)) arr[i] = cloneState(v as JsonValue);
+          else seen.add(v);
         }
         result = receiver;
       }
     }
     return result;
   };
-}
-
-function relativeIndex(value: number | undefined, fallback: number, length: number): number {
-  if (value === undefined) return fallback;
-  const n = Math.trunc(Number(value)) || 0;
-  return n < 0 ? Math.max(length + n, 0) : Math.min(n, length);
-}
-
-function sortString(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (Array.isArray(v)) return v.map(sortString).join(',');
-  return typeof v === 'object' ? '[object Object]' : String(v);
-}
-
-function compareAsStrings(a: unknown, b: unknown): number {
-  // Array.prototype.sort's default: top-level null is "null", nested null is "".
-  const x = a === null ? 'null' : sortString(a);
-  const y = b === null ? 'null' : sortString(b);
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
