@@ -247,6 +247,12 @@ export class EventLoop extends DaemonStreams {
     return rec ? { ...rec.status } : undefined;
   }
 
+  /** A work's current call (its hash and arguments, a copy), or undefined before its first. */
+  callOf(work: string): { callHash: string; args: JsonValue } | undefined {
+    const call = this.works.get(work)?.call;
+    return call ? { callHash: call.hash, args: JSON.parse(call.argsJson) as JsonValue } : undefined;
+  }
+
   /**
    * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
    * daemon epoch and last applied seq, whether the flow holds the document, how many of the

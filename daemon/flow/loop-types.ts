@@ -27,7 +27,10 @@ export type LogStream = 'stdout' | 'stderr' | 'daemon';
 export interface CallStart {
   /** The call's identity: a hash of its arguments (`status.callHash` while it runs). */
   readonly callHash: string;
-  /** The arguments as the work receives them (JSON; Paths as their JSON form). A fresh copy. */
+  /**
+   * The arguments as the work receives them (JSON; Paths as their JSON form): a value made
+   * for this call, shared by every observer, so read it and do not change it.
+   */
   readonly args: JsonValue;
   /** `flow`: the flow's `work.run()`; `rerun`: `loop.rerun()` (the UI's Restart). */
   readonly cause: 'flow' | 'rerun';

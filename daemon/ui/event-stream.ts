@@ -114,8 +114,8 @@ export class EventStream implements LoopObserver {
   /** The progress key of each component whose state has one (see PROGRESS_KEYS). */
   private readonly progressKeys = new Map<string, string>();
   private readonly runs = new Map<string, RunRecord[]>();
-  /** The arguments of each work's current call (from onCall). */
-  private readonly lastArgs = new Map<string, JsonValue>();
+  /** Each work's latest dispatched call, with its arguments (from onCall). */
+  private readonly lastCall = new Map<string, CallStart>();
   /** Works whose next status starts a run: a call was dispatched (a re-run has the same hash). */
   private readonly callStarted = new Set<string>();
   private ended: { exitCode: number; message: string } | null = null;
@@ -134,6 +134,11 @@ export class EventStream implements LoopObserver {
     this.layout = props.layout ?? null;
     for (const w of this.loop.workNames()) this.logs.set(w, new LogRing(this.logCapacity));
     this.unsubscribe = this.loop.addObserver(this);
+    // Calls restored by --resume are the first runs of their works (no event announces them).
+    for (const work of this.loop.workNames()) {
+      const status = this.loop.statusOf(work);
+      if (status?.callHash) this.trackRun(work, status);
+    }
     this.record(this.loop.snapshot(), Date.now());
     // Pages learn that the app ended (and why) instead of reconnecting to nothing forever.
     void this.loop.done.then((end) => {
@@ -151,7 +156,7 @@ export class EventStream implements LoopObserver {
   // ---- LoopObserver ----
 
   onCall(work: string, call: CallStart): void {
-    this.lastArgs.set(work, call.args);
+    this.lastCall.set(work, call);
     this.callStarted.add(work);
   }
 
@@ -277,7 +282,10 @@ export class EventStream implements LoopObserver {
     const started = this.callStarted.delete(work);
     if (!run || started || run.callHash !== status.callHash || run.attempt !== status.attempt) {
       if (run && !isTerminal(run.phase)) run.phase = 'stopped';
-      const args = this.lastArgs.get(work);
+      // A call restored by --resume was dispatched before this observer existed: ask the loop.
+      const seen = this.lastCall.get(work);
+      const call = seen?.callHash === status.callHash ? seen : this.loop.callOf(work);
+      const args = call?.callHash === status.callHash ? call.args : undefined;
       run = {
         work,
         run: (run?.run ?? 0) + 1,
