@@ -181,6 +181,21 @@ export class EventLoop extends DaemonStreams {
   }
 
   /**
+   * Stops a work's current call from outside (the UI's Stop), as `work.stop()` in the flow
+   * would: SIGTERM, then SIGKILL after the grace period; phase `stopped`. Nothing to stop is
+   * not an error. Rejects with a DaemonError: NOT_FOUND for an unknown work,
+   * FAILED_PRECONDITION once the app has ended.
+   * @example await loop.stop('root.train');
+   */
+  stop(work: string): Promise<void> {
+    return this.onLoop(() => {
+      const rec = this.works.get(work);
+      if (!rec) throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
+      this.stopWork(rec);
+    });
+  }
+
+  /**
    * Runs a work's last call again with the same arguments, on the loop (the UI's Restart
    * button). Only a call that ended (succeeded, failed or stopped) can be re-run; observers
    * get `onCall` with cause `rerun`, then the usual status changes.

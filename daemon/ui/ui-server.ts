@@ -371,28 +371,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
    * its run() raise, which ends the app unless the flow handles it: the same as in code.
    */
   private async stopWork(res: ServerResponse, name: string): Promise<void> {
-    const work = this.loop.app.works().find((w) => w.name === name);
-    if (!work) {
-      throw new HttpError(
-        404,
-        'NOT_FOUND',
-        `no work named "${name}" in app ${this.loop.app.name}.`,
-        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
-      );
-    }
-    if (this.loop.hasEnded) {
-      throw new HttpError(409, 'FAILED_PRECONDITION', `app ${this.loop.app.name} has ended.`);
-    }
-    await new Promise<void>((resolve, reject) =>
-      this.loop.post(() => {
-        try {
-          work.stop();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      }),
-    );
+    await this.workAction(name, () => this.loop.stop(name));
     this.log(`work ${name} stopped from UI`);
     json(res, 202, { ok: true, work: name });
   }
@@ -402,8 +381,15 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
    * button of a work whose call ended. 409 while the call is still in flight.
    */
   private async restartWork(res: ServerResponse, name: string): Promise<void> {
+    await this.workAction(name, () => this.loop.rerun(name));
+    this.log(`work ${name} restarted from UI`);
+    json(res, 202, { ok: true, work: name });
+  }
+
+  /** Runs a loop request for a work; its refusals become 404 (unknown work) or 409. */
+  private async workAction(name: string, request: () => Promise<void>): Promise<void> {
     try {
-      await this.loop.rerun(name);
+      await request();
     } catch (err) {
       if (!(err instanceof DaemonError)) throw err;
       if (err.grpcCode === GrpcCode.NOT_FOUND) {
@@ -416,8 +402,6 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       throw new HttpError(409, codeName(err.grpcCode), err.message);
     }
-    this.log(`work ${name} restarted from UI`);
-    json(res, 202, { ok: true, work: name });
   }
 
   private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * An ended event loop runs no more events: a state patch (the UI's editor, `PATCH
- * /api/state`) or a re-run (the UI's Restart) that arrives after the end is refused at once
+ * /api/state`), a re-run (the UI's Restart) or a stop that arrives after the end is refused at once
  * with FAILED_PRECONDITION, instead of waiting forever for a loop that will not run it.
  */
 import { describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ describe('requests to an ended app', () => {
     for (const outcome of [
       await settle(running.local.loop.patchState('root', [{ op: 'replace', path: '/n', value: 1 }])),
       await settle(running.local.loop.rerun('root')),
+      await settle(running.local.loop.stop('root')),
     ]) {
       expect(outcome).toBeInstanceOf(DaemonError);
       expect((outcome as DaemonError).grpcCode).toBe(GrpcCode.FAILED_PRECONDITION);
