@@ -26,13 +26,13 @@
  *
  * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
  * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
- * away), work-replica.ts, call-lifecycle.ts, drain-changes.ts (journal batch),
+ * away), outside-requests.ts (post, patchState, stop, rerun, observers: what the CLI and the
+ * UI ask), work-replica.ts, call-lifecycle.ts, drain-changes.ts (journal batch),
  * pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
-import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
@@ -44,16 +44,9 @@ import {
   FlowMessageSchema,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import {
-  applyPatch,
-  captureOps,
-  cloneState,
-  type PatchOperation,
-  toStateValue,
-} from '../state/json-patch.ts';
+import { cloneState, type PatchOperation, toStateValue } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
-import { DaemonStreams } from './daemon-streams.ts';
 import type { ComponentDocs } from './journal.ts';
 import type {
   ActiveCall,
@@ -61,9 +54,9 @@ import type {
   DaemonSession,
   EventLoopOptions,
   LoopEvent,
-  LoopObserver,
   WorkRecord,
 } from './loop-types.ts';
+import { OutsideRequests, prefixed } from './outside-requests.ts';
 import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
 import { WorkReplica } from './work-replica.ts';
 
@@ -79,7 +72,7 @@ export type {
 
 const MAX_PASSES = 100;
 
-export class EventLoop extends DaemonStreams {
+export class EventLoop extends OutsideRequests {
   private resolveDone!: (end: AppEnd) => void;
 
   /** Resolves when the app has ended (stopApp/failApp/error/shutdown). */
@@ -128,116 +121,6 @@ export class EventLoop extends DaemonStreams {
   /** The local process host reports that a work's daemon process ended. */
   onDaemonExit(work: string, detail: string): void {
     this.enqueue({ kind: 'daemon-exit', work, detail });
-  }
-
-  /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
-  post(fn: () => void): void {
-    this.enqueue({ kind: 'call', fn });
-  }
-
-  /** Ends the app from outside (Ctrl-C): works are stopped, `done` resolves. */
-  requestEnd(exitCode: number, message: string): void {
-    this.post(() => {
-      this.endRequest ??= { exitCode, message };
-    });
-  }
-
-  /** Adds an observer (a UI, a test); returns a function that removes it. */
-  addObserver(observer: LoopObserver): () => void {
-    this.observers.push(observer);
-    return () => {
-      const i = this.observers.indexOf(observer);
-      if (i >= 0) this.observers.splice(i, 1);
-    };
-  }
-
-  /**
-   * Applies RFC 6902 ops from outside (the HTTP API, a UI) to a component's `vars`, on the
-   * loop: validated and atomic like a daemon's delta, journaled, sent to the work's daemon
-   * for a work, and followed by a pass of the flow. Status is not writable this way.
-   * Rejects with a DaemonError (INVALID_ARGUMENT / NOT_FOUND) and changes nothing on bad input.
-   */
-  patchState(component: string, ops: readonly PatchOperation[]): Promise<void> {
-    return this.onLoop(() => {
-      const flowVars = this.flowVars.get(component);
-      const rec = flowVars ? undefined : this.works.get(component);
-      if (!flowVars && !rec) {
-        throw new DaemonError(
-          GrpcCode.NOT_FOUND,
-          `no flow or work named "${component}" in app ${this.app.name}`,
-        );
-      }
-      const values = ops.map((op) =>
-        op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
-      );
-      if (rec) {
-        rec.replica.externalWrite(values);
-      } else if (flowVars) {
-        applyPatch(flowVars, captureOps(values));
-        for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
-      }
-      this.passChanged = true;
-    });
-  }
-
-  /**
-   * Stops a work's current call from outside (the UI's Stop), as `work.stop()` in the flow
-   * would: SIGTERM, then SIGKILL after the grace period; phase `stopped`. Nothing to stop is
-   * not an error. Rejects with a DaemonError: NOT_FOUND for an unknown work,
-   * FAILED_PRECONDITION once the app has ended.
-   * @example await loop.stop('root.train');
-   */
-  stop(work: string): Promise<void> {
-    return this.onLoop(() => {
-      const rec = this.works.get(work);
-      if (!rec) throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
-      this.stopWork(rec);
-    });
-  }
-
-  /**
-   * Runs a work's last call again with the same arguments, on the loop (the UI's Restart
-   * button). Only a call that ended (succeeded, failed or stopped) can be re-run; observers
-   * get `onCall` with cause `rerun`, then the usual status changes.
-   * Rejects with a DaemonError, changing nothing: NOT_FOUND for an unknown work,
-   * FAILED_PRECONDITION when the work has no call yet or its call has not ended.
-   * @example await loop.rerun('root.train');
-   */
-  rerun(work: string): Promise<void> {
-    return this.onLoop(() => {
-      const rec = this.works.get(work);
-      if (!rec) throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
-      this.rerunCall(rec);
-    });
-  }
-
-  /** Rejecters of onLoop requests not yet run: the app's end refuses them. */
-  private readonly waitingRequests = new Set<(err: Error) => void>();
-
-  /**
-   * Runs `fn` on the loop for a caller outside it; settles with its outcome. An app that has
-   * ended (or ends before `fn` runs) runs no more events: rejected with FAILED_PRECONDITION
-   * instead of waiting forever.
-   */
-  private onLoop(fn: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.ended) return reject(this.endedError());
-      this.waitingRequests.add(reject);
-      this.post(() => {
-        this.waitingRequests.delete(reject);
-        try {
-          if (this.endRequest) throw this.endedError();
-          fn();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-  }
-
-  private endedError(): DaemonError {
-    return new DaemonError(GrpcCode.FAILED_PRECONDITION, `app ${this.app.name} has ended; nothing more runs`);
   }
 
   get hasEnded(): boolean {
@@ -442,8 +325,7 @@ export class EventLoop extends DaemonStreams {
         }),
       );
     }
-    for (const reject of this.waitingRequests) reject(this.endedError());
-    this.waitingRequests.clear();
+    this.refuseWaitingRequests();
     this.resolveDone(end);
   }
 
@@ -560,12 +442,6 @@ export class EventLoop extends DaemonStreams {
       stop: () => this.stopWork(rec),
     };
   }
-}
-
-function prefixed(op: PatchOperation, base: string): PatchOperation {
-  return op.from === undefined
-    ? { ...op, path: base + op.path }
-    : { ...op, path: base + op.path, from: base + op.from };
 }
 
 function isObject(v: unknown): v is Record<string, JsonValue> {
