@@ -1,7 +1,8 @@
 /**
  * The "ready" line of `lightning-local run`: once every server work (a work with a `port`)
  * answers on its url, the UI link is printed again, because by then the one printed at
- * start has scrolled away under the works' start-up logs.
+ * start has scrolled away under the works' start-up logs. It is printed again each time
+ * every server answers again after one of them went away or moved (a restart, a retrain).
  */
 import type { WorkStatus } from '../constructs/work-status.ts';
 
@@ -27,8 +28,12 @@ export class ReadyLine {
   }
 
   onStatus(work: string, status: WorkStatus): void {
+    const before = this.urls.get(work);
     if (status.phase === 'running' && status.url) this.urls.set(work, status.url);
     else this.urls.delete(work);
+    // A server that went away (a restart, a retrain) or moved: once every server answers
+    // again, the line is printed again, with the urls as they are then.
+    if (this.printed && this.servers?.includes(work) && this.urls.get(work) !== before) this.printed = false;
     this.check();
   }
 

@@ -8,6 +8,7 @@
  *   retry-wait ◀──failed, retries left── dispatched | running | awaiting-daemon ◀──┘
  *        └──timer──▶ awaiting-daemon | dispatched
  *   any ──succeeded | failed | stopped──▶ ended ──declare──▶ awaiting-daemon | dispatched
+ *   ended ──rerun (same call, from outside: the UI's Restart)──▶ awaiting-daemon ──▶ dispatched
  *
  * The work's `status` (what users read) is written by the loop alone, from these
  * transitions and the daemon's reports; this class only knows where the call is. Leaving
@@ -54,6 +55,17 @@ export class CallLifecycle {
 
   to(next: Exclude<CallStage, 'retry-wait'>): void {
     this.move(next);
+  }
+
+  /**
+   * The ended call runs again as it was (the UI's Restart). Only from `ended`: a call in
+   * flight or waiting for a retry is still the current one. The caller sends it next.
+   */
+  rerun(): void {
+    if (this.current !== 'ended') {
+      throw new Error(`internal: ${this.work}'s call is ${this.current}; only an ended call can be re-run`);
+    }
+    this.move('awaiting-daemon');
   }
 
   /** Schedules `fire` in `delayMs` (on the loop's queue) and waits in `retry-wait`. */

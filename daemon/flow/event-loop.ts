@@ -31,13 +31,13 @@
  *
  * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
  * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
- * away), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume), drain-changes.ts
+ * away), outside-requests.ts (post, patchState, stop, rerun, observers: what the CLI and the
+ * UI ask), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume), drain-changes.ts
  * (journal batch), pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
-import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
@@ -48,31 +48,19 @@ import {
   FlowMessageSchema,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import {
-  applyPatch,
-  captureOps,
-  cloneState,
-  type PatchOperation,
-  toStateValue,
-} from '../state/json-patch.ts';
+import { cloneState, type PatchOperation, toStateValue } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
-import { DaemonStreams } from './daemon-streams.ts';
 import type { ComponentDocs } from './journal.ts';
-import type {
-  AppEnd,
-  DaemonSession,
-  EventLoopOptions,
-  LoopEvent,
-  LoopObserver,
-  WorkRecord,
-} from './loop-types.ts';
+import type { AppEnd, DaemonSession, EventLoopOptions, LoopEvent, WorkRecord } from './loop-types.ts';
+import { OutsideRequests, prefixed } from './outside-requests.ts';
 import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
 import { restoreWork } from './restore-work.ts';
 import { WorkReplica } from './work-replica.ts';
 
 export type {
   AppEnd,
+  CallStart,
   DaemonHost,
   DaemonSession,
   EventLoopOptions,
@@ -82,7 +70,7 @@ export type {
 
 const MAX_PASSES = 100;
 
-export class EventLoop extends DaemonStreams {
+export class EventLoop extends OutsideRequests {
   private resolveDone!: (end: AppEnd) => void;
 
   /** Resolves when the app has ended (stopApp/failApp/error/shutdown). */
@@ -133,63 +121,6 @@ export class EventLoop extends DaemonStreams {
     this.enqueue({ kind: 'daemon-exit', work, detail });
   }
 
-  /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
-  post(fn: () => void): void {
-    this.enqueue({ kind: 'call', fn });
-  }
-
-  /** Ends the app from outside (Ctrl-C): works are stopped, `done` resolves. */
-  requestEnd(exitCode: number, message: string): void {
-    this.post(() => {
-      this.endRequest ??= { exitCode, message };
-    });
-  }
-
-  /** Adds an observer (a UI, a test); returns a function that removes it. */
-  addObserver(observer: LoopObserver): () => void {
-    this.observers.push(observer);
-    return () => {
-      const i = this.observers.indexOf(observer);
-      if (i >= 0) this.observers.splice(i, 1);
-    };
-  }
-
-  /**
-   * Applies RFC 6902 ops from outside (the HTTP API, a UI) to a component's `vars`, on the
-   * loop: validated and atomic like a daemon's delta, journaled, sent to the work's daemon
-   * for a work, and followed by a pass of the flow. Status is not writable this way.
-   * Rejects with a DaemonError (INVALID_ARGUMENT / NOT_FOUND) and changes nothing on bad input.
-   */
-  patchState(component: string, ops: readonly PatchOperation[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.post(() => {
-        try {
-          const flowVars = this.flowVars.get(component);
-          const rec = flowVars ? undefined : this.works.get(component);
-          if (!flowVars && !rec) {
-            throw new DaemonError(
-              GrpcCode.NOT_FOUND,
-              `no flow or work named "${component}" in app ${this.app.name}`,
-            );
-          }
-          const values = ops.map((op) =>
-            op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
-          );
-          if (rec) {
-            rec.replica.externalWrite(values);
-          } else if (flowVars) {
-            applyPatch(flowVars, captureOps(values));
-            for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
-          }
-          this.passChanged = true;
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-  }
-
   get hasEnded(): boolean {
     return this.ended !== null;
   }
@@ -210,6 +141,12 @@ export class EventLoop extends DaemonStreams {
   statusOf(work: string): WorkStatus | undefined {
     const rec = this.works.get(work);
     return rec ? { ...rec.status } : undefined;
+  }
+
+  /** A work's current call (its hash and arguments, a copy), or undefined before its first. */
+  callOf(work: string): { callHash: string; args: JsonValue } | undefined {
+    const call = this.works.get(work)?.call;
+    return call ? { callHash: call.hash, args: JSON.parse(call.argsJson) as JsonValue } : undefined;
   }
 
   /**
@@ -431,6 +368,7 @@ export class EventLoop extends DaemonStreams {
         }),
       );
     }
+    this.refuseWaitingRequests();
     this.resolveDone(end);
   }
 
@@ -525,10 +463,4 @@ export class EventLoop extends DaemonStreams {
       stop: () => this.stopWork(rec),
     };
   }
-}
-
-function prefixed(op: PatchOperation, base: string): PatchOperation {
-  return op.from === undefined
-    ? { ...op, path: base + op.path }
-    : { ...op, path: base + op.path, from: base + op.from };
 }

@@ -6,7 +6,7 @@
  */
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
-import { LightningError, WorkFailedError } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode, LightningError, WorkFailedError } from '../../constructs/errors.ts';
 import type { Flow } from '../../constructs/flow.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
 import type { RunOptions } from '../../constructs/runtime-binding.ts';
@@ -19,7 +19,9 @@ import { flushPendingArrays } from '../state/state-recorder.ts';
 import { DrainChanges } from './drain-changes.ts';
 import type { ComponentDocs } from './journal.ts';
 import type {
+  ActiveCall,
   AppEnd,
+  CallStart,
   DaemonHost,
   DaemonSession,
   EventLoopOptions,
@@ -39,6 +41,9 @@ export abstract class LoopCore {
   protected readonly observers: LoopObserver[] = [];
   /** Fans every event out to the registered observers. */
   protected readonly observer: Required<LoopObserver> = {
+    onCall: (w, call) => {
+      for (const o of this.observers) o.onCall?.(w, call);
+    },
     onLog: (w, st, lines) => {
       for (const o of this.observers) o.onLog?.(w, st, lines);
     },
@@ -125,16 +130,10 @@ export abstract class LoopCore {
     if (dispatch) {
       const forgotten = rec.forgottenCall?.hash === hash ? rec.forgottenCall : null;
       rec.forgottenCall = null;
-      rec.call = {
-        hash,
-        argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')),
-        attempt: 0,
-        rerun: forgotten ? { reason: 'resume', why: forgotten.why } : null,
-      };
-      this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
-      this.setStatus(rec, pendingStatus(hash, 0));
+      const value = argsValue ?? toStateValue(args, '');
+      const rerun = forgotten ? { reason: 'resume' as const, why: forgotten.why } : null;
+      this.dispatchCall(rec, { hash, argsJson: JSON.stringify(value), attempt: 0, rerun }, value, 'flow');
       if (forgotten) this.announceRerun(rec);
-      this.sendRun(rec);
     }
     if (parallel) return;
     if (rec.status.phase === 'succeeded' && rec.status.callHash === hash) return;
@@ -153,6 +152,46 @@ export abstract class LoopCore {
     const wait = new CallPending(rec.name, rec.status.phase);
     this.waits.push(wait);
     throw wait;
+  }
+  /** Makes `call` the work's current call, tells the observers, and sends it. */
+  private dispatchCall(rec: WorkRecord, call: ActiveCall, args: JsonValue, cause: CallStart['cause']): void {
+    rec.call = call;
+    this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...call } });
+    this.observer.onCall(rec.name, { callHash: call.hash, args, cause });
+    // url is reset too: the previous call's server is going away; set again once the new one answers
+    this.setStatus(rec, pendingStatus(call.hash, 0));
+    this.sendRun(rec);
+  }
+  /**
+   * Runs the work's last call again with the same arguments (the UI's Restart): the lifecycle's
+   * `rerun` transition, from `ended` only. A flow that waits for the work (not parallel) waits
+   * for the new run as for any pending call. Throws a DaemonError (FAILED_PRECONDITION) saying
+   * why when there is no call yet or it has not ended.
+   */
+  protected rerunCall(rec: WorkRecord): void {
+    const call = rec.call;
+    if (!call) {
+      throw new DaemonError(
+        GrpcCode.FAILED_PRECONDITION,
+        `${rec.name} has not been called yet, so there is no call to run again. ` +
+          `It runs when the flow calls ${rec.name}.run(…).`,
+      );
+    }
+    if (rec.lifecycle.stage !== 'ended') {
+      const where = rec.lifecycle.stage === 'retry-wait' ? 'waiting to be retried' : rec.status.phase;
+      throw new DaemonError(
+        GrpcCode.FAILED_PRECONDITION,
+        `${rec.name}'s call is ${where}: only a call that ended (succeeded, failed or stopped) can be run again. ` +
+          'Stop it first, then restart it.',
+      );
+    }
+    rec.lifecycle.rerun();
+    this.dispatchCall(
+      rec,
+      { ...call, attempt: 0, rerun: null },
+      JSON.parse(call.argsJson) as JsonValue,
+      'rerun',
+    );
   }
   protected sendRun(rec: WorkRecord): void {
     const call = rec.call;

@@ -23,8 +23,27 @@ export interface DaemonSession {
 
 export type LogStream = 'stdout' | 'stderr' | 'daemon';
 
+/** A call the loop dispatched to a work (see LoopObserver.onCall). */
+export interface CallStart {
+  /** The call's identity: a hash of its arguments (`status.callHash` while it runs). */
+  readonly callHash: string;
+  /**
+   * The arguments as the work receives them (JSON; Paths as their JSON form): a value made
+   * for this call, shared by every observer, so read it and do not change it.
+   */
+  readonly args: JsonValue;
+  /** `flow`: the flow's `work.run()`; `rerun`: `loop.rerun()` (the UI's Restart). */
+  readonly cause: 'flow' | 'rerun';
+}
+
 /** What the loop tells the outside world (the CLI prints it, tests observe it). */
 export interface LoopObserver {
+  /**
+   * A call is dispatched: a `work.run()` with new arguments (or a repeat under
+   * `cacheCalls: false`), or a re-run. Comes before the status change it causes; retries of
+   * the call are not new calls (the status carries the attempt).
+   */
+  onCall?(work: string, call: CallStart): void;
   onLog?(work: string, stream: LogStream, lines: readonly string[]): void;
   onStatus?(work: string, status: WorkStatus, previous: WorkPhase): void;
   onNotice?(message: string): void;

@@ -18,15 +18,27 @@
  * Values are captured when the op is recorded (ADR 0013): an op never shares an object with
  * the document, so a later in-place mutation (`s.list = [1]; s.list.push(2)`) cannot leak
  * into an op that is serialized later (on the wire, in the journal) and travel twice.
+ *
+ * Held views (ADR 0027): a view remembers the object it was read from and the key, not only
+ * the path, and finds its path again at each write. Array methods that reorder (splice, shift,
+ * unshift, sort, reverse, copyWithin, fill) run on the array itself, so elements keep their
+ * identity when they move: `const row = s.rows[2]; s.rows.shift(); row.x = 5` writes
+ * `/rows/1/x`. A write through a view whose object left the document (removed, or replaced by
+ * an assignment, which copies) throws, naming where it was read and how to fix it; it never
+ * records a path that now names another element.
  */
 import { LightningError } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
+import { compareAsStrings, relativeIndex } from './array-defaults.ts';
 import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
 
 interface Meta {
+  /** The path when the view was made; still right while every `parent` link holds. */
   readonly pointer: string;
+  /** The container the object was read from, and its key there (none for a root view). */
+  readonly parent: { readonly target: object; readonly key: string; readonly meta: Meta } | null;
   readonly sink: OpSink;
   readonly readonly: boolean;
   readonly label: string;
@@ -42,17 +54,17 @@ function isWithin(path: string, ancestor: string): boolean {
   return path.startsWith(`${ancestor}/`);
 }
 
-function markArray(meta: Meta, arr: unknown[]): void {
+function markArray(meta: Meta, pointer: string, arr: unknown[]): void {
   let marks = pendingArrays.get(meta.sink);
   if (!marks) {
     marks = new Map();
     pendingArrays.set(meta.sink, marks);
   }
   for (const p of marks.keys()) {
-    if (p === meta.pointer || isWithin(meta.pointer, p)) return; // already covered
-    if (isWithin(p, meta.pointer)) marks.delete(p); // now covered by this one
+    if (p === pointer || isWithin(pointer, p)) return; // already covered
+    if (isWithin(p, pointer)) marks.delete(p); // now covered by this one
   }
-  marks.set(meta.pointer, arr);
+  marks.set(pointer, arr);
   if (!flushQueued) {
     flushQueued = true;
     queueMicrotask(() => {
@@ -115,8 +127,135 @@ function viewOf(target: object, meta: Meta): object {
   return proxy;
 }
 
+/**
+ * The object's path now. Fast path: every link still holds, so the path it was made with is
+ * right. Otherwise an element that moved inside its array is found by identity.
+ */
+function currentPointer(meta: Meta, target: object): string {
+  let m = meta;
+  let t = target;
+  for (let link = m.parent; link; link = m.parent) {
+    if ((link.target as Record<string, unknown>)[link.key] !== t) return resolveMoved(meta, target);
+    m = link.meta;
+    t = link.target;
+  }
+  return meta.pointer;
+}
+
+function resolveMoved(meta: Meta, target: object): string {
+  const link = meta.parent;
+  if (!link) return meta.pointer;
+  const parentPointer = resolveMoved(link.meta, link.target);
+  const container = link.target as Record<string, unknown>;
+  let key = link.key;
+  if (container[key] !== target) {
+    const index = Array.isArray(container) ? container.indexOf(target) : -1;
+    if (index < 0) {
+      throw new TypeError(
+        `${meta.label}${meta.pointer} is no longer in the state: the object read there was removed or ` +
+          'replaced since (assigning copies a value, so a view of the old object writes nowhere). ' +
+          `Read it again from the state after the change and write there, e.g. \`${jsPath(meta)}.x = …\`.`,
+      );
+    }
+    key = String(index);
+  }
+  return `${parentPointer}/${escapeToken(key)}`;
+}
+
+/** `this.state.items[0]` for a view of `/items/0` (for error messages). */
+function jsPath(meta: Meta): string {
+  const base = meta.label.endsWith('.state') ? 'this.state' : meta.label;
+  const parts = meta.pointer
+    .split('/')
+    .slice(1)
+    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return (
+    base +
+    parts
+      .map((p) =>
+        /^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
+      )
+      .join('')
+  );
+}
+
+// Array methods that move elements run on the array itself (elements keep their identity,
+// so held views follow them); values they insert are copied like any assignment.
+const REORDERING = new Set(['splice', 'shift', 'unshift', 'sort', 'reverse', 'copyWithin', 'fill']);
+
+function arrayMethod(
+  meta: Meta,
+  arr: unknown[],
+  name: string,
+  receiver: unknown,
+  write: () => string,
+): (...args: unknown[]) => unknown {
+  return (...args: unknown[]) => {
+    const pointer = write();
+    const where = `${meta.label}${pointer}`;
+    // Marked first: any write during the method (a comparator's) is carried by the replace.
+    markArray(meta, pointer, arr);
+    let result: unknown;
+    switch (name) {
+      case 'splice': {
+        const [start, deleteCount, ...items] = args as [number, number, ...unknown[]];
+        const copies = items.map((v) => toStateValueOrTypeError(v, where));
+        // splice() and splice(start) differ from splice(start, undefined): pass what was given.
+        result =
+          args.length < 2 ? arr.splice(...(args as [number])) : arr.splice(start, deleteCount, ...copies);
+        break;
+      }
+      case 'unshift':
+        result = arr.unshift(...args.map((v) => toStateValueOrTypeError(v, where)));
+        break;
+      case 'shift':
+        result = arr.shift();
+        break;
+      case 'reverse':
+        arr.reverse();
+        result = receiver;
+        break;
+      case 'sort': {
+        const compare = args[0] as ((a: unknown, b: unknown) => number) | undefined;
+        if (compare !== undefined && typeof compare !== 'function')
+          throw new TypeError(`${where}: sort's comparator must be a function`);
+        // The comparator sees views (as reads through the array would give it); the default
+        // order compares as strings, like a plain array, without String() on prototype-free objects.
+        const view = (v: unknown) => {
+          if (typeof v !== 'object' || v === null) return v;
+          const key = String(arr.indexOf(v));
+          return viewOf(v, { ...meta, pointer: `${pointer}/${key}`, parent: { target: arr, key, meta } });
+        };
+        arr.sort(compare ? (a, b) => compare(view(a), view(b)) : (a, b) => compareAsStrings(a, b));
+        result = receiver;
+        break;
+      }
+      case 'fill': {
+        const [value, start, end] = args as [unknown, number | undefined, number | undefined];
+        const from = relativeIndex(start, 0, arr.length);
+        const to = relativeIndex(end, arr.length, arr.length);
+        for (let i = from; i < to; i++) arr[i] = toStateValueOrTypeError(value, where);
+        result = receiver;
+        break;
+      }
+      default: {
+        // copyWithin duplicates elements: copy them so no object sits twice in the document.
+        arr.copyWithin(...(args as [number, number, number?]));
+        const seen = new Set<unknown>();
+        for (let i = 0; i < arr.length; i++) {
+          const v = arr[i];
+          if (typeof v !== 'object' || v === null) continue;
+          if (seen.has(v)) arr[i] = cloneState(v as JsonValue);
+          else seen.add(v);
+        }
+        result = receiver;
+      }
+    }
+    return result;
+  };
+}
+
 function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
-  const childPointer = (key: string) => `${meta.pointer}/${escapeToken(key)}`;
   const refuse = (what: string): never => {
     throw new LightningError('NOT_OWNER', `${meta.label} is read-only here: ${what}.`, {
       fix: 'work state is written by the work itself, or by the flow through work.state inside flow.run()',
@@ -125,29 +264,37 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
   return {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
-      // State objects have no prototype, so String(obj) would throw (and with it a plain
-      // `rows.sort()` on an array of objects); convert them as a plain object would.
+      // State objects have no prototype, so String(obj) would throw; convert them as a plain
+      // object would.
       if (key === Symbol.toPrimitive && value === undefined && !Array.isArray(target))
         return objectToPrimitive;
-      if (typeof key === 'symbol' || typeof value !== 'object' || value === null) return value;
-      if (
-        Array.isArray(target) &&
-        typeof (Array.prototype as unknown as Record<string, unknown>)[key] === 'function'
-      ) {
-        return value;
+      if (typeof key === 'symbol') return value;
+      if (Array.isArray(target) && typeof value === 'function' && value === (Array.prototype as never)[key]) {
+        if (meta.readonly || !REORDERING.has(key)) return value;
+        return arrayMethod(meta, target as unknown as unknown[], key, receiver, () => {
+          meta.beforeWrite?.();
+          return currentPointer(meta, target);
+        });
       }
-      return viewOf(value as object, { ...meta, pointer: childPointer(key) });
+      if (typeof value !== 'object' || value === null) return value;
+      return viewOf(value as object, {
+        ...meta,
+        pointer: `${meta.pointer}/${escapeToken(key)}`,
+        parent: { target, key, meta },
+      });
     },
     set(target, key, value) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot set "${key}"`);
+      const pointer = currentPointer(meta, target);
+      const childPointer = `${pointer}/${escapeToken(key)}`;
       meta.beforeWrite?.();
       try {
-        checkKey(key, childPointer(key));
+        checkKey(key, childPointer);
       } catch (err) {
         throw new LightningError(
           'STATE_VALUE',
-          `cannot write ${meta.label}${childPointer(key)}: ${(err as Error).message}`,
+          `cannot write ${meta.label}${childPointer}: ${(err as Error).message}`,
           { cause: err, fix: 'use another key name' },
         );
       }
@@ -156,7 +303,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (value === arr.length) return true;
         arr.length = value as number;
-        markArray(meta, arr);
+        markArray(meta, pointer, arr);
         return true;
       }
       if (value === undefined) {
@@ -164,45 +311,46 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
           // Arrays cannot hold undefined in JSON; treat as an error rather than a silent null.
           throw new LightningError(
             'STATE_VALUE',
-            `${meta.label}${childPointer(key)}: arrays in state cannot hold undefined`,
+            `${meta.label}${childPointer}: arrays in state cannot hold undefined`,
             { fix: 'store null, or remove the element with splice()' },
           );
         }
         if (Object.hasOwn(target, key)) {
           delete target[key];
-          emit(meta, { op: 'remove', path: childPointer(key) });
+          emit(meta, { op: 'remove', path: childPointer });
         }
         return true;
       }
-      const stateValue = toStateValueOrTypeError(value, `${meta.label}${childPointer(key)}`);
+      const stateValue = toStateValueOrTypeError(value, `${meta.label}${childPointer}`);
       if (isArray) {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
           arr.push(stateValue);
-          emit(meta, { op: 'add', path: `${meta.pointer}/-`, value: cloneState(stateValue) });
+          emit(meta, { op: 'add', path: `${pointer}/-`, value: cloneState(stateValue) });
         } else {
           (target as Record<string, unknown>)[key] = stateValue;
-          markArray(meta, arr);
+          markArray(meta, pointer, arr);
         }
         return true;
       }
       const existed = Object.hasOwn(target, key);
       target[key] = stateValue;
-      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer(key), value: cloneState(stateValue) });
+      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer, value: cloneState(stateValue) });
       return true;
     },
     deleteProperty(target, key) {
       if (typeof key === 'symbol') return false;
       if (meta.readonly) refuse(`cannot delete "${key}"`);
       if (!Object.hasOwn(target, key)) return true;
+      const pointer = currentPointer(meta, target);
       meta.beforeWrite?.();
       delete target[key];
       if (Array.isArray(target)) {
-        // Part of splice/shift: the array is sent whole (see the module comment).
-        markArray(meta, target as unknown as unknown[]);
+        // Part of pop or a hand-written splice: the array is sent whole (see the module comment).
+        markArray(meta, pointer, target as unknown as unknown[]);
         return true;
       }
-      emit(meta, { op: 'remove', path: childPointer(key) });
+      emit(meta, { op: 'remove', path: `${pointer}/${escapeToken(key)}` });
       return true;
     },
     defineProperty() {
@@ -251,13 +399,14 @@ export function recordingView<T extends object>(
   label: string,
   beforeWrite?: () => void,
 ): T {
-  return viewOf(target, { pointer, sink, readonly: false, label, beforeWrite }) as T;
+  return viewOf(target, { pointer, parent: null, sink, readonly: false, label, beforeWrite }) as T;
 }
 
 /** A read-only view: writes throw a TypeError explaining who owns this state. */
 export function readonlyView<T extends object>(target: object, label: string): T {
   return viewOf(target, {
     pointer: '',
+    parent: null,
     sink: READONLY_SINK,
     readonly: true,
     label,

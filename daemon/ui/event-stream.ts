@@ -9,11 +9,10 @@
  * that reports state 1000 times a second costs each client ~10 snapshots a second.
  */
 import type { ServerResponse } from 'node:http';
-import type { JsonObject, JsonValue } from '../../constructs/json.ts';
+import type { JsonValue } from '../../constructs/json.ts';
 import type { ResolvedLayout } from '../../constructs/layout.ts';
-import type { RunOptions } from '../../constructs/runtime-binding.ts';
 import { isTerminal, type WorkPhase, type WorkStatus } from '../../constructs/work-status.ts';
-import type { EventLoop, LogStream, LoopObserver } from '../flow/event-loop.ts';
+import type { CallStart, EventLoop, LogStream, LoopObserver } from '../flow/event-loop.ts';
 
 export interface LogEntry {
   /** Unix ms when the flow received it. */
@@ -39,7 +38,7 @@ export interface RunRecord {
   readonly run: number;
   readonly callHash: string;
   readonly attempt: number;
-  /** The arguments of the call (what the flow passed to `work.run()`), null when not seen. */
+  /** The arguments of the call (what the flow passed to `work.run()`, from the loop's onCall). */
   readonly args: JsonValue | null;
   /** Unix ms: when the call was dispatched, when the script started, when it ended. */
   readonly dispatchedAt: number;
@@ -115,8 +114,10 @@ export class EventStream implements LoopObserver {
   /** The progress key of each component whose state has one (see PROGRESS_KEYS). */
   private readonly progressKeys = new Map<string, string>();
   private readonly runs = new Map<string, RunRecord[]>();
-  /** The arguments of each work's latest `run()` (see watchCalls). */
-  private readonly lastArgs = new Map<string, unknown>();
+  /** Each work's latest dispatched call, with its arguments (from onCall). */
+  private readonly lastCall = new Map<string, CallStart>();
+  /** Works whose next status starts a run: a call was dispatched (a re-run has the same hash). */
+  private readonly callStarted = new Set<string>();
   private ended: { exitCode: number; message: string } | null = null;
   private readonly notices: { t: number; message: string }[] = [];
   private readonly clients = new Set<ServerResponse>();
@@ -133,7 +134,11 @@ export class EventStream implements LoopObserver {
     this.layout = props.layout ?? null;
     for (const w of this.loop.workNames()) this.logs.set(w, new LogRing(this.logCapacity));
     this.unsubscribe = this.loop.addObserver(this);
-    this.watchCalls();
+    // Calls restored by --resume are the first runs of their works (no event announces them).
+    for (const work of this.loop.workNames()) {
+      const status = this.loop.statusOf(work);
+      if (status?.callHash) this.trackRun(work, status);
+    }
     this.record(this.loop.snapshot(), Date.now());
     // Pages learn that the app ended (and why) instead of reconnecting to nothing forever.
     void this.loop.done.then((end) => {
@@ -148,30 +153,12 @@ export class EventStream implements LoopObserver {
     });
   }
 
-  /**
-   * The loop's observer API reports a call's hash, not its arguments, so the run history
-   * records what each work's `run()` was last given by wrapping `run` on the Work object
-   * (an own property over the class method; the work's runtime binding is replaced when
-   * the loop rebinds it, the Work object is not). Only the reference is kept here; it is
-   * copied when a new call starts (onStatus), so the flow's passes (run() on every pass)
-   * cost nothing more. Works a WorkMap creates later show no parameters.
-   */
-  private watchCalls(): void {
-    for (const work of this.loop.app.works()) {
-      const run = work.run.bind(work);
-      const name = work.name;
-      Object.defineProperty(work, 'run', {
-        configurable: true,
-        writable: true,
-        value: (args?: JsonObject, options?: RunOptions) => {
-          this.lastArgs.set(name, args ?? {});
-          return run(args, options);
-        },
-      });
-    }
-  }
-
   // ---- LoopObserver ----
+
+  onCall(work: string, call: CallStart): void {
+    this.lastCall.set(work, call);
+    this.callStarted.add(work);
+  }
 
   onLog(work: string, stream: LogStream, lines: readonly string[]): void {
     const t = Date.now();
@@ -292,15 +279,19 @@ export class EventStream implements LoopObserver {
       this.runs.set(work, runs);
     }
     let run = runs[runs.length - 1];
-    if (!run || run.callHash !== status.callHash || run.attempt !== status.attempt) {
+    const started = this.callStarted.delete(work);
+    if (!run || started || run.callHash !== status.callHash || run.attempt !== status.attempt) {
       if (run && !isTerminal(run.phase)) run.phase = 'stopped';
-      const args = this.lastArgs.get(work);
+      // A call restored by --resume was dispatched before this observer existed: ask the loop.
+      const seen = this.lastCall.get(work);
+      const call = seen?.callHash === status.callHash ? seen : this.loop.callOf(work);
+      const args = call?.callHash === status.callHash ? call.args : undefined;
       run = {
         work,
         run: (run?.run ?? 0) + 1,
         callHash: status.callHash,
         attempt: status.attempt,
-        args: args === undefined ? null : (JSON.parse(JSON.stringify(args)) as JsonValue),
+        args: args ?? null,
         dispatchedAt: status.updatedAt,
         startedAt: null,
         endedAt: null,

@@ -8,6 +8,8 @@
  *   GET   /api/events               Server-Sent Events: hello, status, log, notice, state
  *   GET   /api/logs/<work>?tail=N   recent log lines of a work
  *   GET   /api/history              numeric state values over time (charts)
+ *   GET   /api/runs                 every call of every work (run history)
+ *   POST  /api/works/<work>/stop    stop a work's call; …/restart runs its ended call again
  *   *     /w/<work>/…               a browser page/frame load: redirect to the work's own origin
  *                                   (below); API clients: proxied here, the answer sandboxed
  *   *     http://<label>.w.localhost:<port>/…   reverse proxy to the work's url (HTTP and
@@ -321,14 +323,15 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       }
       return this.patch(req, res, decodeURIComponent(state[1]!));
     }
-    const stop = /^\/api\/works\/([^/]+)\/stop$/.exec(path);
-    if (stop) {
+    const action = /^\/api\/works\/([^/]+)\/(stop|restart)$/.exec(path);
+    if (action) {
       if (req.method !== 'POST') {
         throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}: use POST.`);
       }
       // A JSON content type cannot come from a plain cross-site form (like PATCH).
       requireJson(req);
-      return this.stopWork(res, decodeURIComponent(stop[1]!));
+      const work = decodeURIComponent(action[1]!);
+      return action[2] === 'stop' ? this.stopWork(res, work) : this.restartWork(res, work);
     }
     const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
     if (logs && req.method === 'GET') {
@@ -368,30 +371,37 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
    * its run() raise, which ends the app unless the flow handles it: the same as in code.
    */
   private async stopWork(res: ServerResponse, name: string): Promise<void> {
-    const work = this.loop.app.works().find((w) => w.name === name);
-    if (!work) {
-      throw new HttpError(
-        404,
-        'NOT_FOUND',
-        `no work named "${name}" in app ${this.loop.app.name}.`,
-        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
-      );
-    }
-    if (this.loop.hasEnded) {
-      throw new HttpError(409, 'FAILED_PRECONDITION', `app ${this.loop.app.name} has ended.`);
-    }
-    await new Promise<void>((resolve, reject) =>
-      this.loop.post(() => {
-        try {
-          work.stop();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      }),
-    );
+    await this.workAction(name, () => this.loop.stop(name));
     this.log(`work ${name} stopped from UI`);
     json(res, 202, { ok: true, work: name });
+  }
+
+  /**
+   * Runs a work's last call again with the same arguments (EventLoop.rerun): the Restart
+   * button of a work whose call ended. 409 while the call is still in flight.
+   */
+  private async restartWork(res: ServerResponse, name: string): Promise<void> {
+    await this.workAction(name, () => this.loop.rerun(name));
+    this.log(`work ${name} restarted from UI`);
+    json(res, 202, { ok: true, work: name });
+  }
+
+  /** Runs a loop request for a work; its refusals become 404 (unknown work) or 409. */
+  private async workAction(name: string, request: () => Promise<void>): Promise<void> {
+    try {
+      await request();
+    } catch (err) {
+      if (!(err instanceof DaemonError)) throw err;
+      if (err.grpcCode === GrpcCode.NOT_FOUND) {
+        throw new HttpError(
+          404,
+          'NOT_FOUND',
+          `no work named "${name}" in app ${this.loop.app.name}.`,
+          `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
+        );
+      }
+      throw new HttpError(409, codeName(err.grpcCode), err.message);
+    }
   }
 
   private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
@@ -414,7 +424,9 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
             ? 404
             : err.grpcCode === GrpcCode.RESOURCE_EXHAUSTED
               ? 413
-              : 400;
+              : err.grpcCode === GrpcCode.FAILED_PRECONDITION
+                ? 409
+                : 400;
         const fix =
           status === 404
             ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`

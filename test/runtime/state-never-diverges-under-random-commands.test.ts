@@ -22,6 +22,7 @@ import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
 import { Journal } from '../../daemon/flow/journal.ts';
 import { stableStringify } from '../../daemon/state/stable-hash.ts';
+import { flushPendingArrays } from '../../daemon/state/state-recorder.ts';
 import { type InProcessApp, startInProcessApp } from '../support/in-process-app.ts';
 import { assignCopy, assignDirect, type Cmd, cmdArb, runCmd, showCmd } from '../support/state-commands.ts';
 
@@ -88,7 +89,7 @@ function builder(ctx: PassContext) {
         this.w.run({});
         const r = ctx.app?.loop.replicaOf(W);
         if (r && !r.ownedByFlow && r.unconfirmed === 0) ctx.observed.push(stableStringify(this.w.state));
-        for (const c of ctx.todo.splice(0)) runCmd(this.w.state as Doc, c, assignDirect);
+        for (const c of ctx.todo.splice(0)) runCmd(this.w.state as Doc, c, assignDirect, settle);
       }
     }
     new Root(app, 'root');
@@ -96,6 +97,8 @@ function builder(ctx: PassContext) {
   };
 }
 
+/** Records pending array changes, as the next microtask would in a real app. */
+const settle = () => flushPendingArrays();
 const tick = () => new Promise<void>((r) => setImmediate(r));
 const pick = (doc: unknown, keys: readonly string[]) =>
   stableStringify(Object.fromEntries(keys.map((k) => [k, (doc as Doc)[k]])));
@@ -160,7 +163,7 @@ async function runSteps(steps: readonly Step[], stats: { commands: number }): Pr
         const side = (workNext && queues.work.length > 0) || queues.flow.length === 0 ? 'work' : 'flow';
         const cmd = queues[side].shift();
         if (cmd) {
-          runCmd(side === 'work' ? workState() : flowState(), cmd, assignDirect);
+          runCmd(side === 'work' ? workState() : flowState(), cmd, assignDirect, settle);
           stats.commands++;
         }
         if (!passQueued && (n >= 6 || queues.flow.length === 0)) {
@@ -174,7 +177,7 @@ async function runSteps(steps: readonly Step[], stats: { commands: number }): Pr
       }
       for (const side of ['work', 'flow'] as const) {
         for (const cmd of queues[side]) {
-          runCmd(side === 'work' ? workState() : flowState(), cmd, assignDirect);
+          runCmd(side === 'work' ? workState() : flowState(), cmd, assignDirect, settle);
           stats.commands++;
         }
       }

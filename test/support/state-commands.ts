@@ -22,7 +22,17 @@ export type Cmd =
   | { readonly t: 'row'; readonly key: string; readonly index: number; readonly loss: number }
   | { readonly t: 'assignThenPush'; readonly key: string; readonly items: readonly number[] }
   | { readonly t: 'mutateAfterAssign'; readonly key: string }
-  | { readonly t: 'large'; readonly key: string; readonly n: number };
+  | { readonly t: 'large'; readonly key: string; readonly n: number }
+  | {
+      readonly t: 'heldRow';
+      readonly key: string;
+      readonly index: number;
+      readonly shuffle: Shuffle;
+      readonly loss: number;
+    };
+
+/** How `heldRow` reshuffles the array between reading a row and writing through it. */
+export type Shuffle = 'unshift' | 'reverse' | 'sortByLoss' | 'removeOther' | 'shiftBefore';
 
 type Doc = Record<string, unknown>;
 
@@ -87,14 +97,30 @@ export function cmdArb(keys: readonly string[]): fc.Arbitrary<Cmd> {
         n: fc.integer({ min: 1000, max: 20_000 }),
       }),
     },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        t: fc.constant('heldRow' as const),
+        key,
+        index: fc.nat(2),
+        shuffle: fc.constantFrom<Shuffle>('unshift', 'reverse', 'sortByLoss', 'removeOther', 'shiftBefore'),
+        loss: fc.nat(9),
+      }),
+    },
   );
 }
 
 /**
  * Runs `cmd` on `s`. `assign` stores a value the way the target does: the runtime copies on
- * assignment by itself; the model passes a function that copies.
+ * assignment by itself; the model passes a function that copies. `settle` runs where a tick
+ * may pass in real code (the runtime passes one that records pending array changes).
  */
-export function runCmd(s: Doc, cmd: Cmd, assign: (s: Doc, key: string, v: unknown) => void): void {
+export function runCmd(
+  s: Doc,
+  cmd: Cmd,
+  assign: (s: Doc, key: string, v: unknown) => void,
+  settle: () => void = () => {},
+): void {
   const arr = (key: string): unknown[] => {
     if (!Array.isArray(s[key])) assign(s, key, []);
     return s[key] as unknown[];
@@ -143,6 +169,45 @@ export function runCmd(s: Doc, cmd: Cmd, assign: (s: Doc, key: string, v: unknow
     }
     case 'large':
       assign(s, cmd.key, { big: 'x'.repeat(cmd.n), nums: Array.from({ length: cmd.n / 100 }, (_, i) => i) });
+      return;
+    case 'heldRow': {
+      // Issue 9: a row read before its array is reshuffled is written after the reshuffle
+      // has been recorded; the write belongs to that row wherever it now is.
+      const rows = arr(cmd.key);
+      while (rows.length <= cmd.index) rows.push({ id: rows.length, loss: 0 });
+      if (typeof rows[cmd.index] !== 'object' || rows[cmd.index] === null || Array.isArray(rows[cmd.index]))
+        rows[cmd.index] = { id: cmd.index, loss: 0 };
+      const row = rows[cmd.index] as Doc;
+      shuffle(rows, cmd.index, cmd.shuffle);
+      settle();
+      row.loss = cmd.loss;
+      return;
+    }
+  }
+}
+
+const lossOf = (v: unknown): number =>
+  typeof v === 'object' && v !== null && typeof (v as Doc).loss === 'number'
+    ? ((v as Doc).loss as number)
+    : -1;
+
+/** Reorders `rows` without removing the row at `held`. */
+function shuffle(rows: unknown[], held: number, how: Shuffle): void {
+  switch (how) {
+    case 'unshift':
+      rows.unshift({ id: -1, loss: 0 });
+      return;
+    case 'reverse':
+      rows.reverse();
+      return;
+    case 'sortByLoss':
+      rows.sort((a, b) => lossOf(b) - lossOf(a));
+      return;
+    case 'removeOther':
+      if (rows.length > 1) rows.splice((held + 1) % rows.length, 1);
+      return;
+    case 'shiftBefore':
+      if (held > 0) rows.shift();
       return;
   }
 }

@@ -92,3 +92,85 @@ describe('array mutations and the ops around them', () => {
     expect(ops).toEqual([{ op: 'replace', path: '/arr', value: [1, 2, 3] }]);
   });
 });
+
+describe('a view held across an array reshuffle', () => {
+  // Each case reads an element, reshuffles its array, lets the reshuffle be recorded (as the
+  // next microtask would), then writes through the view it held: the write must land on that
+  // element where it is now, on every copy, or fail saying why.
+  const rows = () => ({ items: [{ id: 0 }, { id: 1 }, { id: 2 }, { id: 3 }] });
+  const cases: [string, (items: { id: number }[]) => void, number][] = [
+    ['splice before it', (items) => items.splice(0, 1), 1],
+    ['shift', (items) => items.shift(), 1],
+    ['unshift', (items) => items.unshift({ id: 9 }), 3],
+    ['reverse', (items) => items.reverse(), 1],
+    ['sort', (items) => items.sort((a, b) => b.id - a.id), 1],
+    ['splice after it', (items) => items.splice(3, 1, { id: 8 }, { id: 7 }), 2],
+  ];
+  for (const [name, reshuffle, newIndex] of cases) {
+    it(`follows its element through ${name}`, () => {
+      const { source, mirror, ops, view } = setup(rows());
+      const item = view.items[2];
+      reshuffle(view.items);
+      flushPendingArrays();
+      item.x = 5;
+      flushPendingArrays();
+      applyPatch(mirror, ops);
+      expect(JSON.parse(JSON.stringify(source)).items[newIndex]).toEqual({ id: 2, x: 5 });
+      expect(JSON.parse(JSON.stringify(mirror))).toEqual(JSON.parse(JSON.stringify(source)));
+      expect(ops.at(-1)).toEqual({ op: 'add', path: `/items/${newIndex}/x`, value: 5 });
+    });
+  }
+
+  it('follows an element whose parent element moved', () => {
+    const { source, mirror, ops, view } = setup({ runs: [{ m: { a: 1 } }, { m: { a: 2 } }] });
+    const metrics = view.runs[1].m;
+    view.runs.shift();
+    flushPendingArrays();
+    metrics.a = 20;
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual({ runs: [{ m: { a: 20 } }] });
+    expect(JSON.parse(JSON.stringify(source))).toEqual({ runs: [{ m: { a: 20 } }] });
+  });
+
+  it('refuses a write to an element that left the state, naming where it was and the fix', () => {
+    const { ops, view } = setup(rows());
+    const gone = view.items[0];
+    const replaced = view.items[1];
+    view.items.shift();
+    view.items[0] = { id: 11 };
+    flushPendingArrays();
+    const before = ops.length;
+    expect(() => {
+      gone.x = 1;
+    }).toThrow(
+      /test\.state\/items\/0 is no longer in the state.*read it again.*`this\.state\.items\[0\]\.x = …`/is,
+    );
+    expect(() => {
+      replaced.x = 1;
+    }).toThrow(/no longer in the state/);
+    expect(ops.length).toBe(before);
+  });
+
+  it('fill and copyWithin copy what they repeat; splice() with no arguments removes nothing', () => {
+    const { source, mirror, ops, view } = setup({ a: [{ n: 1 }, { n: 2 }, { n: 3 }], b: [1, 2] });
+    view.a.copyWithin(0, 2);
+    view.a[0].n = 30; // the copy at 0, not the element at 2
+    view.b.fill({ z: 0 });
+    view.b[1].z = 1;
+    expect(view.b.splice()).toEqual([]);
+    flushPendingArrays();
+    applyPatch(mirror, ops);
+    expect(JSON.parse(JSON.stringify(source))).toEqual({
+      a: [{ n: 30 }, { n: 2 }, { n: 3 }],
+      b: [{ z: 0 }, { z: 1 }],
+    });
+    expect(JSON.parse(JSON.stringify(mirror))).toEqual(JSON.parse(JSON.stringify(source)));
+  });
+
+  it('a default sort of objects works and orders like a plain array', () => {
+    const plain = [{ b: 1 }, 3, [2, 1], 'a', null, 10];
+    const { source, view } = setup({ arr: plain });
+    view.arr.sort();
+    expect(JSON.parse(JSON.stringify(source)).arr).toEqual(structuredClone(plain).sort());
+  });
+});

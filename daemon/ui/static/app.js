@@ -178,6 +178,7 @@ function renderWorks() {
           }),
         ),
         facts.length ? el('div', { class: 'work-facts' }, ...facts) : null,
+        transferView(model.state[name].vars?.transfer),
         s.reason || s.message
           ? el('p', {
               class: 'work-message',
@@ -195,7 +196,16 @@ function renderWorks() {
                 class: 'link link-danger',
                 text: 'stop',
                 title: `Stop ${name}'s current call (as work.stop() in the flow would)`,
-                onclick: (e) => stopWork(name, e.target),
+                onclick: (e) => workAction(name, 'stop', e.target),
+              })
+            : null,
+          s.callHash !== null && (s.phase === 'succeeded' || s.phase === 'failed' || s.phase === 'stopped')
+            ? el('button', {
+                type: 'button',
+                class: 'link',
+                text: 'restart',
+                title: `Run ${name}'s last call again with the same arguments`,
+                onclick: (e) => workAction(name, 'restart', e.target),
               })
             : null,
           s.url
@@ -216,18 +226,66 @@ function renderWorks() {
   );
 }
 
-async function stopWork(name, button) {
+// ---------- Drive transfers (a work's `state.transfer`: daemon/drive/transfer-progress.ts) ----------
+
+/** `1.5 GiB`, `12.0 MiB`, `900 B` (as the terminal's progress lines write them). */
+function formatBytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** `1:05`, `2:03:04`, `?` */
+function formatDuration(seconds) {
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/**
+ * A work's current or last Drive transfer (an output upload, an input download): bytes of
+ * the total, a bar, the rate and the time left (or how long it took, once done).
+ */
+function transferView(t) {
+  if (!t || typeof t !== 'object' || typeof t.bytes !== 'number') return null;
+  const total = typeof t.totalBytes === 'number' ? t.totalBytes : null;
+  const amount =
+    total === null
+      ? formatBytes(t.bytes)
+      : `${formatBytes(t.bytes)} / ${formatBytes(total)} (${total > 0 ? Math.floor((100 * t.bytes) / total) : 100}%)`;
+  const timing = t.done
+    ? `done in ${formatDuration(t.elapsedSeconds)}`
+    : `${formatBytes(t.bytesPerSecond ?? 0)}/s · ETA ${formatDuration(t.etaSeconds)}`;
+  return el(
+    'div',
+    { class: 'work-transfer', 'data-transfer': t.done ? 'done' : 'active', title: t.key ?? '' },
+    el('progress', total === null || total === 0 ? {} : { max: total, value: t.bytes }),
+    el('span', { class: 'transfer-key', text: String(t.key ?? '') }),
+    el('span', { class: 'transfer-amount', text: `${amount} · ${timing}` }),
+  );
+}
+
+/** POSTs a work action (`stop` or `restart`); the new status arrives over the event stream. */
+async function workAction(name, action, button) {
   button.disabled = true;
-  button.textContent = 'stopping…';
+  button.textContent = action === 'stop' ? 'stopping…' : 'restarting…';
   try {
-    const res = await fetch(`/api/works/${encodeURIComponent(name)}/stop`, {
+    const res = await fetch(`/api/works/${encodeURIComponent(name)}/${action}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '{}',
     });
-    if (!res.ok) showNotice(`Could not stop ${name}: ${(await res.json()).error.message}`);
+    if (!res.ok) showNotice(`Could not ${action} ${name}: ${(await res.json()).error.message}`);
   } catch (err) {
-    showNotice(`Could not stop ${name}: the flow did not answer (${err.message}).`);
+    showNotice(`Could not ${action} ${name}: the flow did not answer (${err.message}).`);
   }
 }
 
