@@ -42,6 +42,7 @@ import type { DriveStat, GetOptions, PutOptions } from '../../constructs/drive.t
 import { RESERVED_SEGMENT_PREFIX, validateKey } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
 import { AggregateProgress, directoryPrefix, mapLimit } from './drive-util.ts';
+import { adoptSync, LINK_UNSUPPORTED } from './local-adopt.ts';
 import { asKey, code, mapFsError, statOf } from './local-objects.ts';
 
 /** Files up to this size are copied with synchronous calls (tens of µs of blocking each). */
@@ -50,8 +51,6 @@ export const SMALL_FILE_BYTES = 64 * 1024;
 const SLICE_MS = 8;
 /** copyFile flags for a fresh temp file (see COPY_NEW_FILE in local-drive.ts). */
 const COPY_NEW_FILE = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
-/** link() errors after which a copy does instead: another filesystem, links not allowed or too many. */
-const LINK_UNSUPPORTED = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP']);
 
 /** What the bulk transfers need from a LocalDrive (its private parts, passed explicitly). */
 export interface BulkHost {
@@ -241,10 +240,15 @@ export async function putTree(
     const tmp = join(destDir, nextTemp());
     let st: BigIntStats | undefined;
     try {
-      st = copySmallFileSync(f.key, f.absolute, tmp);
+      // Handed over (linkSource): the file itself becomes the object, whatever its size.
+      if (options.linkSource && adoptSync(f.key, f.absolute, tmp) >= 0) {
+        st = statSync(tmp, { bigint: true });
+      } else {
+        st = copySmallFileSync(f.key, f.absolute, tmp);
+      }
       if (st) renameSync(tmp, dest);
     } catch (err) {
-      if (st) tryUnlink(tmp);
+      tryUnlink(tmp);
       // ENOENT on the temp file: a concurrent delete pruned the directory; put() recreates it.
       if (!(err instanceof DriveError) && code(err) === 'ENOENT') {
         slow.push(i);

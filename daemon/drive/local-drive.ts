@@ -54,6 +54,7 @@ import {
   tempName,
   walkFiles,
 } from './drive-util.ts';
+import { adoptSync } from './local-adopt.ts';
 import { type BulkHost, copySmallFileSync, getTree, putTree } from './local-bulk.ts';
 import { asKey, code, generationOf, mapFsError, statOf } from './local-objects.ts';
 import { assertInsideRoot, denormalizedPath, isAscii } from './local-paths.ts';
@@ -156,9 +157,15 @@ export class LocalDrive implements Drive {
     await this.ensureDir(k, dir, !(source instanceof Readable));
     const tmp = join(dir, tempName('tmp'));
     try {
+      const adopted = options.linkSource && typeof source === 'string' ? adoptSync(k, source, tmp) : -1;
       const small =
-        typeof source === 'string' && !this.durable ? copySmallFileSync(k, source, tmp) : undefined;
-      if (small) {
+        adopted < 0 && typeof source === 'string' && !this.durable
+          ? copySmallFileSync(k, source, tmp)
+          : undefined;
+      if (adopted >= 0) {
+        if (this.durable) await fsyncFile(tmp);
+        options.onProgress?.({ key: k, bytes: adopted, totalBytes: adopted });
+      } else if (small) {
         const size = Number(small.size);
         options.onProgress?.({ key: k, bytes: size, totalBytes: size });
       } else {
