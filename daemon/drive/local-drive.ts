@@ -11,9 +11,12 @@
  *   in keys, so they never show up in listings and can never be overwritten through a key.
  * - Objects are never modified in place (always replaced by rename), and are stored
  *   read-only, so a hard-linked fetch cannot change under its reader and a (non-root)
- *   reader cannot corrupt the Drive through its link.
+ *   reader cannot corrupt the Drive through its link. A put with `linkSource` makes the
+ *   caller's file itself the object (local-adopt.ts): the caller promises not to modify it
+ *   in place (the work daemon's releaseOutputs gives a Work a copy before it runs again).
  * - Generations: `<inode>.<mtime ns>.<size>`. The temp file gets a randomised sub-millisecond
  *   mtime so that a recycled inode with the same size still yields a new generation.
+ * - Directory transfers (local-bulk.ts) keep all of the above per object.
  */
 import { createHash } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
