@@ -7,17 +7,18 @@
  *   against the same fake-gcs-server emulator;
  * - a Path handoff between two Works locally (uploadOutputs + fetchPath) vs `cp -r`.
  *
- * Run alone: `npx tsx bench/drive.bench.ts [--quick]`.
+ * Run alone: `npx tsx bench/drive.bench.ts [--quick] [--repeats N]` (local rows: medians of N
+ * interleaved repeats, 3 by default, 1 with --quick).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { Storage } from '@google-cloud/storage';
-import type { Path } from '../constructs/path.ts';
+import { Path } from '../constructs/path.ts';
 import { mapLimit } from '../daemon/drive/drive-util.ts';
 import { LocalDrive } from '../daemon/drive/local-drive.ts';
 import { openDrive } from '../daemon/drive/open-drive.ts';
@@ -25,6 +26,7 @@ import { fetchPath, uploadOutputs } from '../daemon/drive/path-transfer.ts';
 import { startGcsEmulator } from '../test/support/gcs-emulator.ts';
 
 import type { BenchRow } from './lib/row.ts';
+import { median, spreadOf } from './lib/stats.ts';
 
 const exec = promisify(execFile);
 
@@ -61,7 +63,8 @@ async function makeSmallFiles(dir: string, count: number, size: number): Promise
   return rels;
 }
 
-export async function benchDrive(opts: { quick?: boolean } = {}): Promise<BenchRow[]> {
+export async function benchDrive(opts: { quick?: boolean; repeats?: number } = {}): Promise<BenchRow[]> {
+  const repeats = opts.repeats ?? 1;
   const largeBytes = opts.quick ? 64 * MiB : 1024 * MiB;
   const smallCount = opts.quick ? 1000 : 10_000;
   const smallSize = 4096;
@@ -77,75 +80,87 @@ export async function benchDrive(opts: { quick?: boolean } = {}): Promise<BenchR
     const mibps = (seconds: number) => largeBytes / MiB / seconds;
     const filesps = (seconds: number) => smallCount / seconds;
 
-    // ---- local Drive vs cp
-    const drive = await new LocalDrive(join(base, 'drive')).init();
-    const copyDrive = new LocalDrive(join(base, 'drive'), { fetchMode: 'copy' });
-    const cpLarge = await timed(() => exec('cp', [src, join(base, 'cp-large.bin')]));
-    const putLarge = await timed(() => drive.put('large.bin', src));
-    rows.push({
-      scenario: `local put ${largeLabel} file`,
-      ours: mibps(putLarge),
-      baseline: mibps(cpLarge),
-      unit: 'MiB/s',
-      higherIsBetter: true,
-      note: 'baseline: cp',
-    });
-    const cpBack = await timed(() =>
-      exec('cp', [join(base, 'drive', 'large.bin'), join(base, 'cp-back.bin')]),
-    );
-    const getCopy = await timed(() => copyDrive.get('large.bin', join(base, 'got-copy.bin')));
-    rows.push({
-      scenario: `local get ${largeLabel} file (copy mode)`,
-      ours: mibps(getCopy),
-      baseline: mibps(cpBack),
-      unit: 'MiB/s',
-      higherIsBetter: true,
-      note: 'baseline: cp',
-    });
-    const getLink = await timed(() => drive.get('large.bin', join(base, 'got-link.bin')));
-    rows.push({
-      scenario: `local get ${largeLabel} file (hard link, default)`,
-      ours: mibps(getLink),
-      baseline: mibps(cpBack),
-      unit: 'MiB/s',
-      higherIsBetter: true,
-      note: 'baseline: cp; a link copies no bytes',
-    });
-
-    const cpSmall = await timed(() => exec('cp', ['-r', smallDir, join(base, 'cp-small')]));
-    const putSmall = await timed(() => drive.putDirectory(smallDir, 'small/'));
-    rows.push({
-      scenario: `local put ${smallCount} x 4 KiB files`,
-      ours: filesps(putSmall),
-      baseline: filesps(cpSmall),
-      unit: 'files/s',
-      higherIsBetter: true,
-      note: 'baseline: cp -r',
-    });
-    const cpSmallBack = await timed(() =>
-      exec('cp', ['-r', join(base, 'drive', 'small'), join(base, 'cp-small-back')]),
-    );
-    const getSmall = await timed(() => drive.getDirectory('small/', join(base, 'got-small')));
-    rows.push({
-      scenario: `local get ${smallCount} x 4 KiB files`,
-      ours: filesps(getSmall),
-      baseline: filesps(cpSmallBack),
-      unit: 'files/s',
-      higherIsBetter: true,
-      note: 'baseline: cp -r; ours hard-links',
-    });
-    await rm(join(base, 'drive'), { recursive: true, force: true });
-    for (const d of [
-      'cp-large.bin',
-      'cp-back.bin',
-      'got-copy.bin',
-      'got-link.bin',
-      'cp-small',
-      'cp-small-back',
-      'got-small',
-    ]) {
-      await rm(join(base, d), { recursive: true, force: true });
+    // ---- local Drive vs cp: each pair interleaved, `repeats` times, each repeat on a fresh Drive
+    const t = new Map<string, number[]>();
+    const time = async (name: string, fn: () => Promise<unknown>) => {
+      const seconds = await timed(fn);
+      t.set(name, [...(t.get(name) ?? []), seconds]);
+    };
+    for (let r = 0; r < repeats; r++) {
+      const root = join(base, 'drive');
+      const drive = await new LocalDrive(root).init();
+      const copyDrive = new LocalDrive(root, { fetchMode: 'copy' });
+      await time('cpLarge', () => exec('cp', [src, join(base, 'cp-large.bin')]));
+      await time('putLarge', () => drive.put('large.bin', src));
+      await time('cpBack', () => exec('cp', [join(root, 'large.bin'), join(base, 'cp-back.bin')]));
+      await time('getCopy', () => copyDrive.get('large.bin', join(base, 'got-copy.bin')));
+      await time('getLink', () => drive.get('large.bin', join(base, 'got-link.bin')));
+      await time('cpSmall', () => exec('cp', ['-r', smallDir, join(base, 'cp-small')]));
+      await time('putSmall', () => drive.putDirectory(smallDir, 'small/'));
+      await time('cpSmallBack', () => exec('cp', ['-r', join(root, 'small'), join(base, 'cp-small-back')]));
+      await time('getSmall', () => drive.getDirectory('small/', join(base, 'got-small')));
+      for (const d of [
+        'drive',
+        'cp-large.bin',
+        'cp-back.bin',
+        'got-copy.bin',
+        'got-link.bin',
+        'cp-small',
+        'cp-small-back',
+        'got-small',
+      ]) {
+        await rm(join(base, d), { recursive: true, force: true });
+      }
     }
+    const row = (
+      scenario: string,
+      ours: string,
+      baseline: string,
+      rate: (seconds: number) => number,
+      unit: string,
+      note: string,
+    ): BenchRow => {
+      const o = (t.get(ours) ?? []).map(rate);
+      const b = (t.get(baseline) ?? []).map(rate);
+      return {
+        scenario,
+        ours: median(o),
+        baseline: median(b),
+        oursSpread: spreadOf(o),
+        baselineSpread: spreadOf(b),
+        unit,
+        higherIsBetter: true,
+        note,
+      };
+    };
+    rows.push(
+      row(`local put ${largeLabel} file`, 'putLarge', 'cpLarge', mibps, 'MiB/s', 'baseline: cp'),
+      row(`local get ${largeLabel} file (copy mode)`, 'getCopy', 'cpBack', mibps, 'MiB/s', 'baseline: cp'),
+      row(
+        `local get ${largeLabel} file (hard link, default)`,
+        'getLink',
+        'cpBack',
+        mibps,
+        'MiB/s',
+        'baseline: cp; a link copies no bytes',
+      ),
+      row(
+        `local put ${smallCount} x 4 KiB files`,
+        'putSmall',
+        'cpSmall',
+        filesps,
+        'files/s',
+        'putDirectory; baseline: cp -r',
+      ),
+      row(
+        `local get ${smallCount} x 4 KiB files`,
+        'getSmall',
+        'cpSmallBack',
+        filesps,
+        'files/s',
+        'getDirectory; baseline: cp -r; ours hard-links',
+      ),
+    );
 
     // ---- GCS Drive vs direct @google-cloud/storage, same emulator
     const storage = new Storage({ apiEndpoint: emu.endpoint, projectId: 'bench' });
@@ -236,8 +251,9 @@ export async function benchDrive(opts: { quick?: boolean } = {}): Promise<BenchR
       baseline: cpHandoff,
       unit: 's',
       higherIsBetter: false,
-      note: 'ours: upload into the Drive + fetch (hard link); baseline: one cp -r between the work dirs',
+      note: 'ours: upload into the Drive (the file is handed over, a hard link) + fetch (hard link); baseline: one cp -r between the work dirs',
     });
+    rows.push(await chainDiskRow(base, src, largeBytes, largeLabel));
     return rows;
   } finally {
     await emu.stop();
@@ -245,17 +261,81 @@ export async function benchDrive(opts: { quick?: boolean } = {}): Promise<BenchR
   }
 }
 
+/** Bytes of disk under `dirs`, each inode counted once (hard links share their blocks). */
+async function diskUsage(dirs: readonly string[]): Promise<number> {
+  const seen = new Set<number>();
+  let bytes = 0;
+  for (const dir of dirs) {
+    for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+      if (!e.isFile()) continue;
+      const st = await lstat(join(e.parentPath, e.name));
+      if (!seen.has(st.ino)) bytes += st.blocks * 512;
+      seen.add(st.ino);
+    }
+  }
+  return bytes;
+}
+
+/**
+ * A file passed through three Works (a's output is b's input and output, b's is c's): disk
+ * used by the work dirs and the Drive together. Ours: uploadOutputs/fetchPath as the work
+ * daemon calls them. Baseline: the same chain with uploads that copy (drive.put of the file,
+ * what uploads did before PutOptions.linkSource), fetches still hard links.
+ */
+async function chainDiskRow(base: string, src: string, bytes: number, label: string): Promise<BenchRow> {
+  const chain = async (
+    name: string,
+    upload: (drive: LocalDrive, work: string, dir: string) => Promise<Path>,
+  ) => {
+    const root = join(base, name);
+    const drive = await new LocalDrive(join(root, 'drive')).init();
+    const dirOf = (w: string) => join(root, 'works', w);
+    await mkdir(dirOf('a'), { recursive: true });
+    await exec('cp', [src, join(dirOf('a'), 'model.pt')]);
+    let path = await upload(drive, 'a', dirOf('a'));
+    for (const w of ['b', 'c']) {
+      await fetchPath(drive, path, join(dirOf(w), 'model.pt'));
+      path = await upload(drive, w, dirOf(w));
+    }
+    const used = await diskUsage([join(root, 'works'), join(root, 'drive')]);
+    await rm(root, { recursive: true, force: true });
+    return used / MiB;
+  };
+  const ours = await chain('chain-ours', async (drive, w, dir) => {
+    const [p] = await uploadOutputs(drive, w, dir, ['model.pt']);
+    return p as Path;
+  });
+  const copying = await chain('chain-copying', async (drive, w, dir) => {
+    await drive.put(`works/${w}/model.pt`, join(dir, 'model.pt'));
+    return new Path(drive.name, `works/${w}/model.pt`, w);
+  });
+  return {
+    scenario: `local disk used by a ${label} Path passed through 3 works`,
+    ours,
+    baseline: copying,
+    unit: 'MiB',
+    higherIsBetter: false,
+    target: `~${(bytes / MiB).toFixed(0)} MiB (one copy)`,
+    met: ours < (bytes / MiB) * 1.05,
+    note: 'work dirs + Drive, each inode once; baseline: the same chain with uploads that copy the file',
+  };
+}
+
 function printRows(rows: BenchRow[]): void {
   const w = Math.max(...rows.map((r) => r.scenario.length));
+  const range = (x: BenchRow['oursSpread']) =>
+    x && x.n > 1 ? `(${x.min.toFixed(1)}–${x.max.toFixed(1)})` : '';
   for (const r of rows) {
     const ratio = r.higherIsBetter ? r.ours / r.baseline : r.baseline / r.ours;
     console.log(
-      `${r.scenario.padEnd(w)}  ours ${r.ours.toFixed(1).padStart(9)} ${r.unit.padEnd(7)} baseline ${r.baseline.toFixed(1).padStart(9)} ${r.unit.padEnd(7)} ${ratio.toFixed(2)}x  ${r.note ?? ''}`,
+      `${r.scenario.padEnd(w)}  ours ${r.ours.toFixed(1).padStart(9)} ${range(r.oursSpread).padEnd(17)} ${r.unit.padEnd(7)} baseline ${r.baseline.toFixed(1).padStart(9)} ${range(r.baselineSpread).padEnd(17)} ${r.unit.padEnd(7)} ${ratio.toFixed(2)}x  ${r.note ?? ''}`,
     );
   }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const quick = process.argv.includes('--quick');
-  printRows(await benchDrive({ quick }));
+  const i = process.argv.indexOf('--repeats');
+  const repeats = i >= 0 ? Number(process.argv[i + 1]) : quick ? 1 : 3;
+  printRows(await benchDrive({ quick, repeats }));
 }

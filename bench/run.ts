@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every scenario of issue #5, ours and its baseline side by side in this
- * run, medians over repeats, and prints one table (ours | baseline | gain | target met?). The
- * results also go to bench/results/latest.json with the machine they were measured on.
+ * run, medians over repeats with their spread (min–max), and prints one table (ours | spread |
+ * baseline | spread | gain | target met?). The results also go to bench/results/latest.json
+ * (`oursSpread`, `baselineSpread`: min, median, max, n) with the machine they were measured on.
  *
  *   tsx bench/run.ts [--quick] [--only 1,3] [--repeats N]
  *
@@ -13,6 +14,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { scenarioApplyInSimulatedGcp } from './cloud/apply-in-simulated-gcp.ts';
 import { type BenchRow, gain } from './lib/row.ts';
+import type { Spread } from './lib/stats.ts';
 import {
   type BenchConfig,
   measureOursStreams,
@@ -85,17 +87,32 @@ function num(n: number): string {
   return n.toFixed(a >= 1 ? 2 : 3);
 }
 
+/** `min–max` over the repeats, or '' for a single measurement. */
+function range(s: Spread | undefined): string {
+  return s && s.n > 1 ? `${num(s.min)}–${num(s.max)}` : '';
+}
+
 const table = rows.map((r) => {
   const g = gain(r);
   return {
     scenario: r.scenario,
     ours: `${num(r.ours)} ${r.unit}`.trim(),
+    oursRange: range(r.oursSpread),
     baseline: `${num(r.baseline)} ${Number.isFinite(r.baseline) ? r.unit : ''}`.trim(),
+    baselineRange: range(r.baselineSpread),
     gain: Number.isFinite(g) ? `${g >= 10 ? g.toFixed(0) : g.toFixed(2)}×` : '—',
     target: r.target ? `${r.target}: ${r.met ? 'met' : 'MISSED'}` : '',
   };
 });
-const header = { scenario: 'scenario', ours: 'ours', baseline: 'baseline', gain: 'gain', target: 'target' };
+const header = {
+  scenario: 'scenario',
+  ours: 'ours (median)',
+  oursRange: 'ours min–max',
+  baseline: 'baseline (median)',
+  baselineRange: 'baseline min–max',
+  gain: 'gain',
+  target: 'target',
+};
 const widths = Object.fromEntries(
   Object.keys(header).map((k) => [
     k,
@@ -103,11 +120,12 @@ const widths = Object.fromEntries(
   ]),
 ) as Record<keyof typeof header, number>;
 const line = (r: typeof header) =>
-  `| ${r.scenario.padEnd(widths.scenario)} | ${r.ours.padStart(widths.ours)} | ${r.baseline.padStart(widths.baseline)} | ${r.gain.padStart(widths.gain)} | ${r.target.padEnd(widths.target)} |`;
+  `| ${r.scenario.padEnd(widths.scenario)} | ${r.ours.padStart(widths.ours)} | ${r.oursRange.padStart(widths.oursRange)} | ${r.baseline.padStart(widths.baseline)} | ${r.baselineRange.padStart(widths.baselineRange)} | ${r.gain.padStart(widths.gain)} | ${r.target.padEnd(widths.target)} |`;
+const leftAligned = new Set(['scenario', 'target']);
 const out = [
   line(header),
-  `|${Object.values(widths)
-    .map((w, i) => (i === 0 || i === 4 ? `-${'-'.repeat(w)}-` : `-${'-'.repeat(w)}:`))
+  `|${Object.entries(widths)
+    .map(([k, w]) => (leftAligned.has(k) ? `-${'-'.repeat(w)}-` : `-${'-'.repeat(w)}:`))
     .join('|')}|`,
   ...table.map(line),
 ].join('\n');
@@ -115,7 +133,7 @@ const out = [
 const cpu = cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
 console.log(
-  `\nlightning-local benchmarks (${quick ? 'quick' : 'full'}, median of ${repeats}; gain = how many times better ours is)`,
+  `\nlightning-local benchmarks (${quick ? 'quick' : 'full'}, median and min–max of ${repeats} repeats where a row has them; gain = how many times better ours is, from the medians)`,
 );
 console.log(`${machine}; took ${elapsed()}\n`);
 console.log(out);

@@ -1,7 +1,7 @@
 /**
  * The scenarios of issue #5. Each measures ours and its baseline in this run, interleaved per
- * repeat, and reports medians over the repeats. Nothing is hard-coded: a figure that could
- * not be measured is NaN with a note saying why.
+ * repeat, and reports medians over the repeats with their spread (min, max). Nothing is
+ * hard-coded: a figure that could not be measured is NaN with a note saying why.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -9,9 +9,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { runBareStream } from './grpc/bare-stream.ts';
 import { type BenchRow, gain } from './lib/row.ts';
-import { median, type StreamRunResult } from './lib/stats.ts';
+import { median, type Spread, type StreamRunResult, spreadOf } from './lib/stats.ts';
 import { lightningAvailable, runLightningIdle, runLightningStream } from './lightning/run-lightning.ts';
-import { type OursPhase, runOursIdle, runOursStream } from './runtime/run-ours.ts';
+import { type OursPhase, runOursIdle, runOursStream, type StreamAppName } from './runtime/run-ours.ts';
 
 const exec = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -36,6 +36,11 @@ function medians<T extends object>(results: readonly T[]): T {
   return out as T;
 }
 
+/** min / median / max of one numeric field over repeated results. */
+function spread<T>(results: readonly T[], key: keyof T): Spread {
+  return spreadOf(results.map((r) => r[key] as number));
+}
+
 // ---- Scenario 1 (+ the ours half of 3): state throughput and latency ----
 
 /** Total paced load for latency: 1,000 changes/s however many works share it. */
@@ -44,19 +49,28 @@ const LATENCY_TOTAL_RATE = 1000;
 const LIGHTNING_PACE_PER_WORK = 20;
 const K = 100;
 
+/** Every repeat's result of our stream runs. */
 export interface StreamFigures {
-  /** By N: tight-loop result (throughput). */
-  readonly tight: Map<number, StreamRunResult>;
+  /** By N: tight-loop results (throughput). */
+  readonly tight: Map<number, StreamRunResult[]>;
   /** By N: paced at LATENCY_TOTAL_RATE. */
-  readonly paced: Map<number, StreamRunResult>;
+  readonly paced: Map<number, StreamRunResult[]>;
   /** N = 10 at LIGHTNING_PACE_PER_WORK. */
-  readonly pacedLightningLoad?: StreamRunResult;
+  readonly pacedLightningLoad?: StreamRunResult[];
+  /** The distinct-paths app (nothing coalesces), by N: tight loop and paced. */
+  readonly distinctTight: Map<number, StreamRunResult[]>;
+  readonly distinctPaced: Map<number, StreamRunResult[]>;
 }
 
+/** Works counts the distinct-paths app runs at (a 100-work launch costs a minute). */
+const DISTINCT_SIZES = [1, 10];
+
 export async function measureOursStreams(cfg: BenchConfig, sizes: readonly number[]): Promise<StreamFigures> {
-  const tight = new Map<number, StreamRunResult>();
-  const paced = new Map<number, StreamRunResult>();
-  let pacedLightningLoad: StreamRunResult | undefined;
+  const tight = new Map<number, StreamRunResult[]>();
+  const paced = new Map<number, StreamRunResult[]>();
+  const distinctTight = new Map<number, StreamRunResult[]>();
+  const distinctPaced = new Map<number, StreamRunResult[]>();
+  let pacedLightningLoad: StreamRunResult[] | undefined;
   const tightSec = cfg.quick ? 1 : 1.5;
   const pacedSec = cfg.quick ? 2 : 3;
   for (const n of sizes) {
@@ -67,23 +81,50 @@ export async function measureOursStreams(cfg: BenchConfig, sizes: readonly numbe
     if (n === 10) phases.push({ mode: 'paced', param: LIGHTNING_PACE_PER_WORK, seconds: pacedSec });
     // A 100-work launch costs a minute of daemon start-up on 2 cores: one repeat.
     const repeats = n >= 100 ? 1 : cfg.repeats;
-    const runs: StreamRunResult[][] = [];
+    const apps: StreamAppName[] = DISTINCT_SIZES.includes(n) ? ['counter', 'distinct'] : ['counter'];
+    const runs: Record<StreamAppName, StreamRunResult[][]> = { counter: [], distinct: [] };
     for (let r = 0; r < repeats; r++) {
-      cfg.log(`  ours: ${n} works, repeat ${r + 1}/${repeats}`);
-      runs.push(await runOursStream(n, phases));
+      for (const app of apps) {
+        cfg.log(`  ours (${app}): ${n} works, repeat ${r + 1}/${repeats}`);
+        // The distinct app's third phase (Lightning's pace) is not reported: only two phases.
+        runs[app].push(await runOursStream(n, app === 'counter' ? phases : phases.slice(0, 2), app));
+      }
     }
-    paced.set(n, medians(runs.map((x) => x[0]!)));
-    tight.set(n, medians(runs.map((x) => x[1]!)));
-    if (n === 10) pacedLightningLoad = medians(runs.map((x) => x[2]!));
+    paced.set(
+      n,
+      runs.counter.map((x) => x[0]!),
+    );
+    tight.set(
+      n,
+      runs.counter.map((x) => x[1]!),
+    );
+    if (n === 10) pacedLightningLoad = runs.counter.map((x) => x[2]!);
+    if (runs.distinct.length > 0) {
+      distinctPaced.set(
+        n,
+        runs.distinct.map((x) => x[0]!),
+      );
+      distinctTight.set(
+        n,
+        runs.distinct.map((x) => x[1]!),
+      );
+    }
   }
-  return { tight, paced, ...(pacedLightningLoad ? { pacedLightningLoad } : {}) };
+  return {
+    tight,
+    paced,
+    distinctTight,
+    distinctPaced,
+    ...(pacedLightningLoad ? { pacedLightningLoad } : {}),
+  };
 }
 
 export async function scenarioState(cfg: BenchConfig, ours: StreamFigures): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const tightSec = cfg.quick ? 1 : 1.5;
   const pacedSec = cfg.quick ? 2 : 3;
-  for (const [n, mine] of ours.tight) {
+  for (const [n, mineRuns] of ours.tight) {
+    const mine = medians(mineRuns);
     const repeats = n >= 100 ? 1 : cfg.repeats;
     const batched: StreamRunResult[] = [];
     const single: StreamRunResult[] = [];
@@ -119,6 +160,8 @@ export async function scenarioState(cfg: BenchConfig, ours: StreamFigures): Prom
       scenario: `1 state changes applied/s, ${n} work${n > 1 ? 's' : ''} (tight loop) vs bare gRPC batched`,
       ours: mine.appliedPerSec,
       baseline: b.appliedPerSec,
+      oursSpread: spread(mineRuns, 'appliedPerSec'),
+      baselineSpread: spread(batched, 'appliedPerSec'),
       unit: 'changes/s',
       higherIsBetter: true,
       target: n === 10 ? '≥ 50,000/s and ≥ 0.5× bare' : '≥ 0.5× bare',
@@ -131,18 +174,23 @@ export async function scenarioState(cfg: BenchConfig, ours: StreamFigures): Prom
         scenario: `1 state changes applied/s, ${n} work${n > 1 ? 's' : ''} vs bare gRPC 1 change/message`,
         ours: mine.appliedPerSec,
         baseline: s.appliedPerSec,
+        oursSpread: spread(mineRuns, 'appliedPerSec'),
+        baselineSpread: spread(single, 'appliedPerSec'),
         unit: 'changes/s',
         higherIsBetter: true,
         note: 'the same producers sending one message per change (what batching buys)',
       });
     }
     const l = medians(latency);
-    const p = ours.paced.get(n)!;
+    const pacedRuns = ours.paced.get(n)!;
+    const p = medians(pacedRuns);
     const load = `${LATENCY_TOTAL_RATE}/s total (${LATENCY_TOTAL_RATE / n}/s per work)`;
     rows.push({
       scenario: `1 latency p50, ${n} work${n > 1 ? 's' : ''} at ${load}`,
       ours: p.latencyP50Ms,
       baseline: l.latencyP50Ms,
+      oursSpread: spread(pacedRuns, 'latencyP50Ms'),
+      baselineSpread: spread(latency, 'latencyP50Ms'),
       unit: 'ms',
       higherIsBetter: false,
       note: `change made in a Work → seen in flow.run(); bare: → decoded by the server`,
@@ -151,14 +199,70 @@ export async function scenarioState(cfg: BenchConfig, ours: StreamFigures): Prom
       scenario: `1 latency p99, ${n} work${n > 1 ? 's' : ''} at ${load}`,
       ours: p.latencyP99Ms,
       baseline: l.latencyP99Ms,
+      oursSpread: spread(pacedRuns, 'latencyP99Ms'),
+      baselineSpread: spread(latency, 'latencyP99Ms'),
       unit: 'ms',
       higherIsBetter: false,
       target: '< 5 ms',
       met: p.latencyP99Ms < 5,
       note: `max ours ${fmt(p.latencyMaxMs)} ms, bare ${fmt(l.latencyMaxMs)} ms`,
     });
+    rows.push(...distinctRows(n, ours, batched, latency, load));
   }
   return rows;
+}
+
+/**
+ * The distinct-paths app's rows beside the counter's, against the same bare-gRPC runs (which
+ * send one PatchOp per change, as this app's daemon must).
+ */
+function distinctRows(
+  n: number,
+  ours: StreamFigures,
+  batched: readonly StreamRunResult[],
+  latency: readonly StreamRunResult[],
+  load: string,
+): BenchRow[] {
+  const tightRuns = ours.distinctTight.get(n);
+  const pacedRuns = ours.distinctPaced.get(n);
+  if (!tightRuns || !pacedRuns) return [];
+  const works = `${n} work${n > 1 ? 's' : ''}`;
+  const t = medians(tightRuns);
+  const p = medians(pacedRuns);
+  const b = medians(batched);
+  const l = medians(latency);
+  return [
+    {
+      scenario: `1 state changes applied/s, ${works}, distinct paths (tight loop) vs bare gRPC batched`,
+      ours: t.appliedPerSec,
+      baseline: b.appliedPerSec,
+      oursSpread: spread(tightRuns, 'appliedPerSec'),
+      baselineSpread: spread(batched, 'appliedPerSec'),
+      unit: 'changes/s',
+      higherIsBetter: true,
+      note: `bench/apps/distinct-paths-app.ts: consecutive changes write different paths, so nothing coalesces (one PatchOp per change, like the bare stream); ours produced ${fmt(t.producedPerSec, 0)}/s; latency under this overload p50 ${fmt(t.latencyP50Ms, 0)} ms`,
+    },
+    {
+      scenario: `1 latency p50, ${works}, distinct paths at ${load}`,
+      ours: p.latencyP50Ms,
+      baseline: l.latencyP50Ms,
+      oursSpread: spread(pacedRuns, 'latencyP50Ms'),
+      baselineSpread: spread(latency, 'latencyP50Ms'),
+      unit: 'ms',
+      higherIsBetter: false,
+      note: 'distinct-paths app; bare: the same runs as the counter rows',
+    },
+    {
+      scenario: `1 latency p99, ${works}, distinct paths at ${load}`,
+      ours: p.latencyP99Ms,
+      baseline: l.latencyP99Ms,
+      oursSpread: spread(pacedRuns, 'latencyP99Ms'),
+      baselineSpread: spread(latency, 'latencyP99Ms'),
+      unit: 'ms',
+      higherIsBetter: false,
+      note: `max ours ${fmt(p.latencyMaxMs)} ms, bare ${fmt(l.latencyMaxMs)} ms`,
+    },
+  ];
 }
 
 // ---- Scenario 2: idle cost ----
@@ -183,6 +287,8 @@ export async function scenarioIdle(cfg: BenchConfig, sizes: readonly number[]): 
       scenario: `2 idle flow CPU, ${n} idle works (${windowSec} s window) vs Lightning`,
       ours: o.flowCpuPercentOfCore,
       baseline: t?.flowCpuPercentOfCore ?? Number.NaN,
+      oursSpread: spread(ours, 'flowCpuPercentOfCore'),
+      baselineSpread: spread(theirs, 'flowCpuPercentOfCore'),
       unit: '% of a core',
       higherIsBetter: false,
       ...(n === 100 ? { target: '< 1 %', met: o.flowCpuPercentOfCore < 1 } : {}),
@@ -194,6 +300,8 @@ export async function scenarioIdle(cfg: BenchConfig, sizes: readonly number[]): 
       scenario: `2 idle flow memory (RSS), ${n} idle works vs Lightning`,
       ours: o.flowRssMiB,
       baseline: t?.flowRssMiB ?? Number.NaN,
+      oursSpread: spread(ours, 'flowRssMiB'),
+      baselineSpread: spread(theirs, 'flowRssMiB'),
       unit: 'MiB',
       higherIsBetter: false,
     });
@@ -219,8 +327,9 @@ export async function scenarioLightning(cfg: BenchConfig, ours: StreamFigures): 
   const rows: BenchRow[] = [];
   const seconds = 3;
   for (const n of [1, 10]) {
-    const mine = ours.tight.get(n);
-    if (!mine) continue;
+    const mineRuns = ours.tight.get(n);
+    if (!mineRuns) continue;
+    const mine = medians(mineRuns);
     const runs = [];
     for (let r = 0; r < cfg.repeats; r++) {
       cfg.log(`  Lightning: ${n} works tight, repeat ${r + 1}/${cfg.repeats}`);
@@ -231,6 +340,8 @@ export async function scenarioLightning(cfg: BenchConfig, ours: StreamFigures): 
       scenario: `3 changes applied/s, ${n} work${n > 1 ? 's' : ''} (tight loop) vs Lightning 2.3.2`,
       ours: mine.appliedPerSec,
       baseline: t.appliedPerSec,
+      oursSpread: spread(mineRuns, 'appliedPerSec'),
+      baselineSpread: spread(runs, 'appliedPerSec'),
       unit: 'changes/s',
       higherIsBetter: true,
       target: '≥ 50×',
@@ -238,8 +349,9 @@ export async function scenarioLightning(cfg: BenchConfig, ours: StreamFigures): 
       note: `Lightning: each setattr deep-copies + DeepDiffs the work state (produced ${fmt(t.producedPerSec, 0)}/s), one delta per queue get, pass interval ${fmt(t.passIntervalMs, 0)} ms`,
     });
   }
-  const mine = ours.pacedLightningLoad;
-  if (mine) {
+  const mineRuns = ours.pacedLightningLoad;
+  if (mineRuns) {
+    const mine = medians(mineRuns);
     const runs = [];
     for (let r = 0; r < cfg.repeats; r++) {
       cfg.log(`  Lightning: 10 works paced, repeat ${r + 1}/${cfg.repeats}`);
@@ -248,14 +360,18 @@ export async function scenarioLightning(cfg: BenchConfig, ours: StreamFigures): 
       );
     }
     const t = medians(runs);
-    for (const [label, o, b] of [
-      ['p50', mine.latencyP50Ms, t.latencyP50Ms],
-      ['p99', mine.latencyP99Ms, t.latencyP99Ms],
+    for (const [label, field] of [
+      ['p50', 'latencyP50Ms'],
+      ['p99', 'latencyP99Ms'],
     ] as const) {
+      const o = mine[field];
+      const b = t[field];
       rows.push({
         scenario: `3 latency ${label}, 10 works at ${LIGHTNING_PACE_PER_WORK}/s each vs Lightning 2.3.2`,
         ours: o,
         baseline: b,
+        oursSpread: spread(mineRuns, field),
+        baselineSpread: spread(runs, field),
         unit: 'ms',
         higherIsBetter: false,
         target: '≥ 100× lower',
@@ -283,6 +399,8 @@ export async function scenarioStartup(cfg: BenchConfig): Promise<BenchRow[]> {
       scenario: `4 start-up until every work runs, ${n} works vs Lightning 2.3.2`,
       ours: median(ours),
       baseline: median(theirs),
+      oursSpread: spreadOf(ours),
+      baselineSpread: spreadOf(theirs),
       unit: 's',
       higherIsBetter: false,
       ...(n === 3 ? { target: '< 1.5 s', met: median(ours) < 1.5 } : {}),
@@ -329,6 +447,7 @@ export async function scenarioSynth(cfg: BenchConfig): Promise<BenchRow[]> {
       scenario: `5 synthesis time, ${n} work${n > 1 ? 's' : ''} (fresh process)`,
       ours: median(wall),
       baseline: Number.NaN,
+      oursSpread: spreadOf(wall),
       unit: 's',
       higherIsBetter: false,
       ...(n === 50 ? { target: '< 5 s', met: median(wall) < 5 } : {}),
@@ -354,10 +473,10 @@ export async function scenarioDrive(cfg: BenchConfig): Promise<BenchRow[]> {
     ];
   }
   const mod = (await import('./drive.bench.ts')) as {
-    benchDrive(opts: { quick?: boolean }): Promise<BenchRow[]>;
+    benchDrive(opts: { quick?: boolean; repeats?: number }): Promise<BenchRow[]>;
   };
   cfg.log('  Drive: bench/drive.bench.ts');
-  return (await mod.benchDrive({ quick: cfg.quick })).map((row) => {
+  return (await mod.benchDrive({ quick: cfg.quick, repeats: cfg.repeats })).map((row) => {
     const local = /^local (put|get)\b/.test(row.scenario);
     return {
       ...row,

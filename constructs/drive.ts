@@ -33,6 +33,15 @@ export interface PutOptions {
   /** @default 'application/octet-stream' */
   readonly contentType?: string;
   readonly onProgress?: (p: TransferProgress) => void;
+  /**
+   * The caller hands a file source over to the Drive: a local Drive stores the object as a
+   * hard link to that very file (no bytes copied) and makes the file read-only, so the
+   * caller must never modify it in place afterwards (replace it, or copy it first; the work
+   * daemon does so with `releaseOutputs` before a Work runs again). Falls back to a copy where
+   * links cannot be made (another filesystem); ignored for bytes, streams and on GCS.
+   * @default false: the Drive copies the file, which stays the caller's
+   */
+  readonly linkSource?: boolean;
 }
 
 export interface GetOptions {

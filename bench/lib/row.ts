@@ -1,3 +1,5 @@
+import type { Spread } from './stats.ts';
+
 /** One line of the benchmark table. Scenario modules (e.g. bench/drive.bench.ts) return these. */
 export interface BenchRow {
   scenario: string;
@@ -11,6 +13,10 @@ export interface BenchRow {
   target?: string;
   /** Whether the target was met (absent when the row has no target). */
   met?: boolean;
+  /** `ours` over the repeats (ours is its median). */
+  oursSpread?: Spread;
+  /** `baseline` over the repeats. */
+  baselineSpread?: Spread;
 }
 
 /**

@@ -18,6 +18,22 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** How a figure varied over repeats: the table shows min–max beside the median. */
+export interface Spread {
+  readonly min: number;
+  readonly median: number;
+  readonly max: number;
+  /** Repeats that gave a finite value. */
+  readonly n: number;
+}
+
+/** min, median and max of the finite values (NaN for all three when there are none). */
+export function spreadOf(values: readonly number[]): Spread {
+  const finite = values.filter((v) => Number.isFinite(v));
+  if (finite.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 };
+  return { min: Math.min(...finite), median: median(finite), max: Math.max(...finite), n: finite.length };
+}
+
 /** Nearest-rank percentile (p in 0..100) of a sorted array. */
 export function percentileSorted(sorted: Float64Array | readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

@@ -13,7 +13,12 @@ import { joinStreams, type Observation, type StreamRunResult } from '../lib/stat
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'cli/bin.js');
-const APP = join(ROOT, 'bench/apps/counter-app.ts');
+/** The stream benchmark apps (bench/apps/stream-app.ts). */
+export const STREAM_APPS = {
+  counter: join(ROOT, 'bench/apps/counter-app.ts'),
+  distinct: join(ROOT, 'bench/apps/distinct-paths-app.ts'),
+} as const;
+export type StreamAppName = keyof typeof STREAM_APPS;
 
 /** One measuring phase of the counter app (see bench/apps/counter-app.ts). */
 export interface OursPhase {
@@ -23,8 +28,8 @@ export interface OursPhase {
   readonly seconds: number;
 }
 
-function launch(env: Record<string, string>) {
-  return spawnGroup(process.execPath, [CLI, 'run', APP], {
+function launch(env: Record<string, string>, app: StreamAppName = 'counter') {
+  return spawnGroup(process.execPath, [CLI, 'run', STREAM_APPS[app]], {
     cwd: ROOT,
     env: { ...process.env, ...env, FORCE_COLOR: '0' },
   });
@@ -36,15 +41,22 @@ function readFloat64(file: string): Float64Array {
   return new Float64Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-/** One app launch with N works running `phases` in order; one result per phase. */
-export async function runOursStream(works: number, phases: readonly OursPhase[]): Promise<StreamRunResult[]> {
+/** One launch of `app` with N works running `phases` in order; one result per phase. */
+export async function runOursStream(
+  works: number,
+  phases: readonly OursPhase[],
+  app: StreamAppName = 'counter',
+): Promise<StreamRunResult[]> {
   const out = mkdtempSync(join(tmpdir(), 'bench-ours-'));
   try {
-    const proc = launch({
-      BENCH_OUT: out,
-      BENCH_WORKS: String(works),
-      BENCH_PHASES: phases.map((p) => `${p.mode}:${p.param}:${p.seconds}`).join(','),
-    });
+    const proc = launch(
+      {
+        BENCH_OUT: out,
+        BENCH_WORKS: String(works),
+        BENCH_PHASES: phases.map((p) => `${p.mode}:${p.param}:${p.seconds}`).join(','),
+      },
+      app,
+    );
     const seconds = phases.reduce((sum, p) => sum + p.seconds, 0);
     const deadline = setTimeout(() => void proc.kill(), (seconds * 10 + 90 + works) * 1000);
     const code = await proc.exited;

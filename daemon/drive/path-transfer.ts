@@ -1,14 +1,22 @@
 /**
  * Moving Paths between Works through a Drive: the work daemon calls `fetchPath` for each
- * input before the script starts, and `uploadOutputs` after a successful call.
+ * input before the script starts, `releaseOutputs` right after, and `uploadOutputs` after a
+ * successful call.
+ *
+ * On a local Drive nothing is copied along the way: a fetch is a hard link to the object,
+ * an upload hands the Work's file to the Drive as the object (PutOptions.linkSource), so a
+ * file passed through a chain of Works is stored once. The objects stay immutable because a
+ * handed-over file is read-only and releaseOutputs replaces it with a private copy before
+ * the Work that wrote it runs again.
  */
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { chmod, copyFile, lstat, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import type { Drive, TransferProgress } from '../../constructs/drive.ts';
 import { validateKey } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
 import { Path } from '../../constructs/path.ts';
-import { AggregateProgress, walkFiles } from './drive-util.ts';
+import { AggregateProgress, tempName, walkFiles } from './drive-util.ts';
 
 /**
  * Places the file or directory named by `path` at `destAbs` (a file path, or a directory
@@ -119,7 +127,9 @@ export async function uploadOutputs(
   const agg = new AggregateProgress(`works/${workName}/`, total, onProgress);
   const paths: Path[] = [];
   for (const item of plan) {
-    const progress = agg.callback ? { onProgress: agg.callback } : {};
+    // The Work's files become the objects (no copy on a local Drive); releaseOutputs undoes
+    // the sharing before the Work runs again.
+    const progress = { linkSource: true, ...(agg.callback ? { onProgress: agg.callback } : {}) };
     if (item.dir) {
       const written = await drive.putDirectory(item.src, item.key, progress);
       const keep = new Set(written.map((s) => s.key));
@@ -132,4 +142,51 @@ export async function uploadOutputs(
     paths.push(new Path(drive.name, item.key, workName));
   }
   return paths;
+}
+
+/**
+ * Gives a Work private, writable copies of its declared outputs that an earlier upload
+ * handed over to the Drive (read-only files sharing their inode with an object), so the
+ * Work cannot change an uploaded object by rewriting its file in place. Call it before the
+ * Work runs again, after its inputs are fetched; `fetched` (the files just fetched, which are
+ * links to objects on purpose) are left alone. Returns the files it copied.
+ *
+ * The copy is a copy-on-write clone where the filesystem can, else a full copy: the cost of
+ * sharing, paid only by a Work that runs again, and only for the outputs it had handed over.
+ */
+export async function releaseOutputs(
+  workDir: string,
+  outputs: readonly string[],
+  fetched: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
+  const root = resolve(workDir);
+  const released: string[] = [];
+  const wasFetched = (file: string) =>
+    fetched.has(file) || [...fetched].some((dir) => file.startsWith(dir.endsWith(sep) ? dir : dir + sep));
+  const release = async (file: string): Promise<void> => {
+    if (wasFetched(file)) return;
+    const st = await lstat(file).catch(() => undefined);
+    // Handed over: a read-only regular file with another name (the Drive object).
+    if (!st?.isFile() || st.nlink < 2 || (st.mode & 0o222) !== 0) return;
+    const tmp = join(dirname(file), tempName('tmp'));
+    try {
+      await copyFile(file, tmp, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+      await chmod(tmp, (st.mode & 0o7777) | 0o200);
+      await rename(tmp, file);
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
+    released.push(file);
+  };
+  for (const out of outputs) {
+    const abs = resolve(root, out);
+    if (!out.endsWith('/')) {
+      await release(abs);
+      continue;
+    }
+    const entries = await readdir(abs, { withFileTypes: true, recursive: true }).catch(() => []);
+    for (const e of entries) if (e.isFile()) await release(join(e.parentPath, e.name));
+  }
+  return released;
 }

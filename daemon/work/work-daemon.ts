@@ -8,7 +8,7 @@ import { ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
 import { pendingStatus, RERUN_REASONS, type WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { fetchPath, uploadOutputs } from '../drive/path-transfer.ts';
+import { fetchPath, releaseOutputs, uploadOutputs } from '../drive/path-transfer.ts';
 import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
 import {
   applyPatch,
@@ -152,9 +152,19 @@ export class WorkDaemon extends DaemonLink {
       const port = await this.portFor(work);
       const ctx = this.context(controller.signal, port, run);
       let resolvedArgs: JsonObject;
+      const fetched = new Set<string>();
+      const fetchInput = async (path: Path, dest?: string) => {
+        const local = await ctx.fetch(path, dest);
+        fetched.add(local);
+        return local;
+      };
       try {
-        for (const [dest, path] of Object.entries(work.declaredInputs)) await ctx.fetch(path, dest);
-        resolvedArgs = await resolvePathArgs(args, (p) => ctx.fetch(p));
+        for (const [dest, path] of Object.entries(work.declaredInputs)) await fetchInput(path, dest);
+        resolvedArgs = await resolvePathArgs(args, (p) => fetchInput(p));
+        // Outputs an earlier call handed to the Drive (uploads link, not copy) become this
+        // call's own writable files again, so rewriting them cannot change uploaded objects.
+        if (work.declaredOutputs.length > 0)
+          await releaseOutputs(this.workDir, work.declaredOutputs, fetched);
       } catch (err) {
         if (err instanceof CallFailure) throw err;
         throw new CallFailure('input_fetch', `could not fetch the work's inputs: ${(err as Error).message}`, {
