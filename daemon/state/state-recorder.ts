@@ -151,10 +151,13 @@ function resolveMoved(meta: Meta, target: object): string {
   if (container[key] !== target) {
     const index = Array.isArray(container) ? container.indexOf(target) : -1;
     if (index < 0) {
-      throw new TypeError(
+      throw new LightningError(
+        'STATE_VALUE',
         `${meta.label}${meta.pointer} is no longer in the state: the object read there was removed or ` +
-          'replaced since (assigning copies a value, so a view of the old object writes nowhere). ' +
-          `Read it again from the state after the change and write there, e.g. \`${jsPath(meta)}.x = …\`.`,
+          'replaced since (assigning copies a value, so a view of the old object writes nowhere).',
+        {
+          fix: `read it again from the state after the change and write there, e.g. \`${jsPath(meta)}.x = …\``,
+        },
       );
     }
     key = String(index);
@@ -218,7 +221,9 @@ function arrayMethod(
       case 'sort': {
         const compare = args[0] as ((a: unknown, b: unknown) => number) | undefined;
         if (compare !== undefined && typeof compare !== 'function')
-          throw new TypeError(`${where}: sort's comparator must be a function`);
+          throw new LightningError('STATE_VALUE', `${where}: sort's comparator must be a function`, {
+            fix: 'pass a function (a, b) => number, or nothing for the default order',
+          });
         // The comparator sees views (as reads through the array would give it); the default
         // order compares as strings, like a plain array, without String() on prototype-free objects.
         const view = (v: unknown) => {
