@@ -18,9 +18,10 @@ import {
   type StateDelta,
   type Status,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { splitText } from '../protocol/document-parts.ts';
 import { opsFromWire, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
 import { phaseFromWire } from '../protocol/status-codec.ts';
-import { parseStateJson } from '../state/json-patch.ts';
+import { parseStateJson, StateLimits } from '../state/json-patch.ts';
 import { LoopCore } from './loop-core.ts';
 import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
 
@@ -31,6 +32,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.sessions.delete(session);
     if (!rec || rec.session !== session) return;
     rec.session = null;
+    rec.snapshotParts.reset();
     if (this.daemonLostAfterMs > 0 && (rec.lifecycle.inFlight || rec.lifecycle.stage === 'retry-wait')) {
       setTimeout(
         () => this.enqueue({ kind: 'lost', work: rec.name, session }),
@@ -132,17 +134,25 @@ export abstract class DaemonStreams extends LoopCore {
       }
     }
     rec.awaitingSnapshot = true;
-    const welcome = create(FlowMessageSchema, {
-      kind: {
-        case: 'welcome',
-        value: {
-          epoch: BigInt(rec.epoch),
-          appliedSeq: BigInt(rec.appliedSeq),
-          stateJson: JSON.stringify(rec.replica.vars),
-        },
-      },
-    });
-    session.send(welcome);
+    rec.snapshotParts.reset();
+    // The state in as many parts as it needs (the first message carries everything else).
+    const pieces = splitText(JSON.stringify(rec.replica.vars));
+    for (let part = 0; part < pieces.length; part++) {
+      session.send(
+        create(FlowMessageSchema, {
+          kind: {
+            case: 'welcome',
+            value: {
+              epoch: BigInt(rec.epoch),
+              ...(part === 0 ? { appliedSeq: BigInt(rec.appliedSeq) } : {}),
+              stateJson: pieces[part]!,
+              part,
+              parts: pieces.length,
+            },
+          },
+        }),
+      );
+    }
     // Requests the owner may not have seen yet (it skips the ones it applied).
     for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
     if (rec.lifecycle.stage === 'awaiting-daemon') this.sendRun(rec);
@@ -194,6 +204,15 @@ export abstract class DaemonStreams extends LoopCore {
       );
       return;
     }
+    if (rec.snapshotParts.pending) {
+      this.reject(
+        rec,
+        session,
+        GrpcCode.INVALID_ARGUMENT,
+        `a delta or status of ${rec.name} came between the parts of a snapshot`,
+      );
+      return;
+    }
     const epoch = Number(m.epoch);
     if (epoch !== rec.epoch) {
       this.reject(
@@ -241,6 +260,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.observer.onNotice?.(`${rec.name}: rejected a message from its daemon: ${message}`);
     this.sessions.delete(session);
     if (rec.session === session) rec.session = null;
+    rec.snapshotParts.reset();
     session.close(code, message);
   }
   protected applyDelta(rec: WorkRecord, delta: StateDelta): void {
@@ -285,13 +305,19 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     const seq = Number(snap.seq);
-    if (seq <= rec.appliedSeq) {
-      this.stats.duplicates++;
-      return;
-    }
     let vars: JsonValue;
     try {
-      vars = parseStateJson(snap.stateJson, `${rec.name} snapshot`);
+      const text = rec.snapshotParts.add(`${snap.epoch}/${snap.seq}`, snap.part, snap.parts, snap.stateJson);
+      if (text === undefined) return; // more parts follow
+      if (seq <= rec.appliedSeq) {
+        this.stats.duplicates++;
+        return;
+      }
+      vars = parseStateJson(
+        text,
+        `${rec.name} snapshot`,
+        StateLimits.maxDocumentBytes + StateLimits.maxPartBytes,
+      );
       if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
         throw new DaemonError(GrpcCode.INVALID_ARGUMENT, 'snapshot state must be a JSON object');
       }

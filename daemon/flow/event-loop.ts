@@ -44,11 +44,14 @@ import {
   FlowMessageSchema,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { PartAssembler } from '../protocol/document-parts.ts';
+import { DocumentBudget } from '../state/document-budget.ts';
 import {
   applyPatch,
   captureOps,
   cloneState,
   type PatchOperation,
+  StateLimits,
   toStateValue,
 } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
@@ -171,9 +174,12 @@ export class EventLoop extends DaemonStreams {
           const values = ops.map((op) =>
             op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
           );
+          const label = `${component}.state`;
           if (rec) {
+            new DocumentBudget(rec.replica.vars, label).admitOps(values);
             rec.replica.externalWrite(values);
           } else if (flowVars) {
+            new DocumentBudget(flowVars, label).admitOps(values);
             applyPatch(flowVars, captureOps(values));
             for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
           }
@@ -412,7 +418,8 @@ export class EventLoop extends DaemonStreams {
       this.changes.record(flow.name, prefixed(op, '/vars'));
       this.stateWritten();
     };
-    const state = recordingView(vars, '', sink, `${flow.name}.state`);
+    const label = `${flow.name}.state`;
+    const state = recordingView(vars, '', sink, label, undefined, new DocumentBudget(vars, label));
     flow[BINDING] = {
       state,
       stopApp: (message) => {
@@ -436,6 +443,7 @@ export class EventLoop extends DaemonStreams {
       instanceId: null,
       appliedSeq: 0,
       awaitingSnapshot: false,
+      snapshotParts: new PartAssembler(`snapshot of ${name}`),
       session: null,
       call: null,
       lifecycle: new CallLifecycle(name),
@@ -487,9 +495,10 @@ export class EventLoop extends DaemonStreams {
       rec.replica.localWrite(op);
       this.stateWritten();
     };
-    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`, () =>
-      rec.replica.beforeWrite(),
-    );
+    const label = `${rec.name}.state`;
+    // The flow's writes travel to the work's daemon as ops: one value is limited like an op's.
+    const budget = new DocumentBudget(rec.replica.vars, label, undefined, StateLimits.maxValueBytes);
+    const state = recordingView(rec.replica.vars, '', sink, label, () => rec.replica.beforeWrite(), budget);
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
     rec.work[BINDING] = {
       state,

@@ -20,6 +20,7 @@
  * into an op that is serialized later (on the wire, in the journal) and travel twice.
  */
 import type { JsonValue } from '../../constructs/json.ts';
+import type { DocumentBudget } from './document-budget.ts';
 import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
@@ -31,6 +32,8 @@ interface Meta {
   readonly label: string;
   /** Called before a write changes the document (the flow keeps the owner's copy apart then). */
   readonly beforeWrite: (() => void) | undefined;
+  /** The document's size limit: a write that would exceed it throws before it changes anything. */
+  readonly budget: DocumentBudget | undefined;
 }
 
 // Marked arrays per sink: pointer → the live array, replaced whole when flushed.
@@ -167,6 +170,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         return true;
       }
       const stateValue = toStateValueOrTypeError(value, `${meta.label}${childPointer(key)}`);
+      meta.budget?.admit(target, key, stateValue, childPointer(key));
       if (isArray) {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
@@ -221,7 +225,8 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
 /**
  * A recording view of `target` (an object inside a state document located at `pointer`).
  * Writes are applied to `target` and reported to `sink`; `beforeWrite` runs before each
- * write touches the document.
+ * write touches the document; `budget` (the whole document's size limit) refuses a write that
+ * would make the document too large, before it touches it.
  */
 export function recordingView<T extends object>(
   target: object,
@@ -229,8 +234,9 @@ export function recordingView<T extends object>(
   sink: OpSink,
   label: string,
   beforeWrite?: () => void,
+  budget?: DocumentBudget,
 ): T {
-  return viewOf(target, { pointer, sink, readonly: false, label, beforeWrite }) as T;
+  return viewOf(target, { pointer, sink, readonly: false, label, beforeWrite, budget }) as T;
 }
 
 /** A read-only view: writes throw a TypeError explaining who owns this state. */
@@ -241,6 +247,7 @@ export function readonlyView<T extends object>(target: object, label: string): T
     readonly: true,
     label,
     beforeWrite: undefined,
+    budget: undefined,
   }) as T;
 }
 

@@ -114,6 +114,7 @@ export class WorkDaemon extends DaemonLink {
       read: () => this.vars,
       merge: (patch) => {
         const ops = mergePatchToOps(this.vars, patch, '');
+        this.budget.admitOps(ops);
         applyPatch(this.vars, captureOps(ops));
         for (const op of ops) this.recordOp(op);
       },

@@ -48,7 +48,13 @@ function bigStateApp(blobs: number, maxRetries = 0): string {
     export default app;`;
 }
 
-type BigVars = { blobs: Record<string, string>; ready: boolean; tick: number; starts: number; blobsAtStart: number };
+type BigVars = {
+  blobs: Record<string, string>;
+  ready: boolean;
+  tick: number;
+  starts: number;
+  blobsAtStart: number;
+};
 
 function vars(app: RunningApp): BigVars {
   return app.local.loop.snapshot()['root.big']!.vars as unknown as BigVars;
@@ -95,7 +101,9 @@ describe('state larger than one message', () => {
     expect(app.local.loop.stats.rejected).toBe(0);
   });
 
-  it('refuses a write that takes a document over the limit, saying what to do', { timeout: 120_000 }, async () => {
+  it('refuses a write that takes a document over the limit, saying what to do', {
+    timeout: 120_000,
+  }, async () => {
     const app = await startApp({
       'app.ts': `
         import { Flow, LightningApp, Work } from '@api';
