@@ -37,6 +37,11 @@ export interface LocalAppOptions {
    */
   readonly journalFsync?: boolean;
   /**
+   * Journal lines between compactions (each writes the whole state). Small values compact
+   * often; the fault suite uses them to kill the flow inside compactions. @default 5000
+   */
+  readonly journalCompactEvery?: number;
+  /**
    * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
    * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
    * notice, if the app cannot be bundled. @default true
@@ -104,7 +109,10 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const token = randomBytes(32).toString('hex');
   const journalDir = join(appDir, '.lightning', 'journal');
   const restored = options.resume ? await Journal.load(journalDir) : null;
-  const journal = await Journal.open(journalDir, !options.resume, { fsync: options.journalFsync ?? false });
+  const journal = await Journal.open(journalDir, !options.resume, {
+    fsync: options.journalFsync ?? false,
+    ...(options.journalCompactEvery ? { compactEvery: options.journalCompactEvery } : {}),
+  });
   let daemons: LocalDaemons | undefined;
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),
