@@ -19,6 +19,7 @@ export function splitText(text: string, maxPart: number = StateLimits.maxPartByt
     let end = Math.min(text.length, at + maxPart);
     const last = text.charCodeAt(end - 1);
     if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    if (end === at) end = Math.min(text.length, at + 2); // maxPart 1: a pair still travels whole
     out.push(text.slice(at, end));
     at = end;
   }
