@@ -80,6 +80,8 @@ describe('state larger than one message', () => {
     cutConnections(app.local.flowAddress);
     // The daemon reconnects and resends its whole state as a snapshot; ticks then flow again.
     await app.until(() => vars(app).tick > tickAtCut + 5, 60_000, 'ticks after the cut');
+    // The cut did happen: the daemon saw its stream end and dialed again.
+    expect(app.logs.some((l) => /connection to the flow .* ended .* reconnecting/.test(l.line))).toBe(true);
     expect(app.local.loop.stats.rejected).toBe(0);
     expect(Object.keys(vars(app).blobs)).toHaveLength(12);
     expect(app.local.loop.statusOf('root.big')?.phase).toBe('running');
