@@ -71,4 +71,56 @@ describe('a large tick', () => {
     expect(app.local.loop.stats.gaps).toBe(0);
     expect(app.notices.filter((n) => /rejected/.test(n))).toEqual([]);
   });
+
+  it("cuts the flow's large writes into requests the work accepts, and refuses a value no op may carry", {
+    timeout: 120_000,
+  }, async () => {
+    const app = await startApp({
+      'app.ts': `
+        import { Flow, LightningApp, Work } from '@api';
+        import type { Construct } from 'constructs';
+        type S = { fromFlow: Record<string, number>; seen: number };
+        class Sink extends Work<S> {
+          constructor(scope: Construct, id: string) {
+            super(scope, id, { state: { fromFlow: {}, seen: 0 }, parallel: true });
+          }
+          override async execute() {
+            // Until the flow's 120,000 writes arrived here, in this work's own copy.
+            while (Object.keys(this.state.fromFlow).length < 120_000) await new Promise((r) => setTimeout(r, 20));
+            this.state.seen = Object.keys(this.state.fromFlow).length;
+          }
+        }
+        class Root extends Flow<{ refused: string }> {
+          readonly sink = new Sink(this, 'sink');
+          override run() {
+            this.sink.run({});
+            if (this.sink.status.phase === 'running' && Object.keys(this.sink.state.fromFlow).length === 0) {
+              for (let i = 0; i < 120_000; i++) this.sink.state.fromFlow['f' + i] = i;
+              try {
+                (this.sink.state as Record<string, unknown>).big = 'b'.repeat(1_200_000);
+              } catch (err) {
+                this.state.refused = (err as Error).message;
+              }
+            }
+            if (this.sink.hasSucceeded) this.stopApp('ok');
+          }
+        }
+        const app = new LightningApp({ name: 'flowburst' });
+        new Root(app, 'root', { state: { refused: '' } });
+        export default app;`,
+    });
+    running = app;
+    const end = await app.local.finished;
+    expect(end).toEqual({ exitCode: 0, message: 'ok' });
+    const snap = app.local.loop.snapshot();
+    const sink = snap['root.sink']!.vars as { fromFlow: Record<string, number>; seen: number; big?: string };
+    expect(sink.seen).toBe(120_000);
+    expect(Object.keys(sink.fromFlow)).toHaveLength(120_000);
+    expect(sink.big).toBeUndefined();
+    expect((snap.root!.vars as { refused: string }).refused).toMatch(
+      /root\.sink\.state\/big would get a value of 1\.2 MB .* limit .* is 1 MiB .*Drive/,
+    );
+    expect(app.local.loop.stats.rejected).toBe(0);
+    expect(app.logs.filter((l) => /was refused/.test(l.line))).toEqual([]);
+  });
 });
