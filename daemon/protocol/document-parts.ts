@@ -2,9 +2,11 @@
  * A state document larger than one message travels in parts (Snapshot and Welcome `part` /
  * `parts`, see runtime.proto): cut on the sending side, put back together on the receiving
  * side. The receiver bounds the whole (a peer cannot make it buffer without end) and refuses
- * parts out of order; either is a protocol error that ends the stream.
+ * parts out of order; either is a protocol error that ends the stream. Also here: a tick's
+ * ops cut into deltas the flow accepts.
  */
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import type { PatchOp } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { StateLimits } from '../state/json-patch.ts';
 
 /**
@@ -102,4 +104,32 @@ export class PartAssembler {
     this.parts = 0;
     this.length = 0;
   }
+}
+
+/**
+ * Wire ops cut into deltas the flow accepts: at most StateLimits.maxOpsPerDelta ops and
+ * about StateLimits.maxPartBytes of JSON each (under the 4 MiB message limit). Null when one
+ * op's value is over StateLimits.maxValueBytes (it must travel in a snapshot). Always at least
+ * one batch (an empty delta still confirms flow requests).
+ */
+export function deltaBatches(wire: PatchOp[]): PatchOp[][] | null {
+  const batches: PatchOp[][] = [];
+  let batch: PatchOp[] = [];
+  let units = 0;
+  for (const op of wire) {
+    if (op.valueJson.length > StateLimits.maxValueBytes) return null;
+    const size = op.valueJson.length + op.path.length + op.from.length + 16;
+    if (
+      batch.length >= StateLimits.maxOpsPerDelta ||
+      (batch.length > 0 && units + size > StateLimits.maxPartBytes)
+    ) {
+      batches.push(batch);
+      batch = [];
+      units = 0;
+    }
+    batch.push(op);
+    units += size;
+  }
+  batches.push(batch);
+  return batches;
 }

@@ -21,11 +21,10 @@ import {
   DaemonMessageSchema,
   type FlowMessage,
   LogChunk_Stream,
-  type PatchOp,
   type Run,
   type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { PartAssembler, splitText } from '../protocol/document-parts.ts';
+import { deltaBatches, PartAssembler, splitText } from '../protocol/document-parts.ts';
 import {
   decodeFlowMessage,
   FlowServiceClient,
@@ -51,8 +50,6 @@ import type { StateEndpoint } from './state-endpoint.ts';
 import type { WorkDaemonOptions } from './work-daemon.ts';
 
 const MAX_BUFFERED_LOG_LINES = 2000;
-/** JSON text per delta message (UTF-16 units, at most 3 bytes of UTF-8 each: under the 4 MiB message limit). */
-const MAX_DELTA_UNITS = StateLimits.maxPartBytes;
 
 export abstract class DaemonLink {
   readonly work: Work;
@@ -495,29 +492,4 @@ export abstract class DaemonLink {
   protected abstract stopCurrent(reason: CallFailure, graceMs?: number): Promise<void>;
   /** Stops everything and resolves `exited`. */
   abstract shutdown(reason: string, graceMs?: number): Promise<void>;
-}
-
-/**
- * Wire ops cut into deltas the flow accepts: at most StateLimits.maxOpsPerDelta ops and about
- * MAX_DELTA_UNITS of text each. Null when one op's value is over StateLimits.maxValueBytes (it
- * must travel in a snapshot). Always at least one batch (an empty delta still confirms flow
- * requests).
- */
-function deltaBatches(wire: PatchOp[]): PatchOp[][] | null {
-  const batches: PatchOp[][] = [];
-  let batch: PatchOp[] = [];
-  let units = 0;
-  for (const op of wire) {
-    if (op.valueJson.length > StateLimits.maxValueBytes) return null;
-    const size = op.valueJson.length + op.path.length + op.from.length + 16;
-    if (batch.length >= StateLimits.maxOpsPerDelta || (batch.length > 0 && units + size > MAX_DELTA_UNITS)) {
-      batches.push(batch);
-      batch = [];
-      units = 0;
-    }
-    batch.push(op);
-    units += size;
-  }
-  batches.push(batch);
-  return batches;
 }
