@@ -18,9 +18,10 @@ import {
   type StateDelta,
   type Status,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { splitText } from '../protocol/document-parts.ts';
 import { opsFromWire, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
 import { phaseFromWire } from '../protocol/status-codec.ts';
-import { parseStateJson } from '../state/json-patch.ts';
+import { parseStateJson, StateLimits } from '../state/json-patch.ts';
 import { LoopCore } from './loop-core.ts';
 import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
 
@@ -31,6 +32,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.sessions.delete(session);
     if (!rec || rec.session !== session) return;
     rec.session = null;
+    rec.snapshotParts.reset();
     if (this.ended) return;
     if (this.daemonLostAfterMs > 0 && (rec.lifecycle.inFlight || rec.lifecycle.stage === 'retry-wait')) {
       setTimeout(
@@ -152,17 +154,25 @@ export abstract class DaemonStreams extends LoopCore {
     // A retry that was waiting when the flow stopped runs now: say so, like any rerun.
     if (restoredWaiting && rec.lifecycle.stage === 'awaiting-daemon') this.announceRerun(rec);
     rec.awaitingSnapshot = true;
-    const welcome = create(FlowMessageSchema, {
-      kind: {
-        case: 'welcome',
-        value: {
-          epoch: BigInt(rec.epoch),
-          appliedSeq: BigInt(rec.appliedSeq),
-          stateJson: JSON.stringify(rec.replica.vars),
-        },
-      },
-    });
-    session.send(welcome);
+    rec.snapshotParts.reset();
+    // The state in as many parts as it needs (the first message carries everything else).
+    const pieces = splitText(JSON.stringify(rec.replica.vars));
+    for (let part = 0; part < pieces.length; part++) {
+      session.send(
+        create(FlowMessageSchema, {
+          kind: {
+            case: 'welcome',
+            value: {
+              epoch: BigInt(rec.epoch),
+              ...(part === 0 ? { appliedSeq: BigInt(rec.appliedSeq) } : {}),
+              stateJson: pieces[part]!,
+              part,
+              parts: pieces.length,
+            },
+          },
+        }),
+      );
+    }
     // Requests the owner may not have seen yet (it skips the ones it applied).
     for (const request of rec.replica.unconfirmed()) this.sendRequest(rec, request);
     if (rec.lifecycle.stage === 'awaiting-daemon') this.sendRun(rec);
@@ -214,6 +224,15 @@ export abstract class DaemonStreams extends LoopCore {
       );
       return;
     }
+    if (rec.snapshotParts.pending) {
+      this.reject(
+        rec,
+        session,
+        GrpcCode.INVALID_ARGUMENT,
+        `a delta or status of ${rec.name} came between the parts of a snapshot`,
+      );
+      return;
+    }
     const epoch = Number(m.epoch);
     if (epoch !== rec.epoch) {
       this.reject(
@@ -261,6 +280,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.observer.onNotice?.(`${rec.name}: rejected a message from its daemon: ${message}`);
     this.sessions.delete(session);
     if (rec.session === session) rec.session = null;
+    rec.snapshotParts.reset();
     session.close(code, message);
   }
   protected applyDelta(rec: WorkRecord, delta: StateDelta): void {
@@ -305,13 +325,19 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     const seq = Number(snap.seq);
-    if (seq <= rec.appliedSeq) {
-      this.stats.duplicates++;
-      return;
-    }
     let vars: JsonValue;
     try {
-      vars = parseStateJson(snap.stateJson, `${rec.name} snapshot`);
+      const text = rec.snapshotParts.add(`${snap.epoch}/${snap.seq}`, snap.part, snap.parts, snap.stateJson);
+      if (text === undefined) return; // more parts follow
+      if (seq <= rec.appliedSeq) {
+        this.stats.duplicates++;
+        return;
+      }
+      vars = parseStateJson(
+        text,
+        `${rec.name} snapshot`,
+        StateLimits.maxDocumentBytes + StateLimits.maxPartBytes,
+      );
       if (typeof vars !== 'object' || vars === null || Array.isArray(vars)) {
         throw new DaemonError(GrpcCode.INVALID_ARGUMENT, 'snapshot state must be a JSON object');
       }

@@ -48,7 +48,9 @@ import {
   FlowMessageSchema,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { cloneState, type PatchOperation, toStateValue } from '../state/json-patch.ts';
+import { PartAssembler } from '../protocol/document-parts.ts';
+import { DocumentBudget } from '../state/document-budget.ts';
+import { cloneState, type PatchOperation, StateLimits, toStateValue } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallLifecycle } from './call-lifecycle.ts';
 import type { ComponentDocs } from './journal.ts';
@@ -399,7 +401,8 @@ export class EventLoop extends OutsideRequests {
       this.changes.record(flow.name, prefixed(op, '/vars'));
       this.stateWritten();
     };
-    const state = recordingView(vars, '', sink, `${flow.name}.state`);
+    const label = `${flow.name}.state`;
+    const state = recordingView(vars, '', sink, label, undefined, new DocumentBudget(vars, label));
     flow[BINDING] = {
       state,
       stopApp: (message) => {
@@ -423,6 +426,7 @@ export class EventLoop extends OutsideRequests {
       instanceId: null,
       appliedSeq: 0,
       awaitingSnapshot: false,
+      snapshotParts: new PartAssembler(`snapshot of ${name}`),
       session: null,
       call: null,
       lifecycle: new CallLifecycle(name),
@@ -452,9 +456,10 @@ export class EventLoop extends OutsideRequests {
       rec.replica.localWrite(op);
       this.stateWritten();
     };
-    const state = recordingView(rec.replica.vars, '', sink, `${rec.name}.state`, () =>
-      rec.replica.beforeWrite(),
-    );
+    const label = `${rec.name}.state`;
+    // The flow's writes travel to the work's daemon as ops: one value is limited like an op's.
+    const budget = new DocumentBudget(rec.replica.vars, label, undefined, StateLimits.maxValueBytes);
+    const state = recordingView(rec.replica.vars, '', sink, label, () => rec.replica.beforeWrite(), budget);
     const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
     rec.work[BINDING] = {
       state,

@@ -35,6 +35,8 @@ export interface FlowRuntimeOptions {
   readonly resume?: boolean;
   /** fsync the journal on every drain (survives power loss). @default false */
   readonly journalFsync?: boolean;
+  /** Compact the journal every this many lines (tests use small values). @default the journal's */
+  readonly journalCompactEvery?: number;
   readonly observer?: LoopObserver;
   /** Starts a work's daemon when a call needs it (local processes, cloud VMs). @default none */
   readonly host?: DaemonHost;
@@ -67,7 +69,10 @@ export async function startFlowRuntime(options: FlowRuntimeOptions): Promise<Flo
   await ensureStateDir(options.appDir);
   const journalDir = join(options.appDir, '.lightning', 'journal');
   const restored = options.resume ? await Journal.load(journalDir) : null;
-  const journal = await Journal.open(journalDir, !options.resume, { fsync: options.journalFsync ?? false });
+  const journal = await Journal.open(journalDir, !options.resume, {
+    fsync: options.journalFsync ?? false,
+    ...(options.journalCompactEvery ? { compactEvery: options.journalCompactEvery } : {}),
+  });
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.host ? { host: options.host } : {}),

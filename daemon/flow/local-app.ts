@@ -35,6 +35,11 @@ export interface LocalAppOptions {
    */
   readonly journalFsync?: boolean;
   /**
+   * Journal lines between compactions (each writes the whole state). Small values compact
+   * often; the fault suite uses them to kill the flow inside compactions. @default 5000
+   */
+  readonly journalCompactEvery?: number;
+  /**
    * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
    * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
    * notice, if the app cannot be bundled. @default true
@@ -100,6 +105,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.set ? { set: options.set } : {}),
     ...(options.resume ? { resume: true } : {}),
     ...(options.journalFsync ? { journalFsync: true } : {}),
+    ...(options.journalCompactEvery ? { journalCompactEvery: options.journalCompactEvery } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     host: { ensureDaemon: (work, why) => daemons?.ensureDaemon(work, why) },
   });

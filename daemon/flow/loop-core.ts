@@ -299,11 +299,10 @@ export abstract class LoopCore {
       this.observer.onStatus?.(rec.name, { ...rec.status }, previous);
     }
   }
-  /** Sends the flow's writes to a work made since the last flush as one request to its owner. */
+  /** Sends the flow's writes to a work made since the last flush as requests to its owner (one, unless large). */
   protected flushOps(rec: WorkRecord): void {
     flushPendingArrays();
-    const request = rec.replica.takeRequest();
-    if (request) this.sendRequest(rec, request);
+    for (const request of rec.replica.takeRequests()) this.sendRequest(rec, request);
   }
   protected sendRequest(rec: WorkRecord, request: FlowRequest): void {
     rec.session?.send(

@@ -8,6 +8,7 @@ import type { JsonValue } from '../../constructs/json.ts';
 import type { Work } from '../../constructs/work.ts';
 import type { RerunReason, WorkPhase, WorkStatus } from '../../constructs/work-status.ts';
 import type { DaemonMessage, FlowMessage, Hello } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import type { PartAssembler } from '../protocol/document-parts.ts';
 import type { CallLifecycle } from './call-lifecycle.ts';
 import type { ComponentDocs, Journal } from './journal.ts';
 import type { WorkReplica } from './work-replica.ts';
@@ -116,6 +117,8 @@ export interface WorkRecord {
   instanceId: string | null;
   appliedSeq: number;
   awaitingSnapshot: boolean;
+  /** The parts of a snapshot larger than one message, collected until the last one arrives. */
+  readonly snapshotParts: PartAssembler;
   session: DaemonSession | null;
   call: ActiveCall | null;
   /** Where the current call is (the loop writes `status` from its transitions). */

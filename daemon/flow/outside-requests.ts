@@ -5,6 +5,7 @@
  * are refused with FAILED_PRECONDITION when the app has ended or ends first, never left waiting.
  */
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import { DocumentBudget } from '../state/document-budget.ts';
 import { applyPatch, captureOps, type PatchOperation, toStateValue } from '../state/json-patch.ts';
 import { DaemonStreams } from './daemon-streams.ts';
 import type { LoopObserver } from './loop-types.ts';
@@ -50,9 +51,12 @@ export abstract class OutsideRequests extends DaemonStreams {
       const values = ops.map((op) =>
         op.value === undefined ? op : { ...op, value: toStateValue(op.value, op.path) },
       );
+      const label = `${component}.state`;
       if (rec) {
+        new DocumentBudget(rec.replica.vars, label).admitOps(values);
         rec.replica.externalWrite(values);
       } else if (flowVars) {
+        new DocumentBudget(flowVars, label).admitOps(values);
         applyPatch(flowVars, captureOps(values));
         for (const op of values) this.changes.record(component, prefixed(op, '/vars'));
       }

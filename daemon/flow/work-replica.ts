@@ -18,7 +18,8 @@
  *   flow owns), so a replay equals `confirmed`, which equals `vars` once nothing is pending.
  */
 import type { JsonValue } from '../../constructs/json.ts';
-import { applyPatch, captureOps, cloneState, type PatchOperation } from '../state/json-patch.ts';
+import { jsonLength } from '../state/document-budget.ts';
+import { applyPatch, captureOps, cloneState, type PatchOperation, StateLimits } from '../state/json-patch.ts';
 
 type Doc = Record<string, JsonValue>;
 
@@ -95,13 +96,33 @@ export class WorkReplica {
     for (const op of ops) this.localWrite(op);
   }
 
-  /** Cuts the unsent writes into the next request (to send now), or null if there are none. */
-  takeRequest(): FlowRequest | null {
-    if (this.unsent.length === 0) return null;
-    const request = { seq: ++this.requestSeq, ops: this.unsent };
+  /**
+   * Cuts the unsent writes into the next requests (to send now, in order): one, or several
+   * when they are more than the owner takes in one message (StateLimits.maxOpsPerDelta ops,
+   * about StateLimits.maxPartBytes of JSON). Empty if there are none.
+   */
+  takeRequests(): FlowRequest[] {
+    const out: FlowRequest[] = [];
+    let batch: PatchOperation[] = [];
+    let units = 0;
+    for (const op of this.unsent) {
+      const size =
+        op.path.length + (op.from?.length ?? 0) + 16 + (op.value === undefined ? 0 : jsonLength(op.value));
+      if (
+        batch.length > 0 &&
+        (batch.length >= StateLimits.maxOpsPerDelta || units + size > StateLimits.maxPartBytes)
+      ) {
+        out.push({ seq: ++this.requestSeq, ops: batch });
+        batch = [];
+        units = 0;
+      }
+      batch.push(op);
+      units += size;
+    }
+    if (batch.length > 0) out.push({ seq: ++this.requestSeq, ops: batch });
     this.unsent = [];
-    this.pending.push(request);
-    return request;
+    this.pending.push(...out);
+    return out;
   }
 
   /** Every sent, unconfirmed request, oldest first: resent after a reconnect (the owner skips repeats). */

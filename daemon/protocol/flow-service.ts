@@ -22,7 +22,8 @@ import {
 import { type PatchOperation, type PatchOpName, parseStateJson } from '../state/json-patch.ts';
 import { opNeeds } from '../state/patch-shape.ts';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: snapshots and welcomes in parts (a state larger than one message). */
+export const PROTOCOL_VERSION = 2;
 
 /** Largest message either side accepts (grpc-js answers RESOURCE_EXHAUSTED above it). */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

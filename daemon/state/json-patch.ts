@@ -32,8 +32,18 @@ export const StateLimits = {
   maxKeyLength: 1024,
   /** Max JSON text size of one value carried by an op or snapshot. */
   maxValueBytes: 1024 * 1024,
-  /** Max ops in one delta. */
+  /** Max ops in one delta (a daemon splits a larger tick into several deltas). */
   maxOpsPerDelta: 100_000,
+  /**
+   * Max JSON text size of one whole state document, enforced when written (see
+   * document-budget.ts); resyncs carry it in parts of at most {@link StateLimits.maxPartBytes}.
+   */
+  maxDocumentBytes: 8 * 1024 * 1024,
+  /**
+   * Max JSON text (UTF-16 code units) per part of a snapshot or welcome: at most 3 bytes of
+   * UTF-8 each, so a part stays under the 4 MiB message limit.
+   */
+  maxPartBytes: 1024 * 1024,
 } as const;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -103,12 +113,19 @@ export function toStateValue(value: unknown, where = '', depth = 0): JsonValue {
   }
 }
 
-/** Parses JSON text from a peer into a state value (size and shape checked). */
-export function parseStateJson(text: string, where: string): JsonValue {
-  if (text.length > StateLimits.maxValueBytes) {
+/**
+ * Parses JSON text from a peer into a state value (size and shape checked). `maxBytes` is the
+ * limit of one value (an op's) unless the text is a whole document (a snapshot, a welcome).
+ */
+export function parseStateJson(
+  text: string,
+  where: string,
+  maxBytes: number = StateLimits.maxValueBytes,
+): JsonValue {
+  if (text.length > maxBytes) {
     throw new DaemonError(
       GrpcCode.RESOURCE_EXHAUSTED,
-      `value at ${where} is ${text.length} bytes of JSON; the limit is ${StateLimits.maxValueBytes}. ` +
+      `value at ${where} is ${text.length} bytes of JSON; the limit is ${maxBytes}. ` +
         'Move large data to the Drive and put a Path or Payload in state.',
     );
   }

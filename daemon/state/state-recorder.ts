@@ -30,6 +30,7 @@
 import { LightningError } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { compareAsStrings, relativeIndex } from './array-defaults.ts';
+import type { DocumentBudget } from './document-budget.ts';
 import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
 
 export type OpSink = (op: PatchOperation) => void;
@@ -44,6 +45,8 @@ interface Meta {
   readonly label: string;
   /** Called before a write changes the document (the flow keeps the owner's copy apart then). */
   readonly beforeWrite: (() => void) | undefined;
+  /** The document's size limit: a write that would exceed it throws before it changes anything. */
+  readonly budget: DocumentBudget | undefined;
 }
 
 // Marked arrays per sink: pointer → the live array, replaced whole when flushed.
@@ -182,6 +185,15 @@ function jsPath(meta: Meta): string {
   );
 }
 
+/**
+ * Values an array method inserts, checked against the document's size budget first (counted
+ * as growth, removals not subtracted: an upper bound, as the budget's other writes are).
+ */
+function admitted(meta: Meta, arr: unknown[], pointer: string, values: JsonValue[]): JsonValue[] {
+  if (meta.budget) for (const v of values) meta.budget.admit(arr, String(arr.length), v, `${pointer}/-`);
+  return values;
+}
+
 // Array methods that move elements run on the array itself (elements keep their identity,
 // so held views follow them); values they insert are copied like any assignment.
 const REORDERING = new Set(['splice', 'shift', 'unshift', 'sort', 'reverse', 'copyWithin', 'fill']);
@@ -202,14 +214,26 @@ function arrayMethod(
     switch (name) {
       case 'splice': {
         const [start, deleteCount, ...items] = args as [number, number, ...unknown[]];
-        const copies = items.map((v) => toStateValueOrTypeError(v, where));
+        const copies = admitted(
+          meta,
+          arr,
+          pointer,
+          items.map((v) => toStateValueOrTypeError(v, where)),
+        );
         // splice() and splice(start) differ from splice(start, undefined): pass what was given.
         result =
           args.length < 2 ? arr.splice(...(args as [number])) : arr.splice(start, deleteCount, ...copies);
         break;
       }
       case 'unshift':
-        result = arr.unshift(...args.map((v) => toStateValueOrTypeError(v, where)));
+        result = arr.unshift(
+          ...admitted(
+            meta,
+            arr,
+            pointer,
+            args.map((v) => toStateValueOrTypeError(v, where)),
+          ),
+        );
         break;
       case 'shift':
         result = arr.shift();
@@ -239,7 +263,14 @@ function arrayMethod(
         const [value, start, end] = args as [unknown, number | undefined, number | undefined];
         const from = relativeIndex(start, 0, arr.length);
         const to = relativeIndex(end, arr.length, arr.length);
-        for (let i = from; i < to; i++) arr[i] = toStateValueOrTypeError(value, where);
+        const copy = toStateValueOrTypeError(value, where);
+        admitted(
+          meta,
+          arr,
+          pointer,
+          Array.from({ length: Math.max(0, to - from) }, () => copy),
+        );
+        for (let i = from; i < to; i++) arr[i] = cloneState(copy);
         result = receiver;
         break;
       }
@@ -327,6 +358,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         return true;
       }
       const stateValue = toStateValueOrTypeError(value, `${meta.label}${childPointer}`);
+      meta.budget?.admit(target, key, stateValue, childPointer);
       if (isArray) {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
@@ -395,7 +427,8 @@ function toStateValueOrTypeError(value: unknown, where: string): JsonValue {
 /**
  * A recording view of `target` (an object inside a state document located at `pointer`).
  * Writes are applied to `target` and reported to `sink`; `beforeWrite` runs before each
- * write touches the document.
+ * write touches the document; `budget` (the whole document's size limit) refuses a write that
+ * would make the document too large, before it touches it.
  */
 export function recordingView<T extends object>(
   target: object,
@@ -403,8 +436,9 @@ export function recordingView<T extends object>(
   sink: OpSink,
   label: string,
   beforeWrite?: () => void,
+  budget?: DocumentBudget,
 ): T {
-  return viewOf(target, { pointer, parent: null, sink, readonly: false, label, beforeWrite }) as T;
+  return viewOf(target, { pointer, parent: null, sink, readonly: false, label, beforeWrite, budget }) as T;
 }
 
 /** A read-only view: writes throw a TypeError explaining who owns this state. */
@@ -416,6 +450,7 @@ export function readonlyView<T extends object>(target: object, label: string): T
     readonly: true,
     label,
     beforeWrite: undefined,
+    budget: undefined,
   }) as T;
 }
 

@@ -24,6 +24,7 @@ import {
   type Run,
   type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { deltaBatches, PartAssembler, splitText } from '../protocol/document-parts.ts';
 import {
   decodeFlowMessage,
   FlowServiceClient,
@@ -33,11 +34,13 @@ import {
   PROTOCOL_VERSION,
 } from '../protocol/flow-service.ts';
 import { phaseToWire } from '../protocol/status-codec.ts';
+import { DocumentBudget } from '../state/document-budget.ts';
 import {
   applyPatch,
   captureOps,
   type PatchOperation,
   parseStateJson,
+  StateLimits,
   toStateValue,
 } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
@@ -63,6 +66,10 @@ export abstract class DaemonLink {
   protected appliedFlowSeq = 0;
   protected flowSeqDue = false;
   protected vars: Record<string, JsonValue>;
+  /** The size limit of `vars`, checked as the work writes (rebuilt with the view). */
+  protected budget!: DocumentBudget;
+  /** The parts of a welcome whose state is larger than one message. */
+  private readonly welcomeParts = new PartAssembler('welcome state');
   protected readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] } = initialStatus();
   protected pendingOps: PatchOperation[] = [];
   protected flushScheduled = false;
@@ -101,6 +108,7 @@ export abstract class DaemonLink {
       this.client as unknown as { attach(md: grpc.Metadata): grpc.ClientDuplexStream<DaemonMessage, Buffer> }
     ).attach(metadata);
     this.call = call;
+    this.welcomeParts.reset();
     let ended = false;
     const onEnd = (why: string) => {
       if (ended) return;
@@ -166,13 +174,20 @@ export abstract class DaemonLink {
     const kind = message.kind;
     switch (kind.case) {
       case 'welcome': {
-        const epoch = Number(kind.value.epoch);
+        const w = kind.value;
+        const stateJson = this.welcomeParts.add(String(w.epoch), w.part, w.parts, w.stateJson);
+        if (stateJson === undefined) return; // more parts follow
+        const epoch = Number(w.epoch);
         if (epoch !== this.epoch) {
           // A new registration: the flow's copy of our state is the truth to start from.
           this.epoch = epoch;
           this.seq = 0;
           this.appliedFlowSeq = 0;
-          const vars = parseStateJson(kind.value.stateJson || '{}', 'welcome state');
+          const vars = parseStateJson(
+            stateJson || '{}',
+            'welcome state',
+            StateLimits.maxDocumentBytes + StateLimits.maxPartBytes,
+          );
           if (typeof vars === 'object' && vars !== null && !Array.isArray(vars)) {
             this.vars = vars as Record<string, JsonValue>;
             this.bindState();
@@ -224,6 +239,7 @@ export abstract class DaemonLink {
     }
     flushPendingArrays(); // the work's own array mutations come first
     try {
+      this.budget.admitOps(ops);
       applyPatch(this.vars, captureOps(ops));
       for (const op of ops) this.recordOp(op);
     } catch (err) {
@@ -235,23 +251,39 @@ export abstract class DaemonLink {
     this.flowSeqDue = true;
     this.scheduleFlush();
   }
+  /** The whole document, in as many parts as it needs (one message each, same seq). */
   protected sendSnapshot(): void {
-    this.send({
-      case: 'snapshot',
-      value: {
-        work: this.work.name,
-        epoch: BigInt(this.epoch),
-        seq: BigInt(++this.seq),
-        stateJson: JSON.stringify(this.vars),
-        status: this.statusMessage(),
-        appliedFlowSeq: BigInt(this.appliedFlowSeq),
-      },
-    });
+    const text = JSON.stringify(this.vars);
+    const pieces = splitText(text);
+    const seq = BigInt(++this.seq);
+    for (let part = 0; part < pieces.length; part++) {
+      const last = part === pieces.length - 1;
+      this.send({
+        case: 'snapshot',
+        value: {
+          work: this.work.name,
+          epoch: BigInt(this.epoch),
+          seq,
+          stateJson: pieces[part]!,
+          part,
+          parts: pieces.length,
+          ...(last ? { status: this.statusMessage(), appliedFlowSeq: BigInt(this.appliedFlowSeq) } : {}),
+        },
+      });
+    }
     this.flowSeqDue = false;
-    if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
+    if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, text);
   }
   protected bindState(): void {
-    const state = recordingView(this.vars, '', (op) => this.recordOp(op), `${this.opts.workName}.state`);
+    this.budget = new DocumentBudget(this.vars, `${this.opts.workName}.state`);
+    const state = recordingView(
+      this.vars,
+      '',
+      (op) => this.recordOp(op),
+      `${this.opts.workName}.state`,
+      undefined,
+      this.budget,
+    );
     const status = readonlyView<WorkStatus>(this.status, `${this.opts.workName}.status`);
     this.work[BINDING] = {
       state,
@@ -338,11 +370,16 @@ export abstract class DaemonLink {
     }
   }
   /**
-   * Sends the pending ops as one delta. Back-pressure: while the stream's buffer is full
-   * (write() returned false) ops keep accumulating (and coalescing) until it drains, so a
-   * work that changes state faster than the flow applies it sends fewer, larger deltas
-   * instead of growing an unbounded backlog. `force` (before a status) ignores it, to keep
-   * the order of state and status.
+   * Sends the pending ops as one delta, or as several when they are more than the flow takes
+   * in one (StateLimits.maxOpsPerDelta ops, a message's bytes): in order, each with the next
+   * seq, and only the last says which flow requests they include (the earlier ones may not).
+   * An op whose value is larger than the flow takes in one op (a large array sent whole after
+   * a splice) cannot travel as an op: a snapshot (in parts) carries the state instead.
+   *
+   * Back-pressure: while the stream's buffer is full (write() returned false) ops keep
+   * accumulating (and coalescing) until it drains, so a work that changes state faster than
+   * the flow applies it sends fewer, larger deltas instead of growing an unbounded backlog.
+   * `force` (before a status) ignores it, to keep the order of state and status.
    */
   protected flushOps(force = false): void {
     this.flushScheduled = false;
@@ -351,22 +388,31 @@ export abstract class DaemonLink {
     if (this.blocked && !force) return;
     const ops = this.pendingOps;
     this.pendingOps = [];
+    const batches = deltaBatches(opsToWire(ops));
+    if (batches === null) {
+      this.sendSnapshot();
+      return;
+    }
     this.flowSeqDue = false;
     const call = this.call;
-    const ok = call.write(
-      create(DaemonMessageSchema, {
-        kind: {
-          case: 'delta',
-          value: {
-            work: this.work.name,
-            epoch: BigInt(this.epoch),
-            seq: BigInt(++this.seq),
-            ops: opsToWire(ops),
-            appliedFlowSeq: BigInt(this.appliedFlowSeq),
+    let ok = true;
+    for (let i = 0; i < batches.length; i++) {
+      const last = i === batches.length - 1;
+      ok = call.write(
+        create(DaemonMessageSchema, {
+          kind: {
+            case: 'delta',
+            value: {
+              work: this.work.name,
+              epoch: BigInt(this.epoch),
+              seq: BigInt(++this.seq),
+              ops: batches[i]!,
+              appliedFlowSeq: last ? BigInt(this.appliedFlowSeq) : 0n,
+            },
           },
-        },
-      }),
-    );
+        }),
+      );
+    }
     this.opts.onStateSent?.(this.epoch, this.seq, JSON.stringify(this.vars));
     if (!ok && !this.blocked) {
       this.blocked = true;

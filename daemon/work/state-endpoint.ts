@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { tokenMatches } from '../protocol/flow-service.ts';
 import { readCappedBody } from '../protocol/http-body.ts';
@@ -97,7 +98,9 @@ export class StateEndpoint {
           res.writeHead(204);
           res.end();
         } catch (err) {
-          reply(400, { error: (err as Error).message });
+          // Over the state document's size limit: 413, like a body over the request limit.
+          const tooBig = err instanceof DaemonError && err.grpcCode === GrpcCode.RESOURCE_EXHAUSTED;
+          reply(tooBig ? 413 : 400, { error: (err as Error).message });
         }
       },
       () => res.destroy(),

@@ -74,6 +74,7 @@ export class WorkDaemon extends DaemonLink {
       read: () => this.vars,
       merge: (patch) => {
         const ops = mergePatchToOps(this.vars, patch, '');
+        this.budget.admitOps(ops);
         applyPatch(this.vars, captureOps(ops));
         for (const op of ops) this.recordOp(op);
       },
@@ -92,7 +93,26 @@ export class WorkDaemon extends DaemonLink {
   async shutdown(reason: string, graceMs?: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await this.stopCurrent(new CallFailure('stopped', `stopped: ${reason}`, { stopped: true }), graceMs);
+    // A script is killed after its grace period, so its stop always ends; a TypeScript work's
+    // execute() that ignores its AbortSignal never would, and the daemon would outlive its
+    // flow (found by the flow-kill fault suite). Wait that long, plus a margin, then go anyway:
+    // the process exits after this, taking the execute() with it.
+    const boundMs = (graceMs ?? Math.round((this.work.props.stopGraceSeconds ?? 10) * 1000)) + 2000;
+    let bound: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      this.stopCurrent(new CallFailure('stopped', `stopped: ${reason}`, { stopped: true }), graceMs).then(
+        () => true,
+      ),
+      new Promise<false>((resolve) => {
+        bound = setTimeout(() => resolve(false), boundMs);
+      }),
+    ]);
+    clearTimeout(bound);
+    if (!stopped) {
+      this.log(LogChunk_Stream.DAEMON, [
+        `${this.work.name}.execute() did not return within ${boundMs} ms of being stopped (it ignores ctx.signal); the daemon exits anyway`,
+      ]);
+    }
     this.flushOps();
     this.flushLogs();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
