@@ -39,7 +39,7 @@ export function resourceTypeOf(name: string): string {
 export function conditionAllows(expression: string, resourceName: string): boolean {
   const type = resourceTypeOf(resourceName);
   return expression.split(/\s*\|\|\s*/).some((term) => {
-    const t = term.trim().replace(/^\(|\)$/g, '');
+    const t = term.trim();
     const starts = /^resource\.name\.startsWith\("([^"]+)"\)$/.exec(t);
     if (starts) return resourceName.startsWith(starts[1]!);
     const notTypes = t.split(/\s*&&\s*/).map((p) => /^resource\.type != "([^"]+)"$/.exec(p));
