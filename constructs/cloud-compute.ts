@@ -137,11 +137,16 @@ export class CloudCompute {
     return GPU_ALIASES[g] ?? (g in GPUS ? (g as GpuTypeId) : undefined);
   }
 
-  /** The fallback shapes, presets resolved (see {@link CloudComputeProps.fallback}). */
+  /**
+   * The fallback shapes, presets resolved (see {@link CloudComputeProps.fallback}). A preset
+   * named by string takes this compute's `spot` (a Spot L4 falls back to a Spot T4 first);
+   * a CloudCompute keeps its own settings.
+   */
   fallbacks(): { readonly label: string; readonly compute: CloudCompute }[] {
+    const spot = this.props.spot !== undefined ? { spot: this.props.spot } : {};
     return (this.props.fallback ?? []).map((f, i) =>
       typeof f === 'string'
-        ? { label: f, compute: PRESETS[f] ? CloudCompute.named(f) : new CloudCompute() }
+        ? { label: f, compute: PRESETS[f] ? CloudCompute.named(f, spot) : new CloudCompute() }
         : { label: `fallback-${i + 1}`, compute: f },
     );
   }

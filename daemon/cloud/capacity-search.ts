@@ -3,8 +3,8 @@
  * run-time-plan.ts: zones of the region, then the fallback computes, then on-demand after
  * Spot), skipping what this run already learned is unavailable, as SkyPilot's failover does
  * with its per-launch blocklist:
- * - a zone that answered `ZONE_RESOURCE_POOL_EXHAUSTED` for a machine type is skipped for that
- *   machine type for the rest of the run (capacity comes back, but not within one sweep);
+ * - a zone that answered `ZONE_RESOURCE_POOL_EXHAUSTED` for a machine type (Spot or on-demand)
+ *   is skipped for it for the rest of the run (capacity comes back, but not within one sweep);
  * - before the first insert of a GPU candidate, the region's quota is read: a metric without
  *   room (`limit - usage < gpuCount`) skips the candidate without an insert, and an insert
  *   answering `QUOTA_EXCEEDED` skips its other zones (quotas are regional);
@@ -52,13 +52,11 @@ const STOCKOUT = /^ZONE_RESOURCE_POOL_EXHAUSTED/;
 
 /** Per-run memory of stocked-out zones; one instance per flow run. */
 export class CapacitySearch {
-  /** "zone|machineType" that stocked out in this run. */
+  /**
+   * "zone|machineType|model" that stocked out in this run. Spot and on-demand capacity are
+   * separate pools, so a Spot stockout does not block the on-demand twin.
+   */
   private readonly blocked = new Set<string>();
-
-  /** Zones where `machineType` stocked out in this run. */
-  blockedZones(machineType: string): string[] {
-    return [...this.blocked].filter((k) => k.endsWith(`|${machineType}`)).map((k) => k.split('|')[0]!);
-  }
 
   /**
    * Places one VM: resolves with the candidate and zone it was created in and every attempt
@@ -96,12 +94,13 @@ export class CapacitySearch {
         }
       }
       for (const zone of c.zones) {
-        if (this.blocked.has(`${zone}|${c.machineType}`)) {
+        const key = `${zone}|${c.machineType}|${c.spot ? 'spot' : 'standard'}`;
+        if (this.blocked.has(key)) {
           record({
             candidate: c.label,
             zone,
             outcome: 'blocklisted',
-            detail: `${c.machineType} was out of capacity in ${zone} earlier in this run`,
+            detail: `${c.spot ? 'Spot ' : ''}${c.machineType} was out of capacity in ${zone} earlier in this run`,
           });
           continue;
         }
@@ -112,7 +111,7 @@ export class CapacitySearch {
         } catch (err) {
           if (!(err instanceof ComputeApiError)) throw err;
           if (STOCKOUT.test(err.code)) {
-            this.blocked.add(`${zone}|${c.machineType}`);
+            this.blocked.add(key);
             record({ candidate: c.label, zone, outcome: 'stockout', detail: `${err.code}: ${err.message}` });
             continue;
           }
