@@ -118,7 +118,10 @@ describe('run-time VMs in the simulated GCP', () => {
     const rt = controller(events);
     expect(rt.manages('root.trials.a')).toBe(true);
     expect(rt.manages('root.other')).toBe(false);
-    expect(await rt.ensureVm('root.trials.a')).toMatchObject({ name: 'demo-rt-trials-a', zone: 'us-central1-a' });
+    expect(await rt.ensureVm('root.trials.a')).toMatchObject({
+      name: 'demo-rt-trials-a',
+      zone: 'us-central1-a',
+    });
     const vm = sim.vm('demo-rt-trials-a');
     expect(vm.opts.metadata).toEqual({
       'lightning-role': 'work',
