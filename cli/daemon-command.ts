@@ -10,9 +10,11 @@ import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import pc from 'picocolors';
-import { WorkVmControl } from '../constructs/cloud/work-vm-control.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import { loadAppFile } from '../constructs/load-app.ts';
+import { CapacityError } from '../daemon/cloud/capacity-search.ts';
+import { RunTimeVms } from '../daemon/cloud/run-time-vms.ts';
+import { WorkVmControl } from '../daemon/cloud/work-vm-control.ts';
 import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import type { DaemonHost, LoopObserver } from '../daemon/flow/event-loop.ts';
 import { startFlowRuntime } from '../daemon/flow/flow-runtime.ts';
@@ -209,11 +211,36 @@ export function registerDaemonCommands(program: Command): void {
       // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
       if (opts.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
       const vms = await WorkVmControl.fromMetadata();
+      // WorkMap members run on VMs the flow creates from templates and deletes at the end (ADR 0025).
+      const runTime = await RunTimeVms.fromMetadata({
+        onEvent: (e) => {
+          printer.onLog(e.work, 'daemon', [`VM ${e.action}: ${e.detail}`]);
+          if (e.action === 'attempt') loop.hostReport(e.work, `creating its VM: ${e.detail}`);
+        },
+        onTotalSpendReached: (works, message) => {
+          printer.onNotice(message);
+          for (const w of works) {
+            loop.hostReport(w, message, 'spend_cap');
+            // A GPU work whose VM Terraform created: stop that VM (members' VMs are deleted).
+            if (vms?.controls(w))
+              vms
+                .stop(w)
+                .catch((err: unknown) =>
+                  printer.onNotice(`cannot stop the VM of ${w}: ${(err as Error).message}`),
+                );
+          }
+        },
+      });
       const observer: LoopObserver = {
         onLog: (w, st, lines) => printer.onLog(w, st, lines),
         onNotice: (m) => printer.onNotice(m),
         onStatus: (work, status, previous) => {
           printer.onStatus(work, status, previous);
+          if (runTime?.manages(work)) {
+            if (status.phase === 'pending' || status.phase === 'running') runTime.workBusy(work);
+            else if (status.phase !== 'not_started') runTime.workIdle(work);
+            return;
+          }
           if (!vms?.controls(work)) return;
           if (status.phase === 'pending' || status.phase === 'running') vms.workBusy(work);
           else if (status.phase !== 'not_started') vms.workIdle(work);
@@ -221,7 +248,21 @@ export function registerDaemonCommands(program: Command): void {
       };
       const host: DaemonHost = {
         ensureDaemon: (work, why) => {
+          if (runTime?.manages(work)) {
+            // Created when a call needs it, not at the app's start.
+            if (why === 'call')
+              runTime.ensureVm(work).catch((err: unknown) => {
+                const reason = err instanceof CapacityError ? err.reason : 'no_vm';
+                loop.hostReport(work, `no VM for ${work}: ${(err as Error).message}`, reason);
+              });
+            return;
+          }
           if (!vms?.controls(work)) return;
+          const refused = runTime?.startRefusal(work);
+          if (refused) {
+            loop.hostReport(work, refused, 'spend_cap');
+            return;
+          }
           // At start only the VMs that run with the flow (normally already RUNNING: one GET).
           if (why === 'start' && !vms.startsWithFlow(work)) return;
           vms.ensureRunning(work).catch((err: unknown) => {
@@ -276,6 +317,7 @@ export function registerDaemonCommands(program: Command): void {
       await loop.goodbyes(graceMs + 2000);
       // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
       const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
+      if (runTime) await deleteRunTimeVms(runTime);
       await flow.close();
       await ui?.close();
       await printer.close();
@@ -316,6 +358,20 @@ async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' 
     }
   }
   return failed ? 'stop-failed' : 'stopped';
+}
+
+/** The app has ended: delete every VM the flow created (WorkMap members); none may keep billing. */
+async function deleteRunTimeVms(runTime: RunTimeVms): Promise<void> {
+  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
+  const results = await runTime.deleteAll();
+  for (const r of results) {
+    if (r.outcome === 'error')
+      say(`could not delete run-time VM ${r.instance} (${r.work}); it keeps billing: ${r.detail}`);
+    else say(`deleted run-time VM ${r.instance} of ${r.work} in ${r.zone}`);
+  }
+  say(
+    `run-time VMs: ${results.filter((r) => r.outcome !== 'error').length} deleted, ${results.filter((r) => r.outcome === 'error').length} left`,
+  );
 }
 
 /** `--ui host:port` → host (brackets of an IPv6 literal removed) and port. */
