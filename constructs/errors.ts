@@ -32,7 +32,11 @@ export type GeneralErrorCode =
   /** work.run() got arguments that are not JSON. */
   | 'INVALID_ARGS'
   /** A call of a work did not succeed (its `reason` says how: exit_code, timeout, ...). */
-  | 'CALL_FAILED';
+  | 'CALL_FAILED'
+  /** GCE could not give a work a VM: no capacity in any zone/fallback, no quota, a spend cap. */
+  | 'CLOUD_CAPACITY'
+  /** A Compute Engine or metadata-server call of the flow failed (GCE's own code is on the error). */
+  | 'CLOUD_API';
 
 /** Every code a {@link LightningError} can carry. */
 export type ErrorCode =

@@ -15,6 +15,7 @@
  * No cdktf imports: the flow role loads this.
  */
 import type { RunTimeCandidate } from '../../constructs/cloud/run-time-plan.ts';
+import { LightningError } from '../../constructs/errors.ts';
 import { ComputeApiError, type RegionQuota } from './compute-api.ts';
 
 export type AttemptOutcome = 'created' | 'stockout' | 'quota' | 'over-hourly-cap' | 'blocklisted' | 'error';
@@ -36,15 +37,14 @@ export interface CapacityPort {
   spendRefusal(candidate: RunTimeCandidate): string | undefined;
 }
 
-export class CapacityError extends Error {
+export class CapacityError extends LightningError {
   constructor(
     message: string,
     /** Machine-readable: 'no_capacity', 'quota', 'spend_cap' or 'compute_api'. */
     readonly reason: string,
     readonly attempts: readonly Attempt[],
   ) {
-    super(message);
-    this.name = 'CapacityError';
+    super('CLOUD_CAPACITY', message);
   }
 }
 
@@ -110,12 +110,17 @@ export class CapacitySearch {
           return { candidate: c, zone, attempts };
         } catch (err) {
           if (!(err instanceof ComputeApiError)) throw err;
-          if (STOCKOUT.test(err.code)) {
+          if (STOCKOUT.test(err.gceCode)) {
             this.blocked.add(key);
-            record({ candidate: c.label, zone, outcome: 'stockout', detail: `${err.code}: ${err.message}` });
+            record({
+              candidate: c.label,
+              zone,
+              outcome: 'stockout',
+              detail: `${err.gceCode}: ${err.message}`,
+            });
             continue;
           }
-          if (err.code === 'QUOTA_EXCEEDED') {
+          if (err.gceCode === 'QUOTA_EXCEEDED') {
             record({ candidate: c.label, zone, outcome: 'quota', detail: err.message });
             quotas = undefined; // usage changed under us: read it again for the next candidate
             break;

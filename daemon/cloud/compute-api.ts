@@ -11,6 +11,7 @@
  *
  * No cdktf imports: the flow role loads this.
  */
+import { LightningError } from '../../constructs/errors.ts';
 
 export interface ComputeClientOptions {
   readonly project: string;
@@ -25,14 +26,14 @@ export interface ComputeClientOptions {
 }
 
 /** A Compute API call failed; `code` is GCE's (operation error code, or the HTTP error reason). */
-export class ComputeApiError extends Error {
+export class ComputeApiError extends LightningError {
   constructor(
     message: string,
-    readonly code: string,
+    /** GCE's code: the operation's error code or the HTTP error's reason. */
+    readonly gceCode: string,
     readonly httpStatus?: number,
   ) {
-    super(message);
-    this.name = 'ComputeApiError';
+    super('CLOUD_API', message);
   }
 }
 
@@ -155,7 +156,7 @@ export class ComputeClient {
       `http://${this.metadataHost}/computeMetadata/v1/instance/service-accounts/default/token`,
       { headers: { 'Metadata-Flavor': 'Google' } },
     );
-    if (!res.ok) throw new Error(`metadata token: HTTP ${res.status}`);
+    if (!res.ok) throw new ComputeApiError(`metadata token: HTTP ${res.status}`, 'METADATA', res.status);
     return ((await res.json()) as { access_token: string }).access_token;
   }
 

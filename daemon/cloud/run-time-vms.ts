@@ -24,7 +24,7 @@ import {
   runTimeVmName,
 } from '../../constructs/cloud/run-time-plan.ts';
 import { type Attempt, CapacityError, CapacitySearch } from './capacity-search.ts';
-import { ComputeClient } from './compute-api.ts';
+import { ComputeApiError, ComputeClient } from './compute-api.ts';
 
 export interface RunTimeVmEvent {
   readonly work: string;
@@ -80,7 +80,12 @@ export class RunTimeVms {
       headers: { 'Metadata-Flavor': 'Google' },
     });
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new Error(`metadata lightning-run-time-vms: HTTP ${res.status}`);
+    if (!res.ok)
+      throw new ComputeApiError(
+        `metadata lightning-run-time-vms: HTTP ${res.status}`,
+        'METADATA',
+        res.status,
+      );
     return new RunTimeVms(JSON.parse(await res.text()) as RunTimeVmsConfig, options);
   }
 

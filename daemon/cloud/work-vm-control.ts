@@ -16,6 +16,7 @@
  *
  * Once closed (app ended) it starts nothing: an ended app's VMs stay stopped.
  */
+import { LightningError } from '../../constructs/errors.ts';
 
 export interface WorkVm {
   readonly instance: string;
@@ -52,15 +53,14 @@ export interface WorkVmControlOptions {
   readonly onEvent?: (e: WorkVmEvent) => void;
 }
 
-export class WorkVmControlError extends Error {
+export class WorkVmControlError extends LightningError {
   constructor(
     readonly work: string,
     message: string,
     /** The Compute API's HTTP status, when it answered with an error. */
     readonly httpStatus?: number,
   ) {
-    super(message);
-    this.name = 'WorkVmControlError';
+    super('CLOUD_API', message);
   }
 }
 
@@ -86,7 +86,8 @@ export class WorkVmControl {
       headers: { 'Metadata-Flavor': 'Google' },
     });
     if (res.status === 404) return undefined;
-    if (!res.ok) throw new Error(`metadata lightning-work-vms: HTTP ${res.status}`);
+    if (!res.ok)
+      throw new WorkVmControlError('', `metadata lightning-work-vms: HTTP ${res.status}`, res.status);
     return new WorkVmControl(JSON.parse(await res.text()) as Record<string, WorkVm>, options);
   }
 
@@ -285,7 +286,7 @@ export class WorkVmControl {
         headers: { 'Metadata-Flavor': 'Google' },
       },
     );
-    if (!res.ok) throw new Error(`metadata token: HTTP ${res.status}`);
+    if (!res.ok) throw new WorkVmControlError('', `metadata token: HTTP ${res.status}`, res.status);
     return ((await res.json()) as { access_token: string }).access_token;
   }
 
