@@ -64,7 +64,16 @@ function refuseCommonJs(appFile: string, shown: string): void {
   );
 }
 
-export async function loadAppFile(file: string): Promise<LoadedApp> {
+export interface LoadAppOptions {
+  /**
+   * Loads a separate instance of the app module under this key (its own Work objects and
+   * module state), as a daemon host does for each work it serves (ADR 0022). Modules the app
+   * imports are shared. @default the one instance every import shares
+   */
+  readonly instance?: string;
+}
+
+export async function loadAppFile(file: string, options: LoadAppOptions = {}): Promise<LoadedApp> {
   const appFile = resolve(file);
   const shown = relative(process.cwd(), appFile) || appFile;
   if (!existsSync(appFile))
@@ -73,7 +82,9 @@ export async function loadAppFile(file: string): Promise<LoadedApp> {
   refuseCommonJs(appFile, shown);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(appFile).href)) as Record<string, unknown>;
+    const url = pathToFileURL(appFile);
+    if (options.instance !== undefined) url.searchParams.set('work', options.instance);
+    mod = (await import(url.href)) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof LightningError) throw err;
     const e = err as Error;

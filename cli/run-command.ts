@@ -23,12 +23,13 @@ interface RunOptions {
   quiet?: boolean;
   only: string[];
   timestamps?: boolean;
+  worksPerProcess?: string;
 }
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('Run an app locally: the flow loop here, one daemon process per Work.')
+    .description('Run an app locally: the flow loop here, the works in a few daemon processes.')
     .argument('<app>', 'the app file (TypeScript), e.g. examples/hello/app.ts')
     .option('-e, --env <KEY=VALUE>', 'environment variable for every work (repeatable)', collect, [])
     .option(
@@ -56,6 +57,10 @@ export function registerRunCommand(program: Command): void {
       [],
     )
     .option('--timestamps', 'start each terminal line with the time')
+    .option(
+      '--works-per-process <n>',
+      'most works one daemon process serves (default 50); 1 gives every work its own process',
+    )
     .addHelpText(
       'after',
       `
@@ -79,6 +84,19 @@ Examples:
 async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   const env = parseEnvPairs(opts.env);
   const uiPort = Number(opts.uiPort);
+  const worksPerProcess = opts.worksPerProcess === undefined ? undefined : Number(opts.worksPerProcess);
+  if (worksPerProcess !== undefined && !(Number.isInteger(worksPerProcess) && worksPerProcess >= 1)) {
+    throw new ValidationError(
+      [
+        {
+          path: '--works-per-process',
+          message: `"${opts.worksPerProcess}" is not a whole number of works (1 or more)`,
+          fix: 'e.g. --works-per-process 1 for a process per work',
+        },
+      ],
+      'Invalid option',
+    );
+  }
   if (opts.ui && (!Number.isInteger(uiPort) || uiPort < 0 || uiPort > 65535)) {
     throw new ValidationError(
       [
@@ -125,6 +143,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
     observer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
+    ...(worksPerProcess !== undefined ? { worksPerProcess } : {}),
   });
   ready.setServers(
     local.loop.app

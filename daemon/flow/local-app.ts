@@ -4,13 +4,16 @@
  * this; tests and benchmarks use it directly.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadAppFile } from '../../cli/load-app.ts';
 import { parseSetPairs } from '../../cli/options.ts';
+import type { LightningApp } from '../../constructs/app.ts';
 import type { JsonValue } from '../../constructs/json.ts';
+import { ScriptWork } from '../../constructs/script-work.ts';
 import { ensureStateDir, localDriveDir } from '../drive/open-drive.ts';
+import { cachedBundle } from './bundle-cache.ts';
 import { type AppEnd, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
 import { Journal } from './journal.ts';
@@ -47,6 +50,13 @@ export interface LocalAppOptions {
    * replaced; its call is retried. @default 30000
    */
   readonly daemonUnresponsiveAfterMs?: number;
+  /**
+   * How many works one daemon process serves at most (ADR 0022); 1 gives each work a process
+   * of its own, as without a bundle. @default 50
+   */
+  readonly worksPerProcess?: number;
+  /** Daemon hosts of one kind kept in use at once. @default the number of cores */
+  readonly hostsPerGroup?: number;
 }
 
 export interface LocalApp {
@@ -66,8 +76,9 @@ export interface LocalApp {
 }
 
 /**
- * Bundles the app and runtime into `.lightning/bundle/` for the daemons. esbuild is loaded
- * only here (the flow process), never by a daemon.
+ * Bundles the app and runtime into `.lightning/bundle/` for the daemons, or reuses the bundle
+ * there when none of its sources changed (bundle-cache.ts). esbuild is loaded only here (the
+ * flow process), never by a daemon.
  */
 async function localBundle(
   appFile: string,
@@ -75,17 +86,28 @@ async function localBundle(
   observer: LoopObserver | undefined,
 ): Promise<{ cli: string; app: string } | undefined> {
   const outdir = join(appDir, '.lightning', 'bundle');
+  const bundle = { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
   try {
     const { bundleAppAndRuntime, writeRuntimeFiles } = await import('../../constructs/cloud/app-bundle.ts');
-    await rm(outdir, { recursive: true, force: true });
-    await bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true });
+    await cachedBundle(appFile, outdir, [bundle.cli, bundle.app], () =>
+      bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true }),
+    );
+    // Not esbuild inputs (package.json, the Python helper): always written anew.
     writeRuntimeFiles(outdir);
-    return { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
+    return bundle;
   } catch (err) {
     observer?.onNotice?.(
       `could not bundle the app for fast daemon start-up, so each daemon compiles it with tsx instead: ${(err as Error).message.split('\n')[0]}`,
     );
     return undefined;
+  }
+}
+
+function isScriptWork(app: LightningApp, work: string): boolean {
+  try {
+    return app.find(work) instanceof ScriptWork;
+  } catch {
+    return false;
   }
 }
 
@@ -129,6 +151,12 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.daemonUnresponsiveAfterMs
       ? { daemonUnresponsiveAfterMs: options.daemonUnresponsiveAfterMs }
       : {}),
+    ...(options.worksPerProcess !== undefined ? { worksPerProcess: options.worksPerProcess } : {}),
+    ...(options.hostsPerGroup !== undefined ? { hostsPerGroup: options.hostsPerGroup } : {}),
+    // A TypeScript work's own code runs in its daemon's process, where a stall or a crash of
+    // it would take the other works along: ScriptWorks (whose daemons only run our code) and
+    // TypeScript works never share a host.
+    groupOf: (work) => (isScriptWork(app, work) ? 'scripts' : 'typescript'),
   });
   const local = daemons;
   const maxGraceMs =

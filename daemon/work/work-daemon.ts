@@ -63,6 +63,30 @@ export interface WorkDaemonOptions {
    * @default none
    */
   readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
+  /**
+   * Runs each call's `execute()` inside a scope: a daemon host (ADR 0022) uses it to tell
+   * which of its works printed a line. @default the call runs as is
+   */
+  readonly callScope?: <T>(fn: () => T) => T;
+}
+
+type ScriptRunner = (w: ScriptWork, args: JsonObject, ctx: WorkContext) => Promise<void>;
+
+/**
+ * The script runner of each work served in this process, by its Work object. A daemon host
+ * (ADR 0022) serves several works, each from its own instance of the app, so the one global
+ * runner ScriptWork.execute() calls dispatches on the work it is called for.
+ */
+const scriptRunners = new WeakMap<object, ScriptRunner>();
+
+function dispatchScript(w: ScriptWork, args: JsonObject, ctx: WorkContext): Promise<void> {
+  const run = scriptRunners.get(w);
+  if (!run) throw new Error(`${w.name}: no daemon in this process serves this work`);
+  return run(w, args, ctx);
+}
+
+function installScriptRunner(): void {
+  (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] = dispatchScript;
 }
 
 interface CurrentCall {
@@ -91,11 +115,8 @@ export class WorkDaemon extends DaemonLink {
       this.resolveExit = resolve;
     });
     const self = this;
-    (globalThis as Record<symbol, unknown>)[SCRIPT_RUNNER] = (
-      w: ScriptWork,
-      args: JsonObject,
-      ctx: WorkContext,
-    ) =>
+    installScriptRunner();
+    scriptRunners.set(this.work, (w: ScriptWork, args: JsonObject, ctx: WorkContext) =>
       runScript(w, args, ctx, {
         // Read when the kill starts: a Stop/Shutdown may carry its own grace period.
         get graceMs() {
@@ -105,7 +126,8 @@ export class WorkDaemon extends DaemonLink {
           this.log(stream === 'stderr' ? LogChunk_Stream.STDERR : LogChunk_Stream.STDOUT, lines),
         onUrl: (url) => this.setStatus({ url }),
         urlHost: this.urlHost,
-      });
+      }),
+    );
   }
 
   async start(): Promise<void> {
@@ -232,7 +254,8 @@ export class WorkDaemon extends DaemonLink {
           ? probePort(this.urlHost, port, { onUrl: (url) => this.setStatus({ url }) }, controller.signal)
           : undefined;
       try {
-        await work.execute(resolvedArgs as never, ctx);
+        const execute = () => work.execute(resolvedArgs as never, ctx);
+        await (this.opts.callScope ? this.opts.callScope(execute) : execute());
       } catch (err) {
         if (controller.signal.aborted && controller.signal.reason instanceof CallFailure)
           throw controller.signal.reason;
