@@ -152,6 +152,11 @@ export function registerDaemonCommands(program: Command): void {
         process.exit(137);
       });
       if (opts.exitWithParent) process.on('disconnect', () => stop('the parent process exited'));
+      // Say we are up before dialing the flow: the host holds a daemon to the short
+      // unresponsive limit only after its first answer, and a daemon started from the bundle
+      // can run its call before the host's first ping comes round (a SIGSTOP then went
+      // unnoticed for the whole start-up allowance).
+      if (opts.exitWithParent) process.send?.({ t: 'pong' }, () => {});
       await daemon.start();
       // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
       // may linger (IPC channel, grpc) must not keep the process up.

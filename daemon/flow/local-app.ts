@@ -133,7 +133,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     rootStateOverrides: overrides,
     journal,
     restored,
-    host: { ensureDaemon: (work) => daemons?.ensureDaemon(work) },
+    host: { ensureDaemon: (work, why) => daemons?.ensureDaemon(work, why) },
   });
   const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
   const port = await server.listen();

@@ -177,7 +177,7 @@ export class LocalDaemons implements DaemonHost {
   private spawn(args: string[], group: string | null): Proc {
     const child = spawn(process.execPath, args, {
       env: {
-        ...process.env,
+        ...inheritableEnv(),
         LIGHTNING_TOKEN: this.opts.token,
         LIGHTNING_APP_ENV_JSON: JSON.stringify(this.opts.env),
         FORCE_COLOR: '0',
@@ -305,6 +305,19 @@ export class LocalDaemons implements DaemonHost {
     ]);
     for (const c of alive) signalGroup(c, 'SIGKILL');
   }
+}
+
+/**
+ * Our environment minus Node's IPC variables. Node removes them from a child's env only when
+ * it was itself started with an IPC channel; a stray `NODE_CHANNEL_SERIALIZATION_MODE`
+ * (exported in a shell, or left by a tool that starts us) would otherwise win over the value
+ * spawn appends, and a daemon in `advanced` mode cannot read our `json` pings: it would never
+ * answer them.
+ */
+function inheritableEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('NODE_CHANNEL_')) delete env[key];
+  return env;
 }
 
 function signalGroup(child: ChildProcess, sig: NodeJS.Signals): void {

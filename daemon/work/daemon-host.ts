@@ -122,6 +122,9 @@ export async function runDaemonHost(opts: DaemonHostOptions): Promise<never> {
     killAllScriptsNow();
     process.exit(137);
   });
+  // Heard from at once: the parent holds a host to the short unresponsive limit only after
+  // its first answer, and works may start running before its first ping comes round.
+  send({ t: 'pong' });
   // Every work's output goes to the parent; an error no work's code caught ends the host, and
   // the parent retries every work it served.
   return new Promise<never>(() => {});

@@ -29,10 +29,9 @@ describe('a daemon stopped with SIGSTOP', () => {
           new Root(app, 'root');
           export default app;`,
       },
-      // KNOWN GAP (issue 10 notes): daemons started from the esbuild bundle (the default) never
-      // answer the host's IPC pings in this fixture, so only the 120 s start-up allowance would
-      // catch them; this test covers the tsx-started daemon until that is found and fixed.
-      { daemonUnresponsiveAfterMs: 3000, bundle: false },
+      // Daemons start from the bundle (the default): fast enough to run the call before the
+      // host's first ping, which once left a stopped daemon the whole 120 s start-up allowance.
+      { daemonUnresponsiveAfterMs: 3000 },
     );
     running = app;
     await eventually(
