@@ -116,7 +116,8 @@ export async function runOursIdle(
     let rss = Number.NaN;
     let daemonsRss = Number.NaN;
     let daemonsCpu = Number.NaN;
-    const daemons = childPids(pid);
+    // The flow's children that serve works (tsx and esbuild have service processes too).
+    const daemons = childPids(pid).filter((p) => isDaemon(p));
     if (windowSec > 0) {
       // Let start-up work settle (the last daemons' snapshots, journal writes, start-up garbage
       // collected): longer for many works, so the window measures idling, not start-up.
@@ -140,6 +141,14 @@ export async function runOursIdle(
   } finally {
     await proc.kill(15_000);
     rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function isDaemon(pid: number): boolean {
+  try {
+    return /\bdaemon(-host)?\b/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+  } catch {
+    return false;
   }
 }
 
