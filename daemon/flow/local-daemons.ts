@@ -121,18 +121,17 @@ export class LocalDaemons implements DaemonHost {
     if (proc.group !== null) proc.child.send({ t: 'start', work } satisfies HostRequest, () => {});
   }
 
-  /** A live host of the work's group with room: a new one while fewer than one per core. */
+  /**
+   * The live host of the work's group with the fewest works and room for one more; a new host
+   * while the group has fewer than `hostsPerGroup` or all are full.
+   */
   private hostFor(work: string): Proc {
     const group = this.opts.groupOf?.(work) ?? 'works';
-    const open = [...this.procs].filter(
-      (p) =>
-        p.group === group &&
-        isAlive(p.child) &&
-        p.child.connected &&
-        !p.killedBecause &&
-        p.works.size < this.worksPerProcess,
+    const live = [...this.procs].filter(
+      (p) => p.group === group && isAlive(p.child) && p.child.connected && !p.killedBecause,
     );
-    if (open.length < this.hostsPerGroup) return this.spawnHost(group);
+    const open = live.filter((p) => p.works.size < this.worksPerProcess);
+    if (live.length < this.hostsPerGroup || open.length === 0) return this.spawnHost(group);
     return open.reduce((a, b) => (b.works.size < a.works.size ? b : a));
   }
 
