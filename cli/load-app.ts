@@ -7,6 +7,7 @@ import { dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LightningApp } from '../constructs/app.ts';
 import { LightningError, ValidationError } from '../constructs/errors.ts';
+import { BUNDLED_RUN, type BundlePaths } from './fresh-bundle.mjs';
 
 export interface LoadedApp {
   readonly app: LightningApp;
@@ -79,10 +80,14 @@ export async function loadAppFile(file: string, options: LoadAppOptions = {}): P
   if (!existsSync(appFile))
     fail(shown, 'the file does not exist', 'check the path (it is resolved against the current directory)');
   if (statSync(appFile).isDirectory()) fail(shown, 'this is a directory', 'pass the app file, e.g. app.ts');
-  refuseCommonJs(appFile, shown);
+  // bin.js started this process from the app's fresh bundle (ADR 0022): load the bundled app,
+  // which is this file compiled, so that no TypeScript loader is needed.
+  const bundled = (globalThis as Record<symbol, BundlePaths | undefined>)[BUNDLED_RUN];
+  const source = bundled?.appFile === appFile ? bundled.app : appFile;
+  if (source === appFile) refuseCommonJs(appFile, shown);
   let mod: Record<string, unknown>;
   try {
-    const url = pathToFileURL(appFile);
+    const url = pathToFileURL(source);
     if (options.instance !== undefined) url.searchParams.set('work', options.instance);
     mod = (await import(url.href)) as Record<string, unknown>;
   } catch (err) {

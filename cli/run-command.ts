@@ -5,7 +5,7 @@ import type { LightningApp } from '../constructs/app.ts';
 import { componentName } from '../constructs/component-name.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import type { LoopObserver } from '../daemon/flow/event-loop.ts';
-import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
+import { flowFromBundle, type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
 import { loadAppFile } from './load-app.ts';
 import { LogPrinter } from './log-printer.ts';
@@ -173,7 +173,8 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   printer.say(
     `${pc.bold('lightning')} app ${pc.bold(local.loop.app.name)}: ${works.length} work${works.length === 1 ? '' : 's'} ` +
       `(${works.join(', ')}), flow on ${local.flowAddress}\n` +
-      `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n`,
+      `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n` +
+      `${pc.dim(`  ${bundleLine(local)}`)}\n`,
   );
   if (ui) {
     try {
@@ -217,6 +218,13 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   printer.say(`${color('lightning')} app ended after ${seconds} s (exit ${end.exitCode}): ${end.message}\n`);
   await printer.close();
   return end.exitCode;
+}
+
+/** Says how the daemons (and this flow) start: ADR 0022's bundle, fresh or rebuilt, or tsx. */
+function bundleLine(local: LocalApp): string {
+  if (local.bundle === 'none') return 'daemons compile the app with tsx (it could not be bundled)';
+  const bundle = `.lightning/bundle ${local.bundle === 'reused' ? 'reused (no source changed)' : 'rebuilt'}`;
+  return flowFromBundle(local.appFile) ? `${bundle}; the flow runs from it too` : bundle;
 }
 
 /** Every --only names a work or a flow of the app (a typo would silently hide everything). */

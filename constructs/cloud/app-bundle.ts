@@ -242,6 +242,22 @@ export function writeRuntimeFiles(outdir: string): void {
   }
 }
 
+/**
+ * The source files writeRuntimeFiles copies from (package.json, the Python helper, the UI's
+ * static files and chart library): with esbuild's inputs, what a local bundle is fresh against.
+ */
+export function runtimeSourceFiles(): string[] {
+  const files = [join(REPO_ROOT, 'package.json')];
+  for (const dir of [join(REPO_ROOT, 'daemon', 'python'), join(REPO_ROOT, 'daemon', 'ui', 'static')]) {
+    const entries: TarEntry[] = [];
+    walk(dir, dir, new Set(ALWAYS_EXCLUDED), entries);
+    for (const e of entries) files.push(join(dir, e.path));
+  }
+  const uplot = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
+  files.push(join(uplot, 'uPlot.iife.min.js'), join(uplot, 'uPlot.min.css'));
+  return files;
+}
+
 /** Builds the bundle. Deterministic: the same sources give the same bytes. */
 export async function buildAppBundle(options: AppBundleOptions): Promise<AppBundle> {
   const appFile = resolve(options.appFile);

@@ -5,65 +5,27 @@
  * files again and reuses the bundle when all match. Any edit that can change the output changes
  * one of them: an import added to the app changes the importing file.
  */
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
-const MANIFEST = 'inputs.json';
-/** Bumped when the bundle's layout or build options change. */
-const LAYOUT = 1;
-
-interface Manifest {
-  readonly layout: number;
-  readonly appFile: string;
-  /** [absolute path, sha256 hex] of every input. */
-  readonly inputs: readonly (readonly [string, string])[];
-}
-
-async function sha256(file: string): Promise<string | null> {
-  try {
-    return createHash('sha256')
-      .update(await readFile(file))
-      .digest('hex');
-  } catch {
-    return null; // gone: the bundle is stale
-  }
-}
-
-/** True when `outdir` holds a bundle of `appFile` built from files that are unchanged since. */
-async function isFresh(appFile: string, outdir: string, outputs: readonly string[]): Promise<boolean> {
-  if (!outputs.every((f) => existsSync(f))) return false;
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(await readFile(join(outdir, MANIFEST), 'utf8')) as Manifest;
-  } catch {
-    return false;
-  }
-  if (manifest.layout !== LAYOUT || manifest.appFile !== appFile || !Array.isArray(manifest.inputs))
-    return false;
-  const hashes = await Promise.all(manifest.inputs.map(([file]) => sha256(file)));
-  return manifest.inputs.every(([, hash], i) => hashes[i] === hash);
-}
+import { BUNDLE_LAYOUT, isFreshBundle, MANIFEST, sha256File } from '../../cli/fresh-bundle.mjs';
 
 /**
- * Reuses the bundle in `outdir` if it is fresh, otherwise empties `outdir` and calls `build`
- * (which returns the input files it read) and records their hashes. `outputs`: files a usable
- * bundle has. Returns whether it was reused.
+ * Reuses the bundle of `appFile` if it is fresh, otherwise empties `outdir` and calls `build`
+ * (which returns the files it read) and records their hashes. Returns whether it was reused.
+ * `outdir` must be the app's bundle directory (fresh-bundle.mjs bundlePaths).
  */
 export async function cachedBundle(
   appFile: string,
   outdir: string,
-  outputs: readonly string[],
   build: () => Promise<readonly string[]>,
 ): Promise<boolean> {
-  if (await isFresh(appFile, outdir, outputs)) return true;
+  if (isFreshBundle(appFile)) return true;
   await rm(outdir, { recursive: true, force: true });
   const files = [...new Set(await build())].sort();
-  const hashes = await Promise.all(files.map((f) => sha256(f)));
+  const hashes = files.map((f) => sha256File(f));
   // An input that cannot be read back cannot be checked later: no manifest, rebuild next time.
   if (hashes.some((h) => h === null)) return false;
-  const manifest: Manifest = { layout: LAYOUT, appFile, inputs: files.map((f, i) => [f, hashes[i]!]) };
+  const manifest = { layout: BUNDLE_LAYOUT, appFile, inputs: files.map((f, i) => [f, hashes[i]!]) };
   // Written last: a build that died half-way leaves no manifest, so the next run rebuilds.
   await writeFile(join(outdir, MANIFEST), `${JSON.stringify(manifest)}\n`);
   return false;

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { BUNDLED_RUN, bundlePaths } from '../../cli/fresh-bundle.mjs';
 import { loadAppFile } from '../../cli/load-app.ts';
 import { parseSetPairs } from '../../cli/options.ts';
 import type { LightningApp } from '../../constructs/app.ts';
@@ -63,10 +64,14 @@ export interface LocalApp {
   readonly loop: EventLoop;
   readonly daemons: LocalDaemons;
   readonly flowAddress: string;
+  /** The app file, absolute. */
+  readonly appFile: string;
   readonly appDir: string;
   readonly driveUrl: string;
   /** True when state was restored from an earlier run's journal. */
   readonly resumed: boolean;
+  /** Whether the daemons' bundle was rebuilt, reused, or not used (tsx daemons). */
+  readonly bundle: BundleUse;
   /** Resolves once the app ended and every daemon process has exited. */
   readonly finished: Promise<AppEnd>;
   /** Ends the app (like Ctrl-C) and waits for it to finish. */
@@ -75,32 +80,42 @@ export interface LocalApp {
   kill(): Promise<void>;
 }
 
+/** What became of the daemons' bundle this run. */
+export type BundleUse = 'rebuilt' | 'reused' | 'none';
+
 /**
  * Bundles the app and runtime into `.lightning/bundle/` for the daemons, or reuses the bundle
  * there when none of its sources changed (bundle-cache.ts). esbuild is loaded only here (the
- * flow process), never by a daemon.
+ * flow process), never by a daemon. When bin.js started this flow from that bundle, it has
+ * just found it fresh.
  */
 async function localBundle(
   appFile: string,
-  appDir: string,
   observer: LoopObserver | undefined,
-): Promise<{ cli: string; app: string } | undefined> {
-  const outdir = join(appDir, '.lightning', 'bundle');
-  const bundle = { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
+): Promise<{ paths?: { cli: string; app: string }; use: BundleUse }> {
+  const paths = bundlePaths(appFile);
+  if (flowFromBundle(appFile)) return { paths, use: 'reused' };
   try {
-    const { bundleAppAndRuntime, writeRuntimeFiles } = await import('../../constructs/cloud/app-bundle.ts');
-    await cachedBundle(appFile, outdir, [bundle.cli, bundle.app], () =>
-      bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true }),
+    const { bundleAppAndRuntime, writeRuntimeFiles, runtimeSourceFiles } = await import(
+      '../../constructs/cloud/app-bundle.ts'
     );
-    // Not esbuild inputs (package.json, the Python helper): always written anew.
-    writeRuntimeFiles(outdir);
-    return bundle;
+    const reused = await cachedBundle(appFile, paths.outdir, async () => {
+      const inputs = await bundleAppAndRuntime(appFile, paths.outdir, undefined, { inPlace: true });
+      writeRuntimeFiles(paths.outdir);
+      return [...inputs, ...runtimeSourceFiles()];
+    });
+    return { paths, use: reused ? 'reused' : 'rebuilt' };
   } catch (err) {
     observer?.onNotice?.(
       `could not bundle the app for fast daemon start-up, so each daemon compiles it with tsx instead: ${(err as Error).message.split('\n')[0]}`,
     );
-    return undefined;
+    return { use: 'none' };
   }
+}
+
+/** True when bin.js started this process (the flow) from the app's fresh bundle. */
+export function flowFromBundle(appFile: string): boolean {
+  return (globalThis as Record<symbol, { appFile?: string } | undefined>)[BUNDLED_RUN]?.appFile === appFile;
 }
 
 function isScriptWork(app: LightningApp, work: string): boolean {
@@ -138,7 +153,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const server = new FlowServer(loop, { token, listen: '127.0.0.1:0' });
   const port = await server.listen();
   const flowAddress = `127.0.0.1:${port}`;
-  const bundle = options.bundle === false ? undefined : await localBundle(appFile, appDir, options.observer);
+  const built =
+    options.bundle === false ? { use: 'none' as const } : await localBundle(appFile, options.observer);
+  const bundle = built.paths;
   daemons = new LocalDaemons({
     ...(bundle ? { bundle } : {}),
     appFile,
@@ -173,9 +190,11 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     loop,
     daemons: local,
     flowAddress,
+    appFile,
     appDir,
     driveUrl,
     resumed: restored !== null,
+    bundle: built.use,
     finished,
     stop: async (exitCode = 130, message = 'stopped') => {
       loop.requestEnd(exitCode, message);

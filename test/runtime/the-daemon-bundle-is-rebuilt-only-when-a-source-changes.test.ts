@@ -31,7 +31,7 @@ describe('the local daemon bundle', () => {
     const app = join(outdir, 'app.mjs');
     let builds = 0;
     const once = () =>
-      cachedBundle(appFile, outdir, [app], () => {
+      cachedBundle(appFile, outdir, () => {
         builds++;
         return bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true });
       });
