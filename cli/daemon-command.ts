@@ -308,11 +308,15 @@ export function registerDaemonCommands(program: Command): void {
       loop.start();
       if (redeploy) endForRedeploy();
       const end = await loop.done;
-      // Daemons got Shutdown with the end; give it a moment to arrive before their VMs stop.
-      await new Promise((r) => setTimeout(r, 500));
+      // Daemons got Shutdown with the end: their last logs and statuses arrive while their
+      // scripts stop; wait for every stream to close (bounded by the longest grace period)
+      // before their VMs stop.
+      const graceMs = Math.max(10_000, ...app.works().map((w) => (w.props.stopGraceSeconds ?? 10) * 1000));
+      await loop.goodbyes(graceMs + 2000);
       // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
       const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
       await server.close();
+      loop.close();
       await ui?.close();
       await journal.close();
       await printer.close();

@@ -164,7 +164,9 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   if (opts.resume) {
     printer.say(
       local.resumed
-        ? `${pc.bold('lightning')} resuming from .lightning/journal/\n`
+        ? `${pc.bold('lightning')} resuming from .lightning/journal/: calls that succeeded are kept; ` +
+            'local daemons end with the flow, so calls that were running, stopped or failed run again ' +
+            '(their scripts see LIGHTNING_RERUN=resume; a cloud flow restart re-attaches running daemons instead)\n'
         : `${pc.yellow('lightning')} --resume: no journal from an earlier run, starting fresh\n`,
     );
   }

@@ -66,7 +66,10 @@ export interface ScriptWorkProps<S extends StateShape = StateShape, A extends ob
  * Wraps an existing script or program, unchanged: its exit code is the call's result, its
  * stdout/stderr are the work's logs, its declared outputs become Paths. A script that wants
  * to report live state POSTs JSON merge patches to `$LIGHTNING_STATE_URL` (see
- * `daemon/python/lightning_state.py` for a zero-dependency helper).
+ * `daemon/python/lightning_state.py` for a zero-dependency helper). A call can run more
+ * than once (retries, a replaced daemon, `--resume`: ADR 0020); the script sees
+ * `$LIGHTNING_ATTEMPT` (0 first) and `$LIGHTNING_RERUN` (empty on the first run, else
+ * `retry`, `daemon_restart` or `resume`) and can resume from a checkpoint instead of redoing work.
  *
  * @example
  * const train = new ScriptWork(this, 'train', {

@@ -10,6 +10,18 @@ export const WORK_PHASES: readonly WorkPhase[] = [
   'stopped',
 ];
 
+/**
+ * Why a call runs again although it ran before (calls are at-least-once, ADR 0020):
+ * - `retry`: the previous attempt failed (exit code, timeout, its daemon lost or hung) and
+ *   the work has retries left (`maxRetries`); `attempt` counts these.
+ * - `daemon_restart`: a new daemon process took the work over while the call ran.
+ * - `resume`: the flow was resumed from its journal (`--resume`) and the call was running
+ *   (its daemon did not come back), stopped or failed then.
+ */
+export type RerunReason = 'retry' | 'daemon_restart' | 'resume';
+
+export const RERUN_REASONS: readonly RerunReason[] = ['retry', 'daemon_restart', 'resume'];
+
 /** The status part of a Work's state (`state.status` in the app state tree). */
 export interface WorkStatus {
   readonly phase: WorkPhase;

@@ -7,7 +7,7 @@ import { ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import { Path, type Payload } from './path.ts';
 import { BINDING, notRunning, type RunOptions, type WorkBinding } from './runtime-binding.ts';
-import type { WorkStatus } from './work-status.ts';
+import type { RerunReason, WorkStatus } from './work-status.ts';
 
 const WORK_BRAND = Symbol.for('lightning-local.Work');
 
@@ -56,6 +56,16 @@ export interface WorkContext {
   readonly drive: Drive;
   /** Environment for child processes: process env, app `--env`, work env, LIGHTNING_* vars. */
   readonly env: Readonly<Record<string, string>>;
+  /** 0 for the first attempt of this call, then 1, 2, ... on retries (`WorkStatus.attempt`). */
+  readonly attempt: number;
+  /**
+   * Why this call runs again, or null the first time it runs: the call is at-least-once, so
+   * what it did before (files, external side effects, increments of its state) may have
+   * happened already. The work's state is the last the flow received, not its value at
+   * the call's start. Scripts get the same as `LIGHTNING_RERUN` (empty the first time) and
+   * `LIGHTNING_ATTEMPT`.
+   */
+  readonly rerun: RerunReason | null;
   /** Writes a line to the work's log (shown by the flow with the work's prefix). */
   log(line: string): void;
   /** Resolves a Path from the arguments to a local file, fetching it if needed. */

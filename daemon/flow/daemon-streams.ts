@@ -31,6 +31,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.sessions.delete(session);
     if (!rec || rec.session !== session) return;
     rec.session = null;
+    if (this.ended) return;
     if (this.daemonLostAfterMs > 0 && (rec.lifecycle.inFlight || rec.lifecycle.stage === 'retry-wait')) {
       setTimeout(
         () => this.enqueue({ kind: 'lost', work: rec.name, session }),
@@ -57,6 +58,7 @@ export abstract class DaemonStreams extends LoopCore {
     const rec = this.works.get(work);
     if (!rec || rec.call?.hash !== hash || rec.lifecycle.stage !== 'retry-wait') return;
     rec.call.attempt++;
+    this.announceRerun(rec);
     this.sendRun(rec);
   }
   /** The local host saw the daemon process end: the flow holds the work's state again. */
@@ -99,6 +101,11 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     const resumed = rec.instanceId === hello.instanceId && Number(hello.epoch) === rec.epoch && rec.epoch > 0;
+    // A call restored by --resume still waiting for this first daemon: a retry whose timer
+    // died with the flow (announced below), or a call that ran (announced as a resume rerun).
+    let restoredWaiting = rec.restoredInFlight;
+    const restoredInFlight = rec.restoredInFlight;
+    rec.restoredInFlight = false;
     if (rec.session && rec.session !== session) {
       const old = rec.session;
       this.sessions.delete(old);
@@ -123,14 +130,27 @@ export abstract class DaemonStreams extends LoopCore {
       const stage = rec.lifecycle.stage;
       if (rec.call && (stage === 'running' || stage === 'dispatched')) {
         rec.status.restarts++;
+        rec.call.rerun = restoredInFlight
+          ? {
+              reason: 'resume',
+              why: 'the flow was resumed from its journal while the call ran, and the daemon that ran it did not come back',
+            }
+          : {
+              reason: 'daemon_restart',
+              why: 'a new daemon process took the work over while the call ran (the previous one ended or restarted)',
+            };
         this.setStatus(rec, {
           phase: 'pending',
-          reason: 'daemon_restart',
-          message: 'the daemon restarted; running the call again',
+          reason: rec.call.rerun.reason,
+          message: `running the call again: ${rec.call.rerun.why}`,
         });
         rec.lifecycle.to('awaiting-daemon');
+        this.announceRerun(rec);
+        restoredWaiting = false;
       }
     }
+    // A retry that was waiting when the flow stopped runs now: say so, like any rerun.
+    if (restoredWaiting && rec.lifecycle.stage === 'awaiting-daemon') this.announceRerun(rec);
     rec.awaitingSnapshot = true;
     const welcome = create(FlowMessageSchema, {
       kind: {
@@ -256,7 +276,7 @@ export abstract class DaemonStreams extends LoopCore {
     if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
     if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
     const ts = Number(s.timestampMs) || Date.now();
-    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0)) {
+    if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0) && !this.ended) {
       this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
       return;
     }

@@ -20,14 +20,19 @@
  *   lifecycle (call-lifecycle.ts: none → awaiting-daemon → dispatched → running → retry-wait
  *   → ended) and the daemon's reports; a report for another call than the current one is
  *   stale and ignored.
+ * - The end (stopApp, failApp, Ctrl-C) sends every daemon Shutdown; from then on no pass of
+ *   run() and no retry happens, but what daemons send while they stop (logs, state,
+ *   statuses) is still applied and journaled until `close()`, which the host calls once every
+ *   daemon said goodbye or the grace period is over; calls that never reported their end are
+ *   recorded `stopped` there.
  * - State ownership (ADR 0013): a work's state is owned by its daemon; the flow's writes to
  *   it are requests (work-replica.ts), applied once by the owner. A write made outside a
  *   drain (a timer in run()) schedules one.
  *
  * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
  * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
- * away), work-replica.ts, call-lifecycle.ts, drain-changes.ts (journal batch),
- * pass-outcome.ts, loop-types.ts.
+ * away), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume), drain-changes.ts
+ * (journal batch), pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
@@ -56,7 +61,6 @@ import { CallLifecycle } from './call-lifecycle.ts';
 import { DaemonStreams } from './daemon-streams.ts';
 import type { ComponentDocs } from './journal.ts';
 import type {
-  ActiveCall,
   AppEnd,
   DaemonSession,
   EventLoopOptions,
@@ -65,6 +69,7 @@ import type {
   WorkRecord,
 } from './loop-types.ts';
 import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
+import { restoreWork } from './restore-work.ts';
 import { WorkReplica } from './work-replica.ts';
 
 export type {
@@ -249,7 +254,7 @@ export class EventLoop extends DaemonStreams {
 
   protected override drain(): void {
     this.scheduled = false;
-    if (this.ended) return;
+    if (this.closed) return;
     this.draining = true;
     try {
       this.drainOnce();
@@ -274,11 +279,6 @@ export class EventLoop extends DaemonStreams {
     if (this.changed && !this.endRequest) this.runPasses();
     flushPendingArrays(); // array mutations of this drain become ops now, not a microtask later
     this.flushOutgoing();
-    if (this.endRequest) {
-      // The daemons get the last requests before Shutdown, on the same ordered stream, and
-      // stop: what the flow has is the final state of every work; journal it as such.
-      for (const rec of this.works.values()) rec.replica.takeBack();
-    }
     this.changes.write(() => this.componentDocs());
     if (this.changed) {
       this.changed = false;
@@ -286,6 +286,56 @@ export class EventLoop extends DaemonStreams {
     }
     if (this.endRequest) this.end(this.endRequest);
     else this.noticeIfIdle();
+    if (this.ended && this.sessions.size === 0) this.resolveGoodbyes?.();
+  }
+
+  private resolveGoodbyes: (() => void) | undefined;
+
+  /**
+   * After the end: resolves once every daemon stream has closed (each daemon sends its last
+   * logs, state and status, then closes its side), or after `timeoutMs`. Until `close()`, the
+   * loop keeps applying what daemons send (no passes of run(), no retries).
+   */
+  goodbyes(timeoutMs: number): Promise<void> {
+    if (this.sessions.size === 0 && this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.resolveGoodbyes = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * The last step of an ended app, once its daemons are gone or out of time: applies what is
+   * still queued, records every call that did not report its end as stopped, takes every
+   * work's document back (the final state, journaled as such), and stops the loop. Call it
+   * before closing the journal.
+   */
+  close(): void {
+    if (this.closed || !this.ended) return;
+    this.draining = true;
+    try {
+      this.drainOnce();
+      const message = `the app ended (${this.ended.message}) before the work's daemon reported the call's end`;
+      for (const rec of this.works.values()) {
+        rec.replica.takeBack();
+        const stage = rec.lifecycle.stage;
+        if (rec.lifecycle.inFlight || stage === 'retry-wait') {
+          rec.lifecycle.to('ended');
+          this.setStatus(rec, { phase: 'stopped', reason: 'stopped', message, endedAt: Date.now() });
+        }
+      }
+      this.changes.write(() => this.componentDocs());
+      if (this.changed) {
+        this.changed = false;
+        this.observer.onStateChanged?.();
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.closed = true;
   }
 
   private runPasses(): void {
@@ -443,34 +493,12 @@ export class EventLoop extends DaemonStreams {
       lastArgsKey: null,
       lastArgsHash: null,
       lastSession: null,
+      restoredInFlight: false,
+      forgottenCall: null,
     };
     let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
     const restored = this.restored?.[name];
-    if (restored) {
-      // Resuming: the work's last known state, status, call and daemon identity. A daemon that
-      // kept running re-attaches with the same instance and epoch; a new one reruns the call.
-      if (isObject(restored.vars)) vars = restored.vars as Record<string, JsonValue>;
-      if (isObject(restored.status)) Object.assign(rec.status, restored.status);
-      // A call that ended failed or stopped is forgotten, so the next run() with the same
-      // arguments dispatches it again: resuming is how a user retries after fixing the cause.
-      // A succeeded call is kept (not re-run); a pending or running one is still in flight.
-      const phase = rec.status.phase;
-      if (isObject(restored.call) && phase !== 'failed' && phase !== 'stopped') {
-        rec.call = { ...(restored.call as unknown as ActiveCall) };
-        // Where the call was: ended, running on a daemon that may re-attach, or (a retry was
-        // scheduled, or its Run may not have reached a daemon) to be sent once one attaches.
-        if (phase === 'succeeded') rec.lifecycle.to('ended');
-        else if (phase === 'running') rec.lifecycle.to('running');
-        else if (phase === 'pending' && rec.status.reason === 'retry_scheduled')
-          rec.lifecycle.to('awaiting-daemon');
-        else if (phase === 'pending') rec.lifecycle.to('dispatched');
-      }
-      if (isObject(restored.daemon)) {
-        const d = restored.daemon as { epoch?: number; instanceId?: string | null };
-        rec.epoch = d.epoch ?? 0;
-        rec.instanceId = d.instanceId ?? null;
-      }
-    }
+    if (restored) vars = restoreWork(rec, restored) ?? vars;
     rec.replica = new WorkReplica(vars, {
       journal: (op) => this.changes.record(rec.name, prefixed(op, '/vars')),
       rebind: () => this.rebindWorkState(rec),
@@ -504,8 +532,4 @@ function prefixed(op: PatchOperation, base: string): PatchOperation {
   return op.from === undefined
     ? { ...op, path: base + op.path }
     : { ...op, path: base + op.path, from: base + op.from };
-}
-
-function isObject(v: unknown): v is Record<string, JsonValue> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -180,7 +180,12 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     Math.max(10_000, ...app.works().map((w) => (w.props.stopGraceSeconds ?? 10) * 1000)) + 2000;
   const finished = (async () => {
     const end = await loop.done;
+    // The loop keeps applying what daemons send while they stop: their last logs and
+    // statuses. Every daemon has exited here (or was killed after the grace period); its
+    // stream's end may still be on its way.
     await local.stopAll(maxGraceMs);
+    await loop.goodbyes(2000);
+    loop.close();
     await server.close();
     await journal.close();
     return end;

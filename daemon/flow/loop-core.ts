@@ -61,6 +61,11 @@ export abstract class LoopCore {
   protected passChanged = false;
   protected endRequest: AppEnd | null = null;
   protected ended: AppEnd | null = null;
+  /**
+   * Set by close(): nothing is handled any more. Between `ended` and `closed` the loop still
+   * applies what daemons send while they stop (their last logs, state and statuses).
+   */
+  protected closed = false;
   protected idleNoticeShown = false;
   /** Counters, for tests and benchmarks. */
   readonly stats = {
@@ -81,7 +86,7 @@ export abstract class LoopCore {
     this.schedule();
   }
   protected schedule(): void {
-    if (this.scheduled || this.ended) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => this.drain());
   }
@@ -117,7 +122,14 @@ export abstract class LoopCore {
     const dispatch =
       !sameCall || st.phase === 'not_started' || (!cacheCalls && rec.lifecycle.stage === 'ended');
     if (dispatch) {
-      rec.call = { hash, argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')), attempt: 0 };
+      const forgotten = rec.forgottenCall?.hash === hash ? rec.forgottenCall : null;
+      rec.forgottenCall = null;
+      rec.call = {
+        hash,
+        argsJson: JSON.stringify(argsValue ?? toStateValue(args, '')),
+        attempt: 0,
+        rerun: forgotten ? { reason: 'resume', why: forgotten.why } : null,
+      };
       this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...rec.call } });
       this.setStatus(rec, {
         phase: 'pending',
@@ -130,6 +142,7 @@ export abstract class LoopCore {
         message: null,
         url: null, // the previous call's server is going away; set again once the new one answers
       });
+      if (forgotten) this.announceRerun(rec);
       this.sendRun(rec);
     }
     if (parallel) return;
@@ -165,17 +178,31 @@ export abstract class LoopCore {
     }
     rec.session.send(
       create(FlowMessageSchema, {
-        kind: { case: 'run', value: { callHash: call.hash, argsJson: call.argsJson, attempt: call.attempt } },
+        kind: {
+          case: 'run',
+          value: {
+            callHash: call.hash,
+            argsJson: call.argsJson,
+            attempt: call.attempt,
+            rerun: call.rerun?.reason ?? '',
+          },
+        },
       }),
     );
   }
   protected callFailed(rec: WorkRecord, reason: string, exitCode: number | null, message: string): void {
     const call = rec.call;
     const maxRetries = rec.work.props.maxRetries ?? 0;
-    if (call && call.attempt < maxRetries) {
+    // Once the app ended nothing is retried: the failure is the call's last word.
+    if (call && call.attempt < maxRetries && !this.ended) {
       const base = (rec.work.props.retryBackoffSeconds ?? 1) * 1000;
       const delayMs = Math.min(60_000, base * 2 ** call.attempt);
       rec.status.restarts++;
+      call.rerun = {
+        reason: 'retry',
+        why: `attempt ${call.attempt + 1} failed (${reason}${exitCode === null ? '' : `, exit code ${exitCode}`}): ${message}`,
+      };
+      this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...call } });
       this.setStatus(rec, {
         phase: 'pending',
         reason: 'retry_scheduled',
@@ -188,6 +215,21 @@ export abstract class LoopCore {
     }
     this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
     rec.lifecycle.to('ended');
+  }
+  /**
+   * Says in the work's log (terminal and log file) that its call runs again and why, and
+   * journals the call with its rerun reason: calls are at-least-once (ADR 0020), and a rerun
+   * must never be silent.
+   */
+  protected announceRerun(rec: WorkRecord): void {
+    const call = rec.call;
+    if (!call?.rerun) return;
+    this.changes.record(rec.name, { op: 'add', path: '/call', value: { ...call } });
+    const maxRetries = rec.work.props.maxRetries ?? 0;
+    const attempt = call.rerun.reason === 'retry' ? `, attempt ${call.attempt + 1} of ${maxRetries + 1}` : '';
+    this.observer.onLog(rec.name, 'daemon', [
+      `warning: running the call again (${call.rerun.reason}${attempt}): ${call.rerun.why}`,
+    ]);
   }
   protected stopWork(rec: WorkRecord): void {
     const stage = rec.lifecycle.stage;

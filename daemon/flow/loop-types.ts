@@ -6,7 +6,7 @@
 import type { GrpcCode } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import type { Work } from '../../constructs/work.ts';
-import type { WorkPhase, WorkStatus } from '../../constructs/work-status.ts';
+import type { RerunReason, WorkPhase, WorkStatus } from '../../constructs/work-status.ts';
 import type { DaemonMessage, FlowMessage, Hello } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import type { CallLifecycle } from './call-lifecycle.ts';
 import type { ComponentDocs, Journal } from './journal.ts';
@@ -80,6 +80,11 @@ export interface ActiveCall {
   readonly hash: string;
   readonly argsJson: string;
   attempt: number;
+  /**
+   * Why the call runs again, once it does (sent in Run, announced in the work's log): null
+   * on its first run. Absent in journals written before it existed.
+   */
+  rerun?: { readonly reason: RerunReason; readonly why: string } | null;
 }
 
 export interface WorkRecord {
@@ -100,6 +105,16 @@ export interface WorkRecord {
   ackDue: boolean;
   /** The most recent stream of this work (a 'lost' check applies only if none came since). */
   lastSession: DaemonSession | null;
+  /**
+   * Resuming: the restored call was in flight; the first new daemon (not a re-attach) runs it
+   * again as a `resume` rerun. Cleared by the first hello.
+   */
+  restoredInFlight: boolean;
+  /**
+   * Resuming: the restored call had failed or stopped and was forgotten; if run() declares it
+   * again (same hash) it runs as a `resume` rerun, and this says why.
+   */
+  forgottenCall: { readonly hash: string; readonly why: string } | null;
   /** The last run() arguments seen (stable JSON text) and their hash. */
   lastArgsKey: string | null;
   lastArgsHash: string | null;

@@ -8,7 +8,7 @@ import type { JsonObject } from '../../constructs/json.ts';
 import { type Path, Payload } from '../../constructs/path.ts';
 import { SCRIPT_RUNNER, ScriptWork } from '../../constructs/script-work.ts';
 import type { Work, WorkContext } from '../../constructs/work.ts';
-import type { WorkPhase } from '../../constructs/work-status.ts';
+import { RERUN_REASONS, type WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { fetchPath, uploadOutputs } from '../drive/path-transfer.ts';
 import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
@@ -222,7 +222,7 @@ export class WorkDaemon extends DaemonLink {
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;
       const port = await this.portFor(work);
-      const ctx = this.context(controller.signal, port);
+      const ctx = this.context(controller.signal, port, run);
       let resolvedArgs: JsonObject;
       try {
         for (const [dest, path] of Object.entries(work.declaredInputs)) await ctx.fetch(path, dest);
@@ -349,8 +349,9 @@ export class WorkDaemon extends DaemonLink {
     });
   }
 
-  private context(signal: AbortSignal, port: number | undefined): WorkContext {
+  private context(signal: AbortSignal, port: number | undefined, run: Run): WorkContext {
     const drive = this.opts.drive;
+    const rerun = RERUN_REASONS.find((r) => r === run.rerun) ?? null;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     delete env.LIGHTNING_TOKEN; // the app token is the daemon's, never the script's
@@ -360,6 +361,10 @@ export class WorkDaemon extends DaemonLink {
       LIGHTNING_WORK_NAME: this.work.name,
       LIGHTNING_WORK_DIR: this.workDir,
       LIGHTNING_DRIVE_URL: drive.url,
+      // Calls are at-least-once (ADR 0020): a script that must not repeat a side effect
+      // checks these. LIGHTNING_RERUN is empty on a call's first run.
+      LIGHTNING_ATTEMPT: String(run.attempt),
+      LIGHTNING_RERUN: rerun ?? '',
     });
     if (port !== undefined) {
       env.PORT = String(port);
@@ -372,6 +377,8 @@ export class WorkDaemon extends DaemonLink {
     const log = (line: string) => this.log(LogChunk_Stream.DAEMON, [line]);
     return {
       signal,
+      attempt: run.attempt,
+      rerun,
       workDir,
       appDir: this.opts.appDir,
       port,

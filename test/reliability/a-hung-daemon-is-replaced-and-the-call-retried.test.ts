@@ -59,6 +59,11 @@ describe('a daemon stopped with SIGSTOP', () => {
       'the retry to run on the new daemon',
     );
     expect(app.local.loop.statusOf('root.job')!.restarts).toBeGreaterThanOrEqual(1);
-    expect(app.logs.map((l) => l.line).join('\n')).toMatch(/did not answer for 3 s/);
+    const log = app.logs.map((l) => l.line).join('\n');
+    expect(log).toMatch(/did not answer for 3 s/);
+    // The rerun says why (ADR 0020: calls are at-least-once, never silently).
+    expect(log).toMatch(
+      /running the call again \(retry, attempt 2 of 3\): attempt 1 failed \(daemon_exit\): .*did not answer for 3 s/,
+    );
   });
 });
