@@ -56,7 +56,7 @@ export interface LocalAppOptions {
    * of its own, as without a bundle. @default 50
    */
   readonly worksPerProcess?: number;
-  /** Daemon hosts of one kind kept in use at once. @default the number of cores */
+  /** Daemon hosts of one kind kept in use at once. @default the number of cores, at most 4 */
   readonly hostsPerGroup?: number;
 }
 

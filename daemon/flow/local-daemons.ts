@@ -60,7 +60,8 @@ export interface LocalDaemonsOptions {
   groupOf?(work: string): string;
   /**
    * Hosts of one group kept in use at once: new works go to a new host until there are this
-   * many, so the works spread over the cores. @default the number of cores
+   * many, so the works spread over the cores. @default the number of cores, at most 4 (each
+   * host costs ~55 MiB before it serves a work)
    */
   readonly hostsPerGroup?: number;
 }
@@ -98,7 +99,7 @@ export class LocalDaemons implements DaemonHost {
   constructor(private readonly opts: LocalDaemonsOptions) {
     this.unresponsiveAfterMs = opts.daemonUnresponsiveAfterMs ?? 30_000;
     this.worksPerProcess = opts.bundle ? Math.max(1, opts.worksPerProcess ?? 50) : 1;
-    this.hostsPerGroup = Math.max(1, opts.hostsPerGroup ?? availableParallelism());
+    this.hostsPerGroup = Math.max(1, opts.hostsPerGroup ?? Math.min(4, availableParallelism()));
   }
 
   ensureDaemon(work: string, why: 'start' | 'call' = 'start'): void {
