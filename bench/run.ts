@@ -22,6 +22,7 @@ import {
   scenarioDrive,
   scenarioIdle,
   scenarioLightning,
+  scenarioScaling,
   scenarioStartup,
   scenarioState,
   scenarioSynth,
@@ -33,7 +34,7 @@ function argValue(name: string): string | undefined {
 }
 
 const quick = process.argv.includes('--quick');
-const only = new Set((argValue('--only') ?? '1,2,3,4,5,6,7').split(',').map((x) => Number(x.trim())));
+const only = new Set((argValue('--only') ?? '1,2,3,4,5,6,7,8').split(',').map((x) => Number(x.trim())));
 const repeats = Number(argValue('--repeats') ?? (quick ? 1 : 3));
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
@@ -75,6 +76,8 @@ await scenario(6, 'Drive and Paths', () => scenarioDrive(cfg));
 await scenario(7, 'terraform apply in simulated GCP', () =>
   scenarioApplyInSimulatedGcp(quick ? 1 : Math.min(repeats, 2), cfg.log),
 );
+
+await scenario(8, 'scaling with the number of works', () => scenarioScaling(cfg));
 
 // ---- the table ----
 

@@ -1,7 +1,19 @@
 #!/usr/bin/env node
 // Entry point of `lightning-local`. Registers tsx so the CLI and users' app.ts files load
 // as TypeScript without a build step, then hands over to cli/main.ts.
-import { register } from 'tsx/esm/api';
+//
+// `run` of an app whose `.lightning/bundle/` is fresh (every source unchanged since it was
+// built, ADR 0022) starts from that bundle instead: the CLI and the app as plain JavaScript,
+// without tsx's compiler and loader thread (a third less memory and start-up for the flow).
+import { pathToFileURL } from 'node:url';
+import { BUNDLED_RUN, freshRunBundle } from '../daemon/flow/fresh-bundle.mjs';
 
-register();
-await import('./main.ts');
+const bundle = process.env.LIGHTNING_NO_BUNDLED_FLOW ? null : freshRunBundle(process.argv.slice(2));
+if (bundle) {
+  globalThis[BUNDLED_RUN] = bundle;
+  await import(pathToFileURL(bundle.cli).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./main.ts');
+}

@@ -19,8 +19,6 @@ import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-d
 import type { DaemonHost, LoopObserver } from '../daemon/flow/event-loop.ts';
 import { startFlowRuntime } from '../daemon/flow/flow-runtime.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
-import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
-import { WorkDaemon } from '../daemon/work/work-daemon.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect } from './options.ts';
 
@@ -122,6 +120,12 @@ export function registerDaemonCommands(program: Command): void {
       if (opts.exitWithParent) process.on('message', () => process.send?.({ t: 'pong' }, () => {}));
       const token = requireToken();
       if (opts.advertiseHost !== undefined) checkAdvertiseHost(opts.advertiseHost);
+      // Loaded here, not at the top: `run` and `flow` load this module too and never serve a
+      // work (the daemon code and its dependencies cost a third of a second of start-up).
+      const [{ WorkDaemon }, { killAllScriptsNow }] = await Promise.all([
+        import('../daemon/work/work-daemon.ts'),
+        import('../daemon/work/script-runner.ts'),
+      ]);
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
@@ -158,6 +162,42 @@ export function registerDaemonCommands(program: Command): void {
       // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
       // may linger (IPC channel, grpc) must not keep the process up.
       process.exit(await daemon.exited);
+    });
+
+  program
+    .command('daemon-host', { hidden: true })
+    .description(
+      'Serve the works `run` asks for over IPC, several in one process (local mode only; ADR 0022).',
+    )
+    .argument('<app>', 'the bundled app file (app.mjs)')
+    .requiredOption('--flow <host:port>', "the flow's gRPC address")
+    .option('--drive <url>', 'the Drive (file:///dir or gs://bucket/prefix)')
+    .option('--app-dir <dir>', "directory scripts resolve against (default: the app file's)")
+    .action(async (appFile: string, opts: { flow: string; drive?: string; appDir?: string }) => {
+      if (!process.send) {
+        throw new ValidationError(
+          [
+            {
+              path: 'daemon-host',
+              message: 'a daemon host takes its works over an IPC channel and this process has none',
+              fix: 'it is started by `lightning-local run`; to serve one work yourself use `lightning-local daemon`',
+            },
+          ],
+          'Cannot start',
+        );
+      }
+      const token = requireToken();
+      const { runDaemonHost } = await import('../daemon/work/daemon-host.ts');
+      await runDaemonHost({
+        appFile: resolve(appFile),
+        ...(opts.appDir ? { appDir: resolve(opts.appDir) } : {}),
+        flowAddress: opts.flow,
+        token,
+        ...(opts.drive ? { driveUrl: opts.drive } : {}),
+        env: process.env.LIGHTNING_APP_ENV_JSON
+          ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
+          : {},
+      });
     });
 
   program

@@ -6,7 +6,7 @@ import { componentName } from '../constructs/component-name.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import { loadAppFile } from '../constructs/load-app.ts';
 import type { LoopObserver } from '../daemon/flow/event-loop.ts';
-import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
+import { flowFromBundle, type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect, parseEnvPairs } from './options.ts';
@@ -23,12 +23,13 @@ interface RunOptions {
   quiet?: boolean;
   only: string[];
   timestamps?: boolean;
+  worksPerProcess?: string;
 }
 
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('Run an app locally: the flow loop here, one daemon process per Work.')
+    .description('Run an app locally: the flow loop here, the works in a few daemon processes.')
     .argument('<app>', 'the app file (TypeScript), e.g. examples/hello/app.ts')
     .option('-e, --env <KEY=VALUE>', 'environment variable for every work (repeatable)', collect, [])
     .option(
@@ -56,6 +57,10 @@ export function registerRunCommand(program: Command): void {
       [],
     )
     .option('--timestamps', 'start each terminal line with the time')
+    .option(
+      '--works-per-process <n>',
+      'most works one daemon process serves (default 50); 1 gives every work its own process',
+    )
     .addHelpText(
       'after',
       `
@@ -79,6 +84,19 @@ Examples:
 async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   const env = parseEnvPairs(opts.env);
   const uiPort = Number(opts.uiPort);
+  const worksPerProcess = opts.worksPerProcess === undefined ? undefined : Number(opts.worksPerProcess);
+  if (worksPerProcess !== undefined && !(Number.isInteger(worksPerProcess) && worksPerProcess >= 1)) {
+    throw new ValidationError(
+      [
+        {
+          path: '--works-per-process',
+          message: `"${opts.worksPerProcess}" is not a whole number of works (1 or more)`,
+          fix: 'e.g. --works-per-process 1 for a process per work',
+        },
+      ],
+      'Invalid option',
+    );
+  }
   if (opts.ui && (!Number.isInteger(uiPort) || uiPort < 0 || uiPort > 65535)) {
     throw new ValidationError(
       [
@@ -125,6 +143,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     ...(opts.drive ? { driveUrl: opts.drive } : {}),
     observer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
+    ...(worksPerProcess !== undefined ? { worksPerProcess } : {}),
   });
   ready.setServers(
     local.loop.app
@@ -156,7 +175,8 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   printer.say(
     `${pc.bold('lightning')} app ${pc.bold(local.loop.app.name)}: ${works.length} work${works.length === 1 ? '' : 's'} ` +
       `(${works.join(', ')}), flow on ${local.flowAddress}\n` +
-      `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n`,
+      `${pc.dim(`  logs ${relative(process.cwd(), printer.logDir) || printer.logDir}/   drive ${local.driveUrl}   (${shownDir})`)}\n` +
+      `${pc.dim(`  ${bundleLine(local)}`)}\n`,
   );
   if (ui) {
     try {
@@ -200,6 +220,13 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   printer.say(`${color('lightning')} app ended after ${seconds} s (exit ${end.exitCode}): ${end.message}\n`);
   await printer.close();
   return end.exitCode;
+}
+
+/** Says how the daemons (and this flow) start: ADR 0022's bundle, fresh or rebuilt, or tsx. */
+function bundleLine(local: LocalApp): string {
+  if (local.bundle === 'none') return 'daemons compile the app with tsx (it could not be bundled)';
+  const bundle = `.lightning/bundle ${local.bundle === 'reused' ? 'reused (no source changed)' : 'rebuilt'}`;
+  return flowFromBundle(local.appFile) ? `${bundle}; the flow runs from it too` : bundle;
 }
 
 /** Every --only names a work or a flow of the app (a typo would silently hide everything). */

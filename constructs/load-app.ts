@@ -11,6 +11,18 @@ import { pathToFileURL } from 'node:url';
 import { LightningApp } from './app.ts';
 import { LightningError, ValidationError } from './errors.ts';
 
+/**
+ * Set by cli/bin.js when it started this process from the app's fresh bundle (ADR 0022;
+ * daemon/flow/fresh-bundle.mjs defines it): the same registered symbol, read here without
+ * importing the runtime, which the constructs layer must not.
+ */
+const BUNDLED_RUN = Symbol.for('lightning-local.bundledRun');
+interface BundledRun {
+  readonly appFile: string;
+  /** The bundled app (app.mjs): this file compiled. */
+  readonly app: string;
+}
+
 export interface LoadedApp {
   readonly app: LightningApp;
   /** Absolute path of the app file. */
@@ -67,16 +79,31 @@ function refuseCommonJs(appFile: string, shown: string): void {
   );
 }
 
-export async function loadAppFile(file: string): Promise<LoadedApp> {
+export interface LoadAppOptions {
+  /**
+   * Loads a separate instance of the app module under this key (its own Work objects and
+   * module state), as a daemon host does for each work it serves (ADR 0022). Modules the app
+   * imports are shared. @default the one instance every import shares
+   */
+  readonly instance?: string;
+}
+
+export async function loadAppFile(file: string, options: LoadAppOptions = {}): Promise<LoadedApp> {
   const appFile = resolve(file);
   const shown = relative(process.cwd(), appFile) || appFile;
   if (!existsSync(appFile))
     fail(shown, 'the file does not exist', 'check the path (it is resolved against the current directory)');
   if (statSync(appFile).isDirectory()) fail(shown, 'this is a directory', 'pass the app file, e.g. app.ts');
-  refuseCommonJs(appFile, shown);
+  // bin.js started this process from the app's fresh bundle (ADR 0022): load the bundled app,
+  // which is this file compiled, so that no TypeScript loader is needed.
+  const bundled = (globalThis as Record<symbol, BundledRun | undefined>)[BUNDLED_RUN];
+  const source = bundled?.appFile === appFile ? bundled.app : appFile;
+  if (source === appFile) refuseCommonJs(appFile, shown);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(appFile).href)) as Record<string, unknown>;
+    const url = pathToFileURL(source);
+    if (options.instance !== undefined) url.searchParams.set('work', options.instance);
+    mod = (await import(url.href)) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof LightningError) throw err;
     const e = err as Error;

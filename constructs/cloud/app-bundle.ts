@@ -176,17 +176,17 @@ function runtimeFiles(): TarEntry[] {
  * Bundles the app and the runtime with esbuild into `outdir` (app.mjs,
  * lightning-runtime/cli/main.mjs, lightning-runtime/chunks/*), one shared copy of the
  * constructs. Used for the cloud bundle and for local daemons (which then start without
- * compiling TypeScript).
+ * compiling TypeScript). Returns the absolute paths of every source file that went in.
  */
 export async function bundleAppAndRuntime(
   appFile: string,
   outdir: string,
   runtimeEntry = RUNTIME_ENTRY,
   options: { readonly inPlace?: boolean } = {},
-): Promise<void> {
+): Promise<string[]> {
   const esbuild = await import('esbuild');
   try {
-    await esbuild.build({
+    const result = await esbuild.build({
       entryPoints: { app: appFile, 'lightning-runtime/cli/main': runtimeEntry },
       bundle: true,
       splitting: true,
@@ -211,7 +211,12 @@ export async function bundleAppAndRuntime(
       legalComments: 'none',
       logLevel: 'silent',
       write: true,
+      metafile: true,
     });
+    // esbuild names inputs relative to absWorkingDir; namespaced ones (`ns:path`) are not files.
+    return Object.keys(result.metafile.inputs)
+      .filter((f) => !/^[a-z-]+:/.test(f))
+      .map((f) => resolve(REPO_ROOT, f));
   } catch (err) {
     const errors =
       (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
@@ -235,6 +240,22 @@ export function writeRuntimeFiles(outdir: string): void {
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, e.data);
   }
+}
+
+/**
+ * The source files writeRuntimeFiles copies from (package.json, the Python helper, the UI's
+ * static files and chart library): with esbuild's inputs, what a local bundle is fresh against.
+ */
+export function runtimeSourceFiles(): string[] {
+  const files = [join(REPO_ROOT, 'package.json')];
+  for (const dir of [join(REPO_ROOT, 'daemon', 'python'), join(REPO_ROOT, 'daemon', 'ui', 'static')]) {
+    const entries: TarEntry[] = [];
+    walk(dir, dir, new Set(ALWAYS_EXCLUDED), entries);
+    for (const e of entries) files.push(join(dir, e.path));
+  }
+  const uplot = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
+  files.push(join(uplot, 'uPlot.iife.min.js'), join(uplot, 'uPlot.min.css'));
+  return files;
 }
 
 /** Builds the bundle. Deterministic: the same sources give the same bytes. */

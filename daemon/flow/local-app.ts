@@ -4,14 +4,17 @@
  * this; tests and benchmarks use it directly.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import type { LightningApp } from '../../constructs/app.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { loadAppFile } from '../../constructs/load-app.ts';
+import { ScriptWork } from '../../constructs/script-work.ts';
 import { localDriveDir } from '../drive/open-drive.ts';
+import { cachedBundle } from './bundle-cache.ts';
 import type { AppEnd, EventLoop, LoopObserver } from './event-loop.ts';
 import { startFlowRuntime } from './flow-runtime.ts';
+import { BUNDLED_RUN, bundlePaths } from './fresh-bundle.mjs';
 import { LocalDaemons } from './local-daemons.ts';
 
 export interface LocalAppOptions {
@@ -50,16 +53,27 @@ export interface LocalAppOptions {
    * replaced; its call is retried. @default 30000
    */
   readonly daemonUnresponsiveAfterMs?: number;
+  /**
+   * How many works one daemon process serves at most (ADR 0022); 1 gives each work a process
+   * of its own, as without a bundle. @default 50
+   */
+  readonly worksPerProcess?: number;
+  /** Daemon hosts of one kind kept in use at once. @default the number of cores, at most 4 */
+  readonly hostsPerGroup?: number;
 }
 
 export interface LocalApp {
   readonly loop: EventLoop;
   readonly daemons: LocalDaemons;
   readonly flowAddress: string;
+  /** The app file, absolute. */
+  readonly appFile: string;
   readonly appDir: string;
   readonly driveUrl: string;
   /** True when state was restored from an earlier run's journal. */
   readonly resumed: boolean;
+  /** Whether the daemons' bundle was rebuilt, reused, or not used (tsx daemons). */
+  readonly bundle: BundleUse;
   /** Resolves once the app ended and every daemon process has exited. */
   readonly finished: Promise<AppEnd>;
   /** Ends the app (like Ctrl-C) and waits for it to finish. */
@@ -68,27 +82,49 @@ export interface LocalApp {
   kill(): Promise<void>;
 }
 
+/** What became of the daemons' bundle this run. */
+export type BundleUse = 'rebuilt' | 'reused' | 'none';
+
 /**
- * Bundles the app and runtime into `.lightning/bundle/` for the daemons. esbuild is loaded
- * only here (the flow process), never by a daemon.
+ * Bundles the app and runtime into `.lightning/bundle/` for the daemons, or reuses the bundle
+ * there when none of its sources changed (bundle-cache.ts). esbuild is loaded only here (the
+ * flow process), never by a daemon. When bin.js started this flow from that bundle, it has
+ * just found it fresh.
  */
 async function localBundle(
   appFile: string,
-  appDir: string,
   observer: LoopObserver | undefined,
-): Promise<{ cli: string; app: string } | undefined> {
-  const outdir = join(appDir, '.lightning', 'bundle');
+): Promise<{ paths?: { cli: string; app: string }; use: BundleUse }> {
+  const paths = bundlePaths(appFile);
+  if (flowFromBundle(appFile)) return { paths, use: 'reused' };
   try {
-    const { bundleAppAndRuntime, writeRuntimeFiles } = await import('../../constructs/cloud/app-bundle.ts');
-    await rm(outdir, { recursive: true, force: true });
-    await bundleAppAndRuntime(appFile, outdir, undefined, { inPlace: true });
-    writeRuntimeFiles(outdir);
-    return { cli: join(outdir, 'lightning-runtime', 'cli', 'main.mjs'), app: join(outdir, 'app.mjs') };
+    const { bundleAppAndRuntime, writeRuntimeFiles, runtimeSourceFiles } = await import(
+      '../../constructs/cloud/app-bundle.ts'
+    );
+    const reused = await cachedBundle(appFile, paths.outdir, async () => {
+      const inputs = await bundleAppAndRuntime(appFile, paths.outdir, undefined, { inPlace: true });
+      writeRuntimeFiles(paths.outdir);
+      return [...inputs, ...runtimeSourceFiles()];
+    });
+    return { paths, use: reused ? 'reused' : 'rebuilt' };
   } catch (err) {
     observer?.onNotice?.(
       `could not bundle the app for fast daemon start-up, so each daemon compiles it with tsx instead: ${(err as Error).message.split('\n')[0]}`,
     );
-    return undefined;
+    return { use: 'none' };
+  }
+}
+
+/** True when bin.js started this process (the flow) from the app's fresh bundle. */
+export function flowFromBundle(appFile: string): boolean {
+  return (globalThis as Record<symbol, { appFile?: string } | undefined>)[BUNDLED_RUN]?.appFile === appFile;
+}
+
+function isScriptWork(app: LightningApp, work: string): boolean {
+  try {
+    return app.find(work) instanceof ScriptWork;
+  } catch {
+    return false;
   }
 }
 
@@ -114,7 +150,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   await mkdir(driveDir, { recursive: true });
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
   const flowAddress = `127.0.0.1:${flow.port}`;
-  const bundle = options.bundle === false ? undefined : await localBundle(appFile, appDir, options.observer);
+  const built =
+    options.bundle === false ? { use: 'none' as const } : await localBundle(appFile, options.observer);
+  const bundle = built.paths;
   daemons = new LocalDaemons({
     ...(bundle ? { bundle } : {}),
     appFile,
@@ -127,6 +165,12 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.daemonUnresponsiveAfterMs
       ? { daemonUnresponsiveAfterMs: options.daemonUnresponsiveAfterMs }
       : {}),
+    ...(options.worksPerProcess !== undefined ? { worksPerProcess: options.worksPerProcess } : {}),
+    ...(options.hostsPerGroup !== undefined ? { hostsPerGroup: options.hostsPerGroup } : {}),
+    // A TypeScript work's own code runs in its daemon's process, where a stall or a crash of
+    // it would take the other works along: ScriptWorks (whose daemons only run our code) and
+    // TypeScript works never share a host.
+    groupOf: (work) => (isScriptWork(app, work) ? 'scripts' : 'typescript'),
   });
   const local = daemons;
   const maxGraceMs =
@@ -146,9 +190,11 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     loop,
     daemons: local,
     flowAddress,
+    appFile,
     appDir,
     driveUrl,
     resumed: flow.resumed,
+    bundle: built.use,
     finished,
     stop: async (exitCode = 130, message = 'stopped') => {
       loop.requestEnd(exitCode, message);

@@ -1,17 +1,26 @@
 /**
- * Local mode's process host: one daemon process per Work, started on demand, each in its own
- * process group with an IPC channel to us. If this process dies, the channel closes and every
- * daemon stops its script and exits; on an orderly end we wait for them and escalate to
- * SIGTERM/SIGKILL of their process groups after the grace period.
+ * Local mode's daemon processes, started on demand, each in its own process group with an IPC
+ * channel to us. With the app bundled (the default), works are served by daemon hosts
+ * (daemon/work/daemon-host.ts, ADR 0022): a few processes, each serving up to
+ * `worksPerProcess` works, every work with its own daemon, stream and script child. ScriptWorks
+ * and TypeScript works never share a host (a TypeScript work's own code runs in its host and
+ * could stall it). `worksPerProcess: 1`, or no bundle, gives one `daemon` process per work.
+ * If this process dies, the channel closes and every daemon stops its script and exits; on an
+ * orderly end we wait for them and escalate to SIGTERM/SIGKILL of their process groups after
+ * the grace period.
  *
  * A daemon that stops answering pings on the IPC channel (SIGSTOP, a wedged event loop) for
  * `daemonUnresponsiveAfterMs` is SIGKILLed and reported as ended, so its call fails and the
  * retry gets a new daemon; its script tree dies with it (the tree guard's parent-death
- * signal, ADR 0015). Only the current process of a work is ever reported to the loop.
+ * signal, ADR 0015). A host that is killed or dies takes every work it served along: each is
+ * reported as ended and its call retried, on a new host. Only the current process of a work is
+ * ever reported to the loop.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HostReport, HostRequest } from '../protocol/host-ipc.ts';
 import type { DaemonHost } from './event-loop.ts';
 
 /** The CLI entry the daemons are started with. */
@@ -39,6 +48,22 @@ export interface LocalDaemonsOptions {
    * 2 minutes to start. @default 30000
    */
   readonly daemonUnresponsiveAfterMs?: number;
+  /**
+   * How many works one daemon process serves at most (with a bundle). 1: a process per work,
+   * each work isolated from the others' crashes and stalls. @default 50
+   */
+  readonly worksPerProcess?: number;
+  /**
+   * Which works may share a host: works of different groups never do. @default every work in
+   * one group
+   */
+  groupOf?(work: string): string;
+  /**
+   * Hosts of one group kept in use at once: new works go to a new host until there are this
+   * many, so the works spread over the cores. @default the number of cores, at most 4 (each
+   * host costs ~55 MiB before it serves a work)
+   */
+  readonly hostsPerGroup?: number;
 }
 
 /** How often each daemon is pinged over its IPC channel. */
@@ -48,45 +73,75 @@ const REPLACE_ON_CALL_AFTER_MS = 5 * PING_EVERY_MS;
 /** A daemon that has not answered yet is still starting (loading the app); give it this long. */
 const STARTUP_ALLOWANCE_MS = 120_000;
 
-interface Tracked {
+/** One daemon process: a `daemon` serving one work, or a daemon host serving several. */
+interface Proc {
   readonly child: ChildProcess;
+  /** Works of this group only; null for a one-work `daemon` process. */
+  readonly group: string | null;
   readonly startedAt: number;
+  /** The works it serves now (a hosted work leaves when its daemon ends). */
+  readonly works: Set<string>;
   lastAnswer: number | null;
   /** Set when the watchdog killed it: the exit detail the loop gets. */
   killedBecause?: string;
 }
 
 export class LocalDaemons implements DaemonHost {
-  private readonly children = new Map<string, ChildProcess>();
-  private readonly tracked = new Map<ChildProcess, Tracked>();
+  /** Each work's current process. */
+  private readonly current = new Map<string, Proc>();
+  private readonly procs = new Set<Proc>();
   private readonly unresponsiveAfterMs: number;
+  private readonly worksPerProcess: number;
+  private readonly hostsPerGroup: number;
   private watchdog: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(private readonly opts: LocalDaemonsOptions) {
     this.unresponsiveAfterMs = opts.daemonUnresponsiveAfterMs ?? 30_000;
+    this.worksPerProcess = opts.bundle ? Math.max(1, opts.worksPerProcess ?? 50) : 1;
+    this.hostsPerGroup = Math.max(1, opts.hostsPerGroup ?? Math.min(4, availableParallelism()));
   }
 
   ensureDaemon(work: string, why: 'start' | 'call' = 'start'): void {
     if (this.stopping) return;
-    const existing = this.children.get(work);
-    if (existing && isAlive(existing)) {
+    const existing = this.current.get(work);
+    if (existing && isAlive(existing.child) && existing.works.has(work)) {
       // The loop asks again for a call: if the process it has stopped answering pings, it is
       // the reason the work has no stream; kill it and start anew rather than wait for it.
-      const t = this.tracked.get(existing);
-      const silentMs = t?.lastAnswer != null ? Date.now() - t.lastAnswer : 0;
-      if (why !== 'call' || !t || silentMs < REPLACE_ON_CALL_AFTER_MS) return;
-      t.killedBecause = `did not answer for ${formatSeconds(silentMs)} when a call needed it, so it was replaced`;
-      this.opts.onOutput(work, `the daemon ${t.killedBecause}`);
-      signalGroup(existing, 'SIGKILL');
-      // Its exit is not reported: the map holds the new process from here on.
+      const silentMs = existing.lastAnswer != null ? Date.now() - existing.lastAnswer : 0;
+      if (why !== 'call' || silentMs < REPLACE_ON_CALL_AFTER_MS) return;
+      existing.killedBecause = `did not answer for ${formatSeconds(silentMs)} when a call needed it, so it was replaced`;
+      this.opts.onOutput(work, `the daemon ${existing.killedBecause}`);
+      signalGroup(existing.child, 'SIGKILL');
+      // Its exit is not reported for this work (the map holds the new process from here on);
+      // the other works it served are reported and retried.
     }
+    const proc = this.worksPerProcess === 1 ? this.spawnDaemon(work) : this.hostFor(work);
+    proc.works.add(work);
+    this.current.set(work, proc);
+    if (proc.group !== null) proc.child.send({ t: 'start', work } satisfies HostRequest, () => {});
+  }
+
+  /**
+   * The live host of the work's group with the fewest works and room for one more; a new host
+   * while the group has fewer than `hostsPerGroup` or all are full.
+   */
+  private hostFor(work: string): Proc {
+    const group = this.opts.groupOf?.(work) ?? 'works';
+    const live = [...this.procs].filter(
+      (p) => p.group === group && isAlive(p.child) && p.child.connected && !p.killedBecause,
+    );
+    const open = live.filter((p) => p.works.size < this.worksPerProcess);
+    if (live.length < this.hostsPerGroup || open.length === 0) return this.spawnHost(group);
+    return open.reduce((a, b) => (b.works.size < a.works.size ? b : a));
+  }
+
+  private spawnDaemon(work: string): Proc {
     const { bundle } = this.opts;
     const entry = bundle
       ? [bundle.cli, 'daemon', bundle.app, '--app-dir', dirname(this.opts.appFile)]
       : [CLI_BIN, 'daemon', this.opts.appFile];
-    const child = spawn(
-      process.execPath,
+    return this.spawn(
       [
         ...entry,
         '--work',
@@ -97,75 +152,118 @@ export class LocalDaemons implements DaemonHost {
         this.opts.driveUrl,
         '--exit-with-parent',
       ],
-      {
-        env: {
-          ...inheritableEnv(),
-          LIGHTNING_TOKEN: this.opts.token,
-          LIGHTNING_APP_ENV_JSON: JSON.stringify(this.opts.env),
-          FORCE_COLOR: '0',
-        },
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        detached: true,
-      },
+      null,
     );
-    this.children.set(work, child);
-    this.track(child);
+  }
+
+  private spawnHost(group: string): Proc {
+    const bundle = this.opts.bundle!;
+    return this.spawn(
+      [
+        bundle.cli,
+        'daemon-host',
+        bundle.app,
+        '--app-dir',
+        dirname(this.opts.appFile),
+        '--flow',
+        this.opts.flowAddress,
+        '--drive',
+        this.opts.driveUrl,
+      ],
+      group,
+    );
+  }
+
+  private spawn(args: string[], group: string | null): Proc {
+    const child = spawn(process.execPath, args, {
+      env: {
+        ...inheritableEnv(),
+        LIGHTNING_TOKEN: this.opts.token,
+        LIGHTNING_APP_ENV_JSON: JSON.stringify(this.opts.env),
+        FORCE_COLOR: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+    });
+    const proc: Proc = { child, group, startedAt: Date.now(), works: new Set(), lastAnswer: null };
+    this.procs.add(proc);
+    // What the process prints itself (a crash trace) concerns every work it serves.
     const forward = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) this.opts.onOutput(work, line);
+      for (const line of chunk.toString().split('\n'))
+        if (line.trim()) for (const w of proc.works) this.opts.onOutput(w, line);
     };
     child.stdout?.on('data', forward);
     child.stderr?.on('data', forward);
-    child.on('error', (err) => this.opts.onOutput(work, `cannot start the daemon: ${err.message}`));
-    child.on('exit', (code, signal) => {
-      const why = this.tracked.get(child)?.killedBecause;
-      this.tracked.delete(child);
-      // A replaced process is history: its exit must not end the call of its successor.
-      if (this.stopping || this.children.get(work) !== child) return;
-      this.opts.onExit(work, why ?? (signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.on('error', (err) => {
+      for (const w of proc.works) this.opts.onOutput(w, `cannot start the daemon: ${err.message}`);
     });
-  }
-
-  /** Pings the daemon over IPC; one watchdog timer checks every daemon's last answer. */
-  private track(child: ChildProcess): void {
-    const t: Tracked = { child, startedAt: Date.now(), lastAnswer: null };
-    this.tracked.set(child, t);
-    child.on('message', (m: unknown) => {
-      if (typeof m === 'object' && m !== null && (m as { t?: unknown }).t === 'pong')
-        t.lastAnswer = Date.now();
+    child.on('message', (m: HostReport) => this.onReport(proc, m));
+    child.on('exit', (code, signal) => {
+      this.procs.delete(proc);
+      if (this.stopping) return;
+      const why = proc.killedBecause ?? (signal ? `killed by ${signal}` : `exit code ${code}`);
+      const detail =
+        proc.group === null
+          ? why
+          : `its daemon host (pid ${child.pid}, ${proc.works.size} works) ended: ${why}`;
+      // A replaced process is history: its exit must not end the call of its successor.
+      for (const w of proc.works) if (this.current.get(w) === proc) this.opts.onExit(w, detail);
     });
     this.watchdog ??= setInterval(() => this.checkDaemons(), PING_EVERY_MS);
     this.watchdog.unref();
+    return proc;
   }
 
-  private checkDaemons(): void {
-    const now = Date.now();
-    for (const [work, child] of this.children) {
-      const t = this.tracked.get(child);
-      if (!t || !isAlive(child) || t.killedBecause) continue;
-      const silentMs = now - (t.lastAnswer ?? t.startedAt);
-      const limit =
-        t.lastAnswer === null
-          ? Math.max(this.unresponsiveAfterMs, STARTUP_ALLOWANCE_MS)
-          : this.unresponsiveAfterMs;
-      if (silentMs >= limit) {
-        t.killedBecause = `did not answer for ${formatSeconds(limit)} (stopped or hung), so it was killed`;
-        this.opts.onOutput(work, `the daemon ${t.killedBecause}; a retry starts a new one`);
-        // SIGKILL reaches a stopped process; its script tree follows by the guard's
-        // parent-death signal.
-        signalGroup(child, 'SIGKILL');
-        continue;
-      }
-      if (child.connected) child.send({ t: 'ping' }, () => {});
+  private onReport(proc: Proc, m: HostReport): void {
+    if (typeof m !== 'object' || m === null) return;
+    if (m.t === 'pong') proc.lastAnswer = Date.now();
+    else if (m.t === 'out') {
+      for (const line of m.text.split('\n')) if (line.trim()) this.opts.onOutput(m.work, line);
+    } else if (m.t === 'exited') {
+      proc.works.delete(m.work);
+      if (this.stopping || this.current.get(m.work) !== proc) return;
+      this.opts.onExit(m.work, m.detail ?? `exit code ${m.code}`);
     }
   }
 
-  /** The pid of the current daemon process of `work`, if one was started. */
-  pidOf(work: string): number | undefined {
-    return this.children.get(work)?.pid;
+  /** Pings every process over IPC; kills one whose last answer is too old. */
+  private checkDaemons(): void {
+    const now = Date.now();
+    for (const p of this.procs) {
+      if (!isAlive(p.child) || p.killedBecause) continue;
+      const silentMs = now - (p.lastAnswer ?? p.startedAt);
+      const limit =
+        p.lastAnswer === null
+          ? Math.max(this.unresponsiveAfterMs, STARTUP_ALLOWANCE_MS)
+          : this.unresponsiveAfterMs;
+      if (silentMs >= limit) {
+        p.killedBecause = `did not answer for ${formatSeconds(limit)} (stopped or hung), so it was killed`;
+        for (const w of p.works)
+          this.opts.onOutput(w, `the daemon ${p.killedBecause}; a retry starts a new one`);
+        // SIGKILL reaches a stopped process; its script trees follow by the guard's
+        // parent-death signal.
+        signalGroup(p.child, 'SIGKILL');
+        continue;
+      }
+      if (p.child.connected) p.child.send({ t: 'ping' } satisfies HostRequest, () => {});
+    }
   }
 
+  /** The pid of the process serving `work` now (or last), if one was started. */
+  pidOf(work: string): number | undefined {
+    return this.current.get(work)?.child.pid;
+  }
+
+  /** The pids of the processes serving works, each once. */
   pids(): number[] {
-    return [...this.children.values()].map((c) => c.pid).filter((p): p is number => p !== undefined);
+    const pids = new Set<number>();
+    for (const p of this.current.values()) if (p.child.pid !== undefined) pids.add(p.child.pid);
+    return [...pids];
+  }
+
+  /** How many daemon processes are running (tests, benchmarks). */
+  get processCount(): number {
+    return [...this.procs].filter((p) => isAlive(p.child)).length;
   }
 
   /**
@@ -177,7 +275,7 @@ export class LocalDaemons implements DaemonHost {
   async stopAll(graceMs: number): Promise<void> {
     this.stopping = true;
     clearInterval(this.watchdog);
-    const alive = [...this.children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    const alive = [...this.procs].map((p) => p.child).filter(isAlive);
     const exits = alive.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
     const all = Promise.all(exits);
     for (const c of alive) c.kill('SIGTERM');
@@ -199,7 +297,7 @@ export class LocalDaemons implements DaemonHost {
   async killAll(): Promise<void> {
     this.stopping = true;
     clearInterval(this.watchdog);
-    const alive = [...this.children.values()].filter((c) => c.exitCode === null && c.signalCode === null);
+    const alive = [...this.procs].map((p) => p.child).filter(isAlive);
     for (const c of alive) signalGroup(c, 'SIGUSR2');
     await Promise.race([
       Promise.all(alive.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())))),

@@ -44,4 +44,9 @@ export interface WorkDaemonOptions {
    * @default none
    */
   readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
+  /**
+   * Runs each call's `execute()` inside a scope: a daemon host (ADR 0022) uses it to tell
+   * which of its works printed a line. @default the call runs as is
+   */
+  readonly callScope?: <T>(fn: () => T) => T;
 }

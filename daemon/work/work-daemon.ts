@@ -212,7 +212,8 @@ export class WorkDaemon extends DaemonLink {
           ? probePort(this.urlHost, port, { onUrl: (url) => this.setStatus({ url }) }, controller.signal)
           : undefined;
       try {
-        await work.execute(resolvedArgs as never, ctx);
+        const execute = () => work.execute(resolvedArgs as never, ctx);
+        await (this.opts.callScope ? this.opts.callScope(execute) : execute());
       } catch (err) {
         if (controller.signal.aborted && controller.signal.reason instanceof CallFailure)
           throw controller.signal.reason;

@@ -39,9 +39,10 @@ describe('a storm of daemon kills', () => {
       (w) =>
         `readonly ${w} = new ScriptWork(this, '${w}', { script: 'job.py', args: ['-${w}'], parallel: true, maxRetries: ${KILLS_PER_WORK + 1}, retryBackoffSeconds: 0.05 });`,
     ).join('\n');
-    const app = await startApp({
-      'job.py': jobScript({ marker, helper: 'sleep' }),
-      'app.ts': `
+    const app = await startApp(
+      {
+        'job.py': jobScript({ marker, helper: 'sleep' }),
+        'app.ts': `
         import { Flow, LightningApp, ScriptWork } from '@api';
         class Root extends Flow {
           ${works}
@@ -50,7 +51,11 @@ describe('a storm of daemon kills', () => {
         const app = new LightningApp({ name: 'storm' });
         new Root(app, 'root');
         export default app;`,
-    });
+      },
+      // Each kill hits one work's daemon: a process per work (ADR 0022). Killing a host that
+      // serves several works is a-killed-daemon-host-retries-every-work-it-served.test.ts.
+      { worksPerProcess: 1 },
+    );
     running = app;
     const killed = new Map<string, Set<number>>(WORKS.map((w) => [w, new Set()]));
     const runsAtLastKill = new Map<string, number>(WORKS.map((w) => [w, 0]));
