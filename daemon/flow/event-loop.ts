@@ -156,7 +156,10 @@ export class EventLoop extends OutsideRequests {
 
   /** A work's current call (its hash and arguments, a copy), or undefined before its first. */
   callOf(work: string): { callHash: string; args: JsonValue } | undefined {
-    const call = this.works.get(work)?.call;
+    // A restored call that ended failed or stopped is forgotten until run() dispatches it
+    // again (ADR 0020); its arguments are still the ones it ran with.
+    const rec = this.works.get(work);
+    const call = rec?.call ?? (rec?.forgottenCall ? { ...rec.forgottenCall } : null);
     return call ? { callHash: call.hash, args: JSON.parse(call.argsJson) as JsonValue } : undefined;
   }
 

@@ -143,7 +143,7 @@ export interface WorkRecord {
    * Resuming: the restored call had failed or stopped and was forgotten; if run() declares it
    * again (same hash) it runs as a `resume` rerun, and this says why.
    */
-  forgottenCall: { readonly hash: string; readonly why: string } | null;
+  forgottenCall: { readonly hash: string; readonly argsJson: string; readonly why: string } | null;
   /** The last run() arguments seen (stable JSON text) and their hash. */
   lastArgsKey: string | null;
   lastArgsHash: string | null;

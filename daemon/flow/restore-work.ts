@@ -23,6 +23,7 @@ export function restoreWork(
     const { reason, message } = rec.status;
     rec.forgottenCall = {
       hash: (restored.call as unknown as ActiveCall).hash,
+      argsJson: (restored.call as unknown as ActiveCall).argsJson,
       why: `the call had ${phase} before the flow restarted (${message?.split('\n')[0] ?? reason ?? phase}), and --resume runs it again`,
     };
   }
