@@ -26,11 +26,21 @@ function sideChannels(text: string): string[] {
     .map((line) => line.trim());
 }
 
+/**
+ * Reads of a process-wide fact that is not a construct↔runtime channel, with why. Each names
+ * one file; a new globalThis use anywhere else still fails.
+ */
+const LAUNCHER_FACTS: Record<string, string> = {
+  'constructs/load-app.ts':
+    "cli/bin.js started this process from the app's fresh bundle (ADR 0022) and says so before any module loads; the loader reads which file to import. To become an explicit argument of the bundled CLI's entry (issue 13).",
+  'daemon/flow/local-app.ts': 'the same launcher fact: the flow started from the fresh bundle reuses it',
+};
+
 describe('constructs and runtime roles', () => {
   it('meet only through the typed binding', () => {
-    const found = sources().flatMap((f) =>
-      sideChannels(readFileSync(join(ROOT, f), 'utf8')).map((l) => `${f}: ${l}`),
-    );
+    const found = sources()
+      .filter((f) => !LAUNCHER_FACTS[f])
+      .flatMap((f) => sideChannels(readFileSync(join(ROOT, f), 'utf8')).map((l) => `${f}: ${l}`));
     expect(found).toEqual([]);
   });
 
@@ -42,5 +52,11 @@ describe('constructs and runtime roles', () => {
           'return (x as Record<symbol, unknown>)[BRAND] === true;',
       ),
     ).toHaveLength(2);
+  });
+
+  it('the listed launcher facts are still there (remove an entry once its file stops reading one)', () => {
+    for (const f of Object.keys(LAUNCHER_FACTS)) {
+      expect(sideChannels(readFileSync(join(ROOT, f), 'utf8')), f).not.toEqual([]);
+    }
   });
 });
