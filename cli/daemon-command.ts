@@ -17,6 +17,7 @@ import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/ev
 import { FlowServer } from '../daemon/flow/flow-server.ts';
 import { Journal } from '../daemon/flow/journal.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
+import { watchPreemption } from '../daemon/work/preemption-watcher.ts';
 import { killAllScriptsNow } from '../daemon/work/script-runner.ts';
 import { WorkDaemon } from '../daemon/work/work-daemon.ts';
 import { loadAppFile } from './load-app.ts';
@@ -149,6 +150,16 @@ export function registerDaemonCommands(program: Command): void {
       });
       if (opts.exitWithParent) process.on('disconnect', () => stop('the parent process exited'));
       await daemon.start();
+      // On a cloud VM: a Spot VM's preemption notice lets the script flush a checkpoint and
+      // the flow run the call again on the restarted VM (ADR 0026).
+      const preemption =
+        process.env.LIGHTNING_CLOUD === '1'
+          ? watchPreemption({
+              onNotice: () => void daemon.preemptionNotice(),
+              onError: (m) => process.stderr.write(`lightning daemon: ${m}\n`),
+            })
+          : undefined;
+      void daemon.exited.then(() => preemption?.close());
       // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
       // may linger (IPC channel, grpc) must not keep the process up.
       process.exit(await daemon.exited);

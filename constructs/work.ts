@@ -40,12 +40,30 @@ export interface WorkProps<S extends StateShape = StateShape> {
   readonly env?: Readonly<Record<string, string>>;
   /** Hardware in the cloud; ignored locally. @default CPU VM (e2-standard-2) */
   readonly compute?: CloudCompute;
+  /**
+   * A file (relative to the work's directory) the work writes its checkpoint to. When an
+   * attempt ends without success (a preemption notice, a crash, a timeout) and the file
+   * exists, the daemon saves it to the Drive; the next attempt of the same call gets it back
+   * in place, named by `ctx.resumeFrom` and `$LIGHTNING_RESUME_FROM`. A success deletes it.
+   * @default none (a re-run after a preemption starts from scratch)
+   */
+  readonly checkpoint?: string;
 }
 
 /** Handed to {@link Work.execute} in the work's daemon. */
 export interface WorkContext {
-  /** Aborted when the flow stops this call (stop(), a superseding call, app shutdown). */
+  /**
+   * Aborted when the flow stops this call (stop(), a superseding call, app shutdown) or the
+   * VM is about to be preempted (the reason is then a failure with `reason: 'preempted'`:
+   * write the checkpoint now, the VM stops about 30 s after the notice).
+   */
   readonly signal: AbortSignal;
+  /**
+   * The checkpoint file of an earlier attempt of this same call (see `checkpoint` in
+   * {@link WorkProps}), fetched from the Drive into the work's directory; undefined when
+   * the call starts from scratch.
+   */
+  readonly resumeFrom?: string;
   /** The work's own directory: cwd for scripts, where inputs are placed. */
   readonly workDir: string;
   /** Directory of the app file (scripts are resolved against it). */
@@ -108,6 +126,17 @@ export abstract class Work<
     ] as const) {
       if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
         problems.add(name, `${field} is ${value}; it must be a number >= 0`);
+      }
+    }
+    if (props.checkpoint !== undefined) {
+      try {
+        validateKey(props.checkpoint);
+      } catch (err) {
+        problems.add(
+          name,
+          `checkpoint ${JSON.stringify(props.checkpoint)} is not a file path inside the work's directory: ${(err as Error).message}`,
+          "name a relative file, e.g. checkpoint: 'checkpoints/last.ckpt'",
+        );
       }
     }
     if (!/^[A-Za-z0-9_-]+$/.test(id)) {

@@ -67,7 +67,7 @@ export class LocalDaemons implements DaemonHost {
     this.unresponsiveAfterMs = opts.daemonUnresponsiveAfterMs ?? 30_000;
   }
 
-  ensureDaemon(work: string, why: 'start' | 'call' = 'start'): void {
+  ensureDaemon(work: string, why: 'start' | 'call' | 'preempted' = 'start'): void {
     if (this.stopping) return;
     const existing = this.children.get(work);
     if (existing && isAlive(existing)) {

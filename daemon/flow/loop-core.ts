@@ -189,6 +189,18 @@ export abstract class LoopCore {
     this.setStatus(rec, { phase: 'failed', reason, exitCode, message, endedAt: Date.now() });
     rec.lifecycle.to('ended');
   }
+  /**
+   * The work's VM got a preemption notice and the attempt ended (its checkpoint saved). Not a
+   * failure of the call and not counted against maxRetries: the call waits for a daemon
+   * again, and the host starts the VM once GCE has stopped it; the new daemon's hello
+   * dispatches the call, which resumes from the checkpoint.
+   */
+  protected callPreempted(rec: WorkRecord, message: string): void {
+    rec.status.restarts++;
+    this.setStatus(rec, { phase: 'pending', reason: 'preempted', exitCode: null, message });
+    rec.lifecycle.to('awaiting-daemon');
+    this.host?.ensureDaemon(rec.name, 'preempted');
+  }
   protected stopWork(rec: WorkRecord): void {
     const stage = rec.lifecycle.stage;
     if (stage === 'none' || stage === 'ended') return;

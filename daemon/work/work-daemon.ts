@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
@@ -21,6 +21,7 @@ import {
   toStateValue,
 } from '../state/json-patch.ts';
 import { CallFailure } from './call-failure.ts';
+import { type CheckpointSlot, dropCheckpoint, restoreCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DaemonLink } from './daemon-link.ts';
 import { probePort, resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
@@ -65,6 +66,16 @@ export interface WorkDaemonOptions {
   readonly onStateSent?: (epoch: number, seq: number, stateJson: string) => void;
 }
 
+/**
+ * How long a script may take to act on a preemption notice (flush its checkpoint) before it
+ * is killed: GCE stops a Spot VM about 30 s after the notice; the rest is for saving the
+ * checkpoint to the Drive and reporting to the flow.
+ */
+export const PREEMPTION_GRACE_MS = 20_000;
+
+/** Created in the work's directory when the VM gets a preemption notice ($LIGHTNING_PREEMPTED_FILE). */
+export const PREEMPTED_FILE = '.lightning-preempted';
+
 interface CurrentCall {
   readonly hash: string;
   readonly controller: AbortController;
@@ -75,6 +86,9 @@ export class WorkDaemon extends DaemonLink {
   private current: CurrentCall | null = null;
 
   private graceOverrideMs: number | undefined;
+
+  /** The VM got a preemption notice: no call starts on it any more. */
+  private preempted = false;
 
   private resolveExit!: (code: number) => void;
 
@@ -110,6 +124,8 @@ export class WorkDaemon extends DaemonLink {
 
   async start(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
+    // A notice of an earlier boot of this disk (a preempted VM started again) is over.
+    await rm(join(this.workDir, PREEMPTED_FILE), { force: true });
     this.endpoint = new StateEndpoint(this.stateToken, {
       read: () => this.vars,
       merge: (patch) => {
@@ -155,7 +171,33 @@ export class WorkDaemon extends DaemonLink {
     this.resolveExit(0);
   }
 
+  /**
+   * The VM is about to be preempted (its `instance/preempted` metadata turned TRUE). The
+   * script learns it from SIGTERM and from $LIGHTNING_PREEMPTED_FILE appearing, a TypeScript
+   * work from `ctx.signal` (reason `preempted`); it has PREEMPTION_GRACE_MS to flush its
+   * checkpoint. The call then ends `failed` with reason `preempted` (its checkpoint saved to
+   * the Drive), which the flow answers by restarting the VM and running the call again; this
+   * daemon ends, so it takes no further call on a VM about to stop.
+   */
+  async preemptionNotice(): Promise<void> {
+    if (this.preempted || this.stopping) return;
+    this.preempted = true;
+    this.log(LogChunk_Stream.DAEMON, [
+      'preemption notice: this Spot VM stops in about 30 s; telling the script (SIGTERM) and saving its checkpoint',
+    ]);
+    await writeFile(join(this.workDir, PREEMPTED_FILE), `${new Date().toISOString()}\n`).catch(() => {});
+    await this.stopCurrent(
+      new CallFailure(
+        'preempted',
+        'the VM was preempted (Spot capacity reclaimed); the flow restarts it and runs the call again from its last checkpoint',
+      ),
+      PREEMPTION_GRACE_MS,
+    );
+    await this.shutdown('the VM is being preempted');
+  }
+
   protected startCall(run: Run): void {
+    if (this.preempted) return; // the flow runs it again once the VM is back
     const previous = this.current;
     // The same call re-sent (a flow that restarted or reconnected): it is already running.
     if (previous && previous.hash === run.callHash && !previous.controller.signal.aborted) return;
@@ -185,6 +227,9 @@ export class WorkDaemon extends DaemonLink {
   private async executeCall(run: Run, controller: AbortController): Promise<void> {
     const work = this.work;
     const started = Date.now();
+    const slot: CheckpointSlot | undefined = work.props.checkpoint
+      ? { drive: this.opts.drive, work: work.name, workDir: this.workDir, file: work.props.checkpoint }
+      : undefined;
     this.setStatus({
       phase: 'pending',
       callHash: run.callHash,
@@ -200,8 +245,20 @@ export class WorkDaemon extends DaemonLink {
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;
       const port = await this.portFor(work);
-      const ctx = this.context(controller.signal, port);
       let resolvedArgs: JsonObject;
+      let resumeFrom: string | undefined;
+      try {
+        if (slot) resumeFrom = await restoreCheckpoint(slot, run.callHash);
+      } catch (err) {
+        throw new CallFailure('input_fetch', `could not restore the checkpoint: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      if (resumeFrom)
+        this.log(LogChunk_Stream.DAEMON, [
+          `resuming from the checkpoint of an earlier attempt: ${slot!.file}`,
+        ]);
+      const ctx = this.context(controller.signal, port, resumeFrom);
       try {
         for (const [dest, path] of Object.entries(work.declaredInputs)) await ctx.fetch(path, dest);
         resolvedArgs = await resolvePathArgs(args, (p) => ctx.fetch(p));
@@ -262,6 +319,7 @@ export class WorkDaemon extends DaemonLink {
           );
         }
       }
+      if (slot) await dropCheckpoint(slot, run.callHash).catch(() => {});
       this.log(LogChunk_Stream.DAEMON, [`call succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`]);
       this.setStatus({ phase: 'succeeded', endedAt: Date.now(), exitCode: 0 });
     } catch (err) {
@@ -270,6 +328,14 @@ export class WorkDaemon extends DaemonLink {
           ? err
           : new CallFailure('user_exception', String((err as Error)?.stack ?? err));
       const phase: WorkPhase = failure.stopped ? 'stopped' : 'failed';
+      // What the attempt got done so far, for the next attempt (after a preemption, a crash, a timeout).
+      if (slot && !failure.stopped) {
+        const key = await saveCheckpoint(slot, run.callHash).catch((err: unknown) => {
+          this.log(LogChunk_Stream.DAEMON, [`could not save the checkpoint: ${(err as Error).message}`]);
+          return undefined;
+        });
+        if (key) this.log(LogChunk_Stream.DAEMON, [`checkpoint saved to the Drive: ${key}`]);
+      }
       this.log(LogChunk_Stream.DAEMON, [`call ${phase}: ${failure.message.split('\n')[0]}`]);
       this.setStatus({
         phase,
@@ -326,7 +392,7 @@ export class WorkDaemon extends DaemonLink {
     });
   }
 
-  private context(signal: AbortSignal, port: number | undefined): WorkContext {
+  private context(signal: AbortSignal, port: number | undefined, resumeFrom?: string): WorkContext {
     const drive = this.opts.drive;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -337,7 +403,10 @@ export class WorkDaemon extends DaemonLink {
       LIGHTNING_WORK_NAME: this.work.name,
       LIGHTNING_WORK_DIR: this.workDir,
       LIGHTNING_DRIVE_URL: drive.url,
+      // Appears when the VM gets a preemption notice (a running process's env cannot change).
+      LIGHTNING_PREEMPTED_FILE: join(this.workDir, PREEMPTED_FILE),
     });
+    if (resumeFrom) env.LIGHTNING_RESUME_FROM = resumeFrom;
     if (port !== undefined) {
       env.PORT = String(port);
       env.LIGHTNING_PORT = String(port);
@@ -349,6 +418,7 @@ export class WorkDaemon extends DaemonLink {
     const log = (line: string) => this.log(LogChunk_Stream.DAEMON, [line]);
     return {
       signal,
+      ...(resumeFrom ? { resumeFrom } : {}),
       workDir,
       appDir: this.opts.appDir,
       port,
