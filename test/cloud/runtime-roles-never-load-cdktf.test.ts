@@ -27,7 +27,7 @@ function loadedSynthesisModules(modules: string[], extra = ''): string[] {
 }
 
 describe('runtime roles and synthesis modules', () => {
-  it('the public entry, CloudCompute, the plan, the price table and the startup script load no cdktf', () => {
+  it('the public entry, CloudCompute, the plan, the price table, the startup script and the flow VM control load no cdktf', () => {
     expect(
       loadedSynthesisModules([
         'constructs/index.ts',
@@ -35,7 +35,7 @@ describe('runtime roles and synthesis modules', () => {
         'constructs/cloud/plan.ts',
         'constructs/cloud/price-table.ts',
         'constructs/cloud/startup-script.ts',
-        'constructs/cloud/work-vm-control.ts',
+        'daemon/cloud/work-vm-control.ts',
         'cli/cost-command.ts',
         'cli/synth-command.ts',
       ]),

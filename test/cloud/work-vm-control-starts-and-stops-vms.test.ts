@@ -5,7 +5,7 @@
  * VMs, nothing else.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkVmControl, type WorkVmEvent } from '../../constructs/cloud/work-vm-control.ts';
+import { WorkVmControl, type WorkVmEvent } from '../../daemon/cloud/work-vm-control.ts';
 import { pollUntil } from '../support/app-fixture.ts';
 import app from './fixtures/gpu-app/app.ts';
 import { type FakeCompute, startComputeApi } from './support/fake-compute.ts';

@@ -1,5 +1,5 @@
 /**
- * Compute Engine API stand-in for what the flow's work-vm-control calls: instances.get,
+ * Compute Engine API stand-in for what the flow's daemon/cloud/work-vm-control calls: instances.get,
  * start, stop (and resume) on `/compute/v1/projects/P/zones/Z/instances/NAME[/start|/stop]`.
  * It acts on the simulated VMs (stop kills the namespace's processes, start boots the
  * startup script again) and enforces the per-instance IAM members Terraform applied,
