@@ -142,7 +142,12 @@ export function registerDaemonCommands(program: Command): void {
         ...(opts.tlsCa ? { credentials: grpc.credentials.createSsl(readFileSync(opts.tlsCa)) } : {}),
       });
       const stop = (why: string) => void daemon.shutdown(why);
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      // On GCE a preemption starts with an ACPI soft off: systemd's SIGTERM may arrive before
+      // the metadata long poll answers. Ask the metadata server which one this is.
+      process.on(
+        'SIGTERM',
+        () => void preemptedNow().then((p) => (p ? daemon.preemptionNotice() : stop('SIGTERM'))),
+      );
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGUSR2', () => {
         killAllScriptsNow();
@@ -235,7 +240,10 @@ export function registerDaemonCommands(program: Command): void {
           if (!vms?.controls(work)) return;
           // At start only the VMs that run with the flow (normally already RUNNING: one GET).
           if (why === 'start' && !vms.startsWithFlow(work)) return;
-          vms.ensureRunning(work).catch((err: unknown) => {
+          if (why === 'preempted')
+            printer.onNotice(`the VM of ${work} was preempted: starting it again once GCE has stopped it`);
+          const running = why === 'preempted' ? vms.restartAfterPreemption(work) : vms.ensureRunning(work);
+          running.catch((err: unknown) => {
             printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
           });
         },
@@ -290,6 +298,21 @@ export function registerDaemonCommands(program: Command): void {
       }
       process.exitCode = end.exitCode;
     });
+}
+
+/** On a cloud VM: whether its `instance/preempted` metadata reads TRUE (false when unknown). */
+async function preemptedNow(): Promise<boolean> {
+  if (process.env.LIGHTNING_CLOUD !== '1') return false;
+  const host = process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+  try {
+    const res = await fetch(`http://${host}/computeMetadata/v1/instance/preempted`, {
+      headers: { 'Metadata-Flavor': 'Google' },
+      signal: AbortSignal.timeout(2000),
+    });
+    return res.ok && (await res.text()).trim().toUpperCase() === 'TRUE';
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -336,7 +336,8 @@ export class WorkDaemon extends DaemonLink {
         });
         if (key) this.log(LogChunk_Stream.DAEMON, [`checkpoint saved to the Drive: ${key}`]);
       }
-      this.log(LogChunk_Stream.DAEMON, [`call ${phase}: ${failure.message.split('\n')[0]}`]);
+      const ended = failure.reason === 'preempted' ? 'preempted' : phase;
+      this.log(LogChunk_Stream.DAEMON, [`call ${ended}: ${failure.message.split('\n')[0]}`]);
       this.setStatus({
         phase,
         endedAt: Date.now(),

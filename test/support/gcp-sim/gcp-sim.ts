@@ -49,6 +49,15 @@ export interface GcpSim {
   readonly compute: ComputeApi;
   readonly metadata: MetadataServer;
   readonly vms: ReadonlyMap<string, SimVm>;
+  /** Every preemption injected with {@link GcpSim.preempt}: the VM, when, and when it was TERMINATED. */
+  readonly preemptions: { readonly vm: string; readonly atMs: number; terminatedAtMs?: number }[];
+  /**
+   * Preempts a running VM as GCE reclaims a Spot VM: `instance/preempted` turns TRUE and the
+   * guest gets an ACPI soft off (SIGTERM to the boot process) at once; `noticeMs` later every
+   * process of the VM is killed and it is TERMINATED (GCE: about 30 s). Resolves then. A
+   * start through the Compute API boots it again with `instance/preempted` FALSE.
+   */
+  preempt(name: string, options?: { readonly noticeMs?: number }): Promise<void>;
   /** "type name" of every apply call and its outcome, in order. */
   readonly calls: string[];
   /** What happened when, ms since the sim started. */
@@ -114,6 +123,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       start: (name) => {
         const vm = vms.get(name)!;
         if (vm.status !== 'TERMINATED') return;
+        metadata.setPreempted(name, false);
         vm.status = 'STAGING';
         mark(`compute API: start ${name}`);
         // A GCE start takes a moment: STAGING is observable before RUNNING.
@@ -239,7 +249,23 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
     mark('sim ready');
 
     let closed = false;
+    const preemptions: GcpSim['preemptions'] = [];
     return {
+      preemptions,
+      async preempt(name, opts = {}) {
+        const vm = vms.get(name);
+        if (vm?.status !== 'RUNNING')
+          throw new Error(`cannot preempt ${name}: it is ${vm?.status ?? 'not a VM'}`);
+        const record: GcpSim['preemptions'][number] = { vm: name, atMs: Date.now() - startedAt };
+        preemptions.push(record);
+        mark(`preemption notice: ${name}`);
+        metadata.setPreempted(name, true);
+        vm.softOff();
+        await new Promise((r) => setTimeout(r, opts.noticeMs ?? 30_000));
+        await vm.stop();
+        record.terminatedAtMs = Date.now() - startedAt;
+        mark(`preempted VM ${name} is TERMINATED`);
+      },
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       network,
       gcs,

@@ -39,6 +39,8 @@ export class SimVm {
   readonly output: string[] = [];
   boots = 0;
   private log: WriteStream | undefined;
+  /** The running boot's main process (the guest agent's startup script, then vm-boot.mjs). */
+  private bootPid: number | undefined;
   private readonly listeners = new Set<() => void>();
   ns: Namespace | undefined;
 
@@ -94,6 +96,7 @@ export class SimVm {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
+    this.bootPid = child.pid;
     let partial = '';
     const collect = (chunk: Buffer) => {
       this.log?.write(chunk);
@@ -105,9 +108,23 @@ export class SimVm {
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     child.on('exit', (code, signal) => {
+      if (this.bootPid === child.pid) this.bootPid = undefined;
       this.output.push(`[boot ${boot}] (startup script exited: ${signal ?? code})`);
       this.changed();
     });
+  }
+
+  /**
+   * ACPI soft off, as GCE sends at a preemption notice: systemd stops lightning.service, whose
+   * KillMode=mixed sends SIGTERM to its main process only (vm-boot.mjs; here the boot process).
+   */
+  softOff(): void {
+    if (this.bootPid === undefined) return;
+    try {
+      process.kill(this.bootPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   }
 
   /** Powers off: every process in the namespace is killed, as a stop (ACPI off, then hard off) does. */
