@@ -100,6 +100,24 @@ describe('a preempted work in simulated GCP', () => {
     // A succeeded call's checkpoint is deleted.
     expect(objects.filter((o) => o.includes('/checkpoints/'))).toEqual([]);
 
+    // Node came from the app's bucket (the VMs have no route to the internet), once per disk.
+    const trainOut = train.output.join('\n');
+    expect(trainOut).toMatch(
+      /\[boot 1\] lightning-startup: fetching Node from gs:\/\/[^/]+\/runtime\/node-v20\.20\.2-linux-x64\.tgz/,
+    );
+    expect(trainOut).toMatch(/\[boot 1\] lightning-startup: Node v20\.20\.2 ready in \d+ ms/);
+    expect(trainOut).toMatch(/\[boot 2\] lightning-startup: Node from an earlier boot/);
+    const roleStarted = /^lightning-boot: starting:/;
+    const nodeReady = (boot: number) =>
+      new RegExp(`\\[boot ${boot}\\] lightning-startup: Node v[\\d.]+ ready in (\\d+) ms`).exec(
+        trainOut,
+      )?.[1];
+    console.log(
+      `boot script → Node ready / role started: train VM boot 1 ${nodeReady(1)} / ${train.msToLine(1, roleStarted)} ms ` +
+        `(Node fetched from the bucket), boot 2 ${nodeReady(2)} / ${train.msToLine(2, roleStarted)} ms (Node on the disk); ` +
+        `flow VM role started ${flow.msToLine(1, roleStarted)} ms`,
+    );
+
     const survived = sim.preemptions.filter((p) => p.terminatedAtMs !== undefined && train.boots > 1).length;
     console.log(
       `simulated GCP: preemptions injected ${sim.preemptions.length}, survived ${survived} ` +
