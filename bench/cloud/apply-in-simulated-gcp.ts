@@ -50,7 +50,9 @@ async function once(): Promise<Once> {
     const seen = new Set<string>();
     await ui.until(
       (s) => {
-        for (const [name, c] of Object.entries(s)) if (c.status?.phase === 'running') seen.add(name);
+        // The client's call can start and succeed between two reads of the state: it ran.
+        for (const [name, c] of Object.entries(s))
+          if (c.status?.phase === 'running' || c.status?.phase === 'succeeded') seen.add(name);
         return seen.has('root.http') && seen.has('root.client');
       },
       300_000,

@@ -62,7 +62,9 @@ else
     fi
     rm -rf "$ROOT/node"
     mkdir -p "$ROOT/node"
-    tar -xzf "$TMP/node.tgz" -C "$ROOT/node" --strip-components=1 --no-same-owner package/bin/node package/LICENSE
+    # --occurrence: stop reading once both are out (they lead the archive).
+    tar -xzf "$TMP/node.tgz" -C "$ROOT/node" --strip-components=1 --no-same-owner --occurrence=1 \\
+      package/bin/node package/LICENSE
     echo "$NODE_SHA" > "$ROOT/node/.sha256"
     rm -rf "$TMP"
   fi
