@@ -11,6 +11,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import pc from 'picocolors';
 import { ValidationError } from '../constructs/errors.ts';
+import { CapacityError } from '../daemon/cloud/capacity-search.ts';
+import { RunTimeVms } from '../daemon/cloud/run-time-vms.ts';
 import { WorkVmControl } from '../daemon/cloud/work-vm-control.ts';
 import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from '../daemon/flow/event-loop.ts';
@@ -225,6 +227,17 @@ export function registerDaemonCommands(program: Command): void {
       // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
       if (opts.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
       const vms = await WorkVmControl.fromMetadata();
+      // WorkMap members run on VMs the flow creates from templates and deletes at the end (ADR 0025).
+      const runTime = await RunTimeVms.fromMetadata({
+        onEvent: (e) => {
+          printer.onLog(e.work, 'daemon', [`VM ${e.action}: ${e.detail}`]);
+          if (e.action === 'attempt') loop.hostReport(e.work, `creating its VM: ${e.detail}`);
+        },
+        onTotalSpendReached: (works, message) => {
+          printer.onNotice(message);
+          for (const w of works) loop.hostReport(w, message, 'spend_cap');
+        },
+      });
       const observer: LoopObserver = {
         onLog: (w, st, lines) => printer.onLog(w, st, lines),
         onNotice: (m) => printer.onNotice(m),
@@ -237,6 +250,24 @@ export function registerDaemonCommands(program: Command): void {
       };
       const host: DaemonHost = {
         ensureDaemon: (work, why) => {
+          if (runTime?.manages(work)) {
+            // Not yet: a preempted run-time VM is neither restarted nor replaced (ADR 0026).
+            if (why === 'preempted') {
+              loop.hostReport(
+                work,
+                `the run-time VM of ${work} was preempted; run-time (WorkMap) VMs are not restarted after a preemption yet: run the member again`,
+                'preempted',
+              );
+              return;
+            }
+            // Created when a call needs it, not at the app's start.
+            if (why === 'call')
+              runTime.ensureVm(work).catch((err: unknown) => {
+                const reason = err instanceof CapacityError ? err.reason : 'no_vm';
+                loop.hostReport(work, `no VM for ${work}: ${(err as Error).message}`, reason);
+              });
+            return;
+          }
           if (!vms?.controls(work)) return;
           // At start only the VMs that run with the flow (normally already RUNNING: one GET).
           if (why === 'start' && !vms.startsWithFlow(work)) return;
@@ -286,6 +317,7 @@ export function registerDaemonCommands(program: Command): void {
       await new Promise((r) => setTimeout(r, 500));
       // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
       const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
+      if (runTime) await deleteRunTimeVms(runTime);
       await server.close();
       await ui?.close();
       await journal.close();
@@ -342,6 +374,20 @@ async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' 
     }
   }
   return failed ? 'stop-failed' : 'stopped';
+}
+
+/** The app has ended: delete every VM the flow created (WorkMap members); none may keep billing. */
+async function deleteRunTimeVms(runTime: RunTimeVms): Promise<void> {
+  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
+  const results = await runTime.deleteAll();
+  for (const r of results) {
+    if (r.outcome === 'error')
+      say(`could not delete run-time VM ${r.instance} (${r.work}); it keeps billing: ${r.detail}`);
+    else say(`deleted run-time VM ${r.instance} of ${r.work} in ${r.zone}`);
+  }
+  say(
+    `run-time VMs: ${results.filter((r) => r.outcome !== 'error').length} deleted, ${results.filter((r) => r.outcome === 'error').length} left`,
+  );
 }
 
 /** `--ui host:port` → a UI server for the flow role (created now, so it sees the first events). */

@@ -58,6 +58,17 @@ export interface CloudComputeProps {
   readonly labels?: Readonly<Record<string, string>>;
   /** Boot image. @default Debian 12 for CPU, a Deep Learning VM image with NVIDIA drivers for GPU */
   readonly image?: string;
+  /**
+   * Shapes to try, in order, when no zone of the region has capacity (or quota) for this one.
+   * Applies to VMs the flow creates at run time (WorkMap members, ADR 0025); a Work whose VM
+   * Terraform creates cannot fail over. @default [] (only this shape)
+   */
+  readonly fallback?: readonly (CloudComputePreset | CloudCompute)[];
+  /**
+   * When every Spot attempt failed, try the same shapes on-demand (dearer, not preemptible).
+   * Run-time VMs only, like `fallback`. @default false
+   */
+  readonly onDemandFallback?: boolean;
 }
 
 /** Names accepted by {@link CloudCompute.named}. */
@@ -124,6 +135,20 @@ export class CloudCompute {
     const g = this.props.gpuType;
     if (g === undefined) return fixedGpuOf(this.props.machineType ?? '')?.gpu;
     return GPU_ALIASES[g] ?? (g in GPUS ? (g as GpuTypeId) : undefined);
+  }
+
+  /**
+   * The fallback shapes, presets resolved (see {@link CloudComputeProps.fallback}). A preset
+   * named by string takes this compute's `spot` (a Spot L4 falls back to a Spot T4 first);
+   * a CloudCompute keeps its own settings.
+   */
+  fallbacks(): { readonly label: string; readonly compute: CloudCompute }[] {
+    const spot = this.props.spot !== undefined ? { spot: this.props.spot } : {};
+    return (this.props.fallback ?? []).map((f, i) =>
+      typeof f === 'string'
+        ? { label: f, compute: PRESETS[f] ? CloudCompute.named(f, spot) : new CloudCompute() }
+        : { label: `fallback-${i + 1}`, compute: f },
+    );
   }
 
   /** Settings with defaults applied. Call `validate` first: this does not check them. */
@@ -263,6 +288,19 @@ export class CloudCompute {
         `image ${JSON.stringify(p.image)} is not "<project>/<family-or-image>"`,
         "use e.g. 'debian-cloud/debian-12'",
       );
+    }
+    (p.fallback ?? []).forEach((f, i) => {
+      if (typeof f === 'string' && !PRESETS[f]) {
+        add(
+          `fallback[${i}] ${JSON.stringify(f)} is not a preset`,
+          `use one of ${CloudCompute.presets.join(', ')}, or a CloudCompute`,
+        );
+      } else if (typeof f !== 'string' && f.props.fallback?.length) {
+        add(`fallback[${i}] has a fallback of its own`, 'list every shape in one fallback list');
+      }
+    });
+    for (const f of this.fallbacks()) {
+      for (const fp of f.compute.validate(`${path} (fallback ${f.label})`, undefined)) problems.push(fp);
     }
     for (const [k, v] of Object.entries(r.labels)) {
       if (!/^[a-z][a-z0-9_-]{0,62}$/.test(k)) {

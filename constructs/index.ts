@@ -38,5 +38,5 @@ export { Path, Payload } from './path.ts';
 export type { RunOptions } from './runtime-binding.ts';
 export { type ArgvBuilder, type Fetched, ScriptWork, type ScriptWorkProps } from './script-work.ts';
 export { Work, type WorkContext, type WorkProps } from './work.ts';
-export { WorkMap } from './work-map.ts';
+export { WorkMap, type WorkMapProps } from './work-map.ts';
 export type { WorkPhase, WorkStatus } from './work-status.ts';

@@ -1,10 +1,21 @@
 import { Construct } from 'constructs';
+import type { CloudCompute } from './cloud-compute.ts';
 import { checkedId, componentName } from './component-name.ts';
 import { ValidationError } from './errors.ts';
 import type { Work } from './work.ts';
 
 const WORK_MAP_BRAND = Symbol.for('lightning-local.WorkMap');
 export const WORK_CREATED = Symbol.for('lightning-local.workCreated');
+
+export interface WorkMapProps {
+  /**
+   * Hardware of every member's VM in the cloud: the flow creates one VM per member at run
+   * time from an instance template of this shape (ADR 0025); its `fallback` list and
+   * `onDemandFallback` apply when GCE has no capacity. Members' own `compute` is not used.
+   * @default the compute of the members created before synthesis (the first one's), else CloudCompute's defaults (e2-standard-2)
+   */
+  readonly compute?: CloudCompute;
+}
 
 /**
  * A collection of Works created while the app runs: fan-out such as one Work per
@@ -13,7 +24,8 @@ export const WORK_CREATED = Symbol.for('lightning-local.workCreated');
  *
  * @example
  * readonly trials = new WorkMap(this, 'trials', (scope, key) =>
- *   new ScriptWork(scope, key, { script: 'train.py', parallel: true }));
+ *   new ScriptWork(scope, key, { script: 'train.py', parallel: true }),
+ *   { compute: CloudCompute.named('gpu-l4', { fallback: ['gpu-t4'] }) });
  * override run() {
  *   for (const lr of ['0_1', '0_01']) this.trials.get(`lr-${lr}`).run({ lr });
  * }
@@ -25,11 +37,18 @@ export class WorkMap<W extends Work = Work> extends Construct {
 
   private readonly factory: (scope: Construct, key: string) => W;
   private readonly items = new Map<string, W>();
+  readonly props: WorkMapProps;
 
-  constructor(scope: Construct, id: string, factory: (scope: Construct, key: string) => W) {
+  constructor(
+    scope: Construct,
+    id: string,
+    factory: (scope: Construct, key: string) => W,
+    props: WorkMapProps = {},
+  ) {
     super(scope, checkedId(scope, id, new.target.name, 'WorkMap'));
     Object.defineProperty(this, WORK_MAP_BRAND, { value: true });
     this.factory = factory;
+    this.props = props;
   }
 
   /** The Work for `key`, created on first use. Keys: letters, digits, "_" and "-". */

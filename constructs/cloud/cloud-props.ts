@@ -63,6 +63,18 @@ export interface GcpCloudProps {
    * @default false (the flow stops every work VM through the Compute API once the app has ended)
    */
   readonly keepWorkVmsAfterEnd?: boolean;
+  /**
+   * Spend cap in USD per hour at list prices (price-table.ts): the flow refuses to create a
+   * run-time VM (a WorkMap member's) that would take the app's VMs over it, and says so in the
+   * work's status. Terraform's VMs (flow and works) count as always running. @default no cap
+   */
+  readonly maxHourlySpend?: number;
+  /**
+   * Total spend cap in USD at list prices since the flow started: once reached, the flow
+   * deletes the run-time GPU VMs, fails their works' calls naming the cap, and creates no
+   * new GPU VM. Not a billing guarantee (list prices, disks and egress not counted). @default no cap
+   */
+  readonly maxTotalSpend?: number;
 }
 
 /** Defaults, applied in one place. */

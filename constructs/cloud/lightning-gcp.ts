@@ -9,7 +9,7 @@
 
 import { ComputeAddress } from '@cdktf/provider-google/lib/compute-address/index.js';
 import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall/index.js';
-import { ComputeInstance } from '@cdktf/provider-google/lib/compute-instance/index.js';
+import type { ComputeInstance } from '@cdktf/provider-google/lib/compute-instance/index.js';
 import { ComputeInstanceIamMember } from '@cdktf/provider-google/lib/compute-instance-iam-member/index.js';
 import { ComputeNetwork } from '@cdktf/provider-google/lib/compute-network/index.js';
 import { ComputeRouter } from '@cdktf/provider-google/lib/compute-router/index.js';
@@ -26,15 +26,15 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { AssetType, type ITerraformDependable, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
-import { GPUS, LOCAL_SSD_GB } from './catalog.ts';
 import type { ExistingNetworkProps, GcpCloudProps } from './cloud-props.ts';
 import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
-import { labelValue } from './gce-names.ts';
 import { type NodeRuntimeArchive, nodeRuntimeArchive } from './node-runtime.ts';
-import { type AppPlan, planApp, type VmPlan } from './plan.ts';
+import { type AppPlan, planApp } from './plan.ts';
+import { addRunTimeVms } from './run-time-templates.ts';
 import { appObjectPrefix, networkProjectOf, prefixCondition } from './shared-resources.ts';
 import { renderStartupScript } from './startup-script.ts';
-import { templateLiteral, templateLiterals } from './terraform-template.ts';
+import { templateLiteral } from './terraform-template.ts';
+import { createInstance } from './vm-shape.ts';
 
 /** IAP's TCP-forwarding source range (GC:iap/docs/using-tcp-forwarding). */
 export const IAP_SOURCE_RANGE = '35.235.240.0/20';
@@ -352,7 +352,15 @@ export class LightningGcp extends Construct {
       ]),
     );
 
-    const flowVm = this.instance(
+    // WorkMap members: the flow creates their VMs at run time from templates (ADR 0025).
+    const workMetadata = { ...sharedMetadata, 'lightning-role': 'work' };
+    const runTimeVms =
+      plan.runTimeMaps.length > 0
+        ? addRunTimeVms(this, { plan, common, flowSa, workSa, subnetRef, metadata: workMetadata })
+        : undefined;
+
+    const flowVm = createInstance(
+      this,
       plan,
       plan.flow,
       flowSa,
@@ -363,6 +371,7 @@ export class LightningGcp extends Construct {
         'lightning-role': 'flow',
         'lightning-tls-key-secret': plan.names.tlsKeySecret,
         'lightning-work-vms': JSON.stringify(workVms),
+        ...(runTimeVms ? { 'lightning-run-time-vms': JSON.stringify(runTimeVms) } : {}),
         ...(keepWorkVms ? { 'lightning-keep-work-vms': 'true' } : {}),
       },
       dependencies,
@@ -372,15 +381,15 @@ export class LightningGcp extends Construct {
 
     const instances = new Map<string, ComputeInstance>();
     for (const w of plan.works) {
-      const vm = this.instance(
+      const vm = createInstance(
+        this,
         plan,
         w,
         workSa,
         subnetRef,
         common,
         {
-          ...sharedMetadata,
-          'lightning-role': 'work',
+          ...workMetadata,
           'lightning-work': w.component,
           ...(w.compute.idleTimeoutSeconds !== undefined
             ? { 'lightning-idle-timeout-seconds': String(w.compute.idleTimeoutSeconds) }
@@ -424,75 +433,5 @@ export class LightningGcp extends Construct {
       `gcloud compute ssh ${plan.flow.name} --project ${plan.project} --zone ${plan.zone} --tunnel-through-iap -- -N -L ${plan.uiPort}:127.0.0.1:${plan.uiPort}`,
       `Opens the flow UI at http://127.0.0.1:${plan.uiPort}; its login link is in the flow VM's service log (gcloud compute ssh ${plan.flow.name} --tunnel-through-iap -- sudo journalctl -u lightning | grep 'UI http')`,
     );
-  }
-
-  private instance(
-    plan: AppPlan,
-    vm: VmPlan,
-    sa: ServiceAccount,
-    subnetRef: string,
-    common: { project: string; provider?: GoogleProvider },
-    metadata: Record<string, string>,
-    dependencies: ITerraformDependable[],
-    networkIp?: string,
-  ): ComputeInstance {
-    const c = vm.compute;
-    const gpu = c.gpuType !== undefined && c.gpuCount > 0;
-    const fixedGpu = /^(a2|a3|g2)-/.test(c.machineType);
-    const image = c.image;
-    return new ComputeInstance(this, vm.id, {
-      ...common,
-      name: vm.name,
-      zone: plan.zone,
-      machineType: c.machineType,
-      labels: templateLiterals({
-        ...plan.labels,
-        ...c.labels,
-        'lightning-role': vm.role,
-        ...(vm.role === 'work' ? { 'lightning-work': labelValue(vm.component) } : {}),
-        ...(gpu ? { 'lightning-gpu': labelValue(GPUS[c.gpuType!].short) } : {}),
-      }),
-      bootDisk: { initializeParams: { image: templateLiteral(image), size: c.diskSizeGb, type: c.diskType } },
-      // Local SSDs that come with the machine type (A2 Ultra, A3): GCE attaches them anyway;
-      // undeclared, the next plan would recreate the VM (scratch_disk forces a new one).
-      ...(c.localSsdCount > 0
-        ? {
-            scratchDisk: Array.from({ length: c.localSsdCount }, () => ({
-              interface: 'NVME',
-              size: LOCAL_SSD_GB,
-            })),
-          }
-        : {}),
-      // No access_config: no external IP. Egress goes through Cloud NAT.
-      networkInterface: [{ subnetwork: subnetRef, ...(networkIp ? { networkIp } : {}) }],
-      serviceAccount: { email: sa.email, scopes: ['cloud-platform'] },
-      // A2/A3/G2 carry their GPUs by machine type; only N1 takes a guest_accelerator block.
-      ...(gpu && !fixedGpu ? { guestAccelerator: [{ type: c.gpuType!, count: c.gpuCount }] } : {}),
-      scheduling: c.spot
-        ? {
-            provisioningModel: 'SPOT',
-            preemptible: true,
-            automaticRestart: false,
-            instanceTerminationAction: 'STOP',
-            onHostMaintenance: 'TERMINATE',
-          }
-        : {
-            provisioningModel: 'STANDARD',
-            automaticRestart: true,
-            onHostMaintenance: gpu ? 'TERMINATE' : 'MIGRATE',
-          },
-      // Every string in Terraform JSON is a template: the script's `${` must reach the VM as is.
-      metadata: templateLiterals({
-        ...metadata,
-        ...(gpu && image.startsWith('deeplearning-platform-release/')
-          ? { 'install-nvidia-driver': 'True' }
-          : {}),
-      }),
-      allowStoppingForUpdate: true,
-      ...(vm.role === 'work' && c.startWith === 'first-run' ? { desiredStatus: 'TERMINATED' } : {}),
-      // The flow starts/stops work VMs; Terraform must not fight it over their status.
-      ...(vm.role === 'work' ? { lifecycle: { ignoreChanges: ['desired_status'] } } : {}),
-      dependsOn: dependencies,
-    });
   }
 }

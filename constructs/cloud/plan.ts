@@ -7,6 +7,7 @@ import type { LightningApp } from '../app.ts';
 import { CloudCompute, type ResolvedCompute } from '../cloud-compute.ts';
 import { componentName } from '../component-name.ts';
 import { ProblemCollector } from '../errors.ts';
+import { WorkMap } from '../work-map.ts';
 import type { GpuTypeId } from './catalog.ts';
 import { CLOUD_DEFAULTS, type GcpCloudProps } from './cloud-props.ts';
 import {
@@ -16,6 +17,7 @@ import {
   type TargetSource,
 } from './deploy-target.ts';
 import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
+import { planRunTimeMap, type RunTimeMapPlan, runTimeNamePrefix } from './run-time-plan.ts';
 import { chooseZone, zoneProblem } from './zones.ts';
 
 export interface VmPlan {
@@ -47,7 +49,14 @@ export interface AppPlan {
   readonly forceDestroy: boolean;
   readonly labels: Readonly<Record<string, string>>;
   readonly flow: VmPlan;
+  /** Works whose VMs Terraform creates (every Work that is not a WorkMap member). */
   readonly works: readonly VmPlan[];
+  /** WorkMaps: their members' VMs are created by the flow at run time (ADR 0025). */
+  readonly runTimeMaps: readonly RunTimeMapPlan[];
+  /** Name prefix of every run-time VM (the flow's create/delete grant is limited to it). */
+  readonly runTimeNamePrefix: string;
+  readonly maxHourlySpend: number | null;
+  readonly maxTotalSpend: number | null;
   readonly names: {
     readonly flowSa: string;
     readonly workSa: string;
@@ -62,6 +71,7 @@ export interface AppPlan {
     readonly tokenSecret: string;
     readonly tlsKeySecret: string;
     readonly vmControlRole: string;
+    readonly runTimeVmRole: string;
   };
 }
 
@@ -78,7 +88,10 @@ export interface PlanOverrides {
 function gpusUsedBy(app: LightningApp, flowCompute: CloudCompute): GpuTypeId[] {
   const gpus = [flowCompute.resolve().gpuType];
   try {
-    for (const work of app.works()) gpus.push((work.props.compute ?? new CloudCompute()).resolve().gpuType);
+    for (const work of app.works()) {
+      if (!WorkMap.isWorkMap(work.node.scope))
+        gpus.push((work.props.compute ?? new CloudCompute()).resolve().gpuType);
+    }
   } catch {
     // An invalid tree is reported below, with the other problems.
   }
@@ -247,22 +260,68 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     const first = (err as { problems?: { message: string; fix?: string }[] }).problems?.[0];
     problems.add(appName, first?.message ?? String(err), first?.fix);
   }
+  // WorkMaps: one template per shape; the flow creates a VM per member at run time. The app's
+  // zone is where the flow tries first; any zone of the region offering the GPU may be used.
+  const rtPrefix = runTimeNamePrefix(appName);
+  const runTimeMaps: RunTimeMapPlan[] = [];
   for (const map of app.workMaps()) {
-    if (map.size === 0) {
-      problems.add(
-        componentName(map),
-        'this WorkMap has no members at synth time, so no VM would exist for the Works it creates while running',
-        'create the members in the flow constructor (this.trials.get("lr-0_1") for each key) so each gets a VM',
-      );
+    const path = componentName(map);
+    const compute = map.props.compute ?? map.values()[0]?.props.compute ?? new CloudCompute();
+    for (const p of compute.validate(path, undefined)) problems.add(p.path, p.message, p.fix);
+    if (zone === undefined) continue;
+    const computes = [{ label: compute.props.machineType ?? 'compute', compute }, ...compute.fallbacks()];
+    const planned = planRunTimeMap(
+      appName,
+      region,
+      zone,
+      path,
+      computes,
+      compute.props.onDemandFallback ?? false,
+    );
+    for (const t of planned.templates) {
+      if (t.candidate.zones.length === 0) {
+        problems.add(
+          path,
+          `no zone of ${region} offers ${t.candidate.gpuType} (${t.candidate.label})`,
+          'use a GPU the region has (see the GPU table in docs/deploy-gcp.md), or another region',
+        );
+      }
     }
+    runTimeMaps.push(planned);
+  }
+  const caps: Record<'maxHourlySpend' | 'maxTotalSpend', number | null> = {
+    maxHourlySpend: null,
+    maxTotalSpend: null,
+  };
+  for (const key of ['maxHourlySpend', 'maxTotalSpend'] as const) {
+    const v = cloud[key];
+    if (v === undefined) continue;
+    if (!(typeof v === 'number' && Number.isFinite(v) && v > 0))
+      problems.add(at, `${key} ${JSON.stringify(v)} is not a positive number of USD`, `use e.g. ${key}: 5`);
+    else caps[key] = v;
   }
   const works: VmPlan[] = [];
   const byVmName = new Map<string, string>([[flow.name, `${appName}.flow`]]);
   for (const work of app.works()) {
+    if (WorkMap.isWorkMap(work.node.scope)) continue; // a member: the flow creates its VM
     const component = work.name;
     const compute = work.props.compute ?? new CloudCompute();
     for (const p of compute.validate(component, zone)) problems.add(p.path, p.message, p.fix);
+    if (compute.props.fallback?.length || compute.props.onDemandFallback) {
+      problems.add(
+        component,
+        'fallback/onDemandFallback apply only to VMs the flow creates (WorkMap members); Terraform creates this VM in one zone',
+        'remove them, or make the work a WorkMap member (new WorkMap(this, "jobs", factory, { compute }))',
+      );
+    }
     const name = fitName(appName, slug(component) || 'work');
+    if (name.startsWith(rtPrefix)) {
+      problems.add(
+        component,
+        `its VM name ${name} starts with ${rtPrefix}, the prefix of the VMs the flow creates and deletes`,
+        'rename the work so its path does not start with "rt"',
+      );
+    }
     const other = byVmName.get(name);
     if (other) {
       problems.add(
@@ -311,6 +370,7 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     tokenSecret: `${appName}-app-token`,
     tlsKeySecret: `${appName}-flow-tls-key`,
     vmControlRole: `lightningVmControl_${appName.replace(/-/g, '_')}`,
+    runTimeVmRole: `lightningRunTimeVms_${appName.replace(/-/g, '_')}`,
   };
 
   problems.throwIfAny(`Cannot synthesize app ${appName} for GCP`);
@@ -330,6 +390,9 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     labels,
     flow,
     works,
+    runTimeMaps,
+    runTimeNamePrefix: rtPrefix,
+    ...caps,
     names,
   };
 }

@@ -75,6 +75,28 @@ export abstract class DaemonStreams extends LoopCore {
       this.callFailed(rec, 'daemon_exit', null, `the work's daemon process ended (${detail})`);
     }
   }
+  /**
+   * See EventLoop.hostReport. A progress message shows only while the call waits for its
+   * daemon. A failure ends the work's stream too (the host took its VM away, e.g. a spend cap)
+   * and fails the call in flight.
+   */
+  protected onHostReport(work: string, message: string, failReason: string | undefined): void {
+    const rec = this.works.get(work);
+    if (!rec?.call) return;
+    if (!failReason) {
+      if (!rec.session && rec.lifecycle.stage === 'awaiting-daemon')
+        this.setStatus(rec, { phase: 'pending', message });
+      return;
+    }
+    if (rec.session) {
+      rec.session.close(GrpcCode.UNAVAILABLE, message);
+      this.sessions.delete(rec.session);
+      rec.session = null;
+      rec.instanceId = null;
+      rec.replica.takeBack();
+    }
+    if (rec.lifecycle.inFlight) this.callFailed(rec, failReason, null, message);
+  }
   protected handleHello(session: DaemonSession, hello: Hello): void {
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       session.close(

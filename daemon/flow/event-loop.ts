@@ -129,6 +129,15 @@ export class EventLoop extends DaemonStreams {
     this.enqueue({ kind: 'daemon-exit', work, detail });
   }
 
+  /**
+   * The process host reports on getting `work` a daemon (in the cloud: creating its VM, each
+   * zone tried). The message goes into the work's status while its call waits; with
+   * `failReason` the host has given up and the call fails (retries apply).
+   */
+  hostReport(work: string, message: string, failReason?: string): void {
+    this.enqueue({ kind: 'host-report', work, message, ...(failReason ? { failReason } : {}) });
+  }
+
   /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
   post(fn: () => void): void {
     this.enqueue({ kind: 'call', fn });
@@ -332,6 +341,7 @@ export class EventLoop extends DaemonStreams {
     lost: (e) => this.onDaemonLost(e.work, e.session),
     retry: (e) => this.onRetryDue(e.work, e.hash),
     'daemon-exit': (e) => this.onDaemonProcessEnded(e.work, e.detail),
+    'host-report': (e) => this.onHostReport(e.work, e.message, e.failReason),
     call: (e) => {
       e.fn();
       this.changed = true;

@@ -74,6 +74,13 @@ export type LoopEvent =
   | { readonly kind: 'closed'; readonly session: DaemonSession }
   | { readonly kind: 'retry'; readonly work: string; readonly hash: string }
   | { readonly kind: 'daemon-exit'; readonly work: string; readonly detail: string }
+  | {
+      readonly kind: 'host-report';
+      readonly work: string;
+      readonly message: string;
+      /** Set when the host cannot give the work a daemon at all (no VM): the call fails with it. */
+      readonly failReason?: string;
+    }
   | { readonly kind: 'call'; readonly fn: () => void }
   | { readonly kind: 'lost'; readonly work: string; readonly session: DaemonSession };
 

@@ -384,15 +384,35 @@ const cases: readonly Case[] = [
     /1024 or more/,
   ],
   [
-    'WorkMap without members at synth time',
-    () => buildApp({}, [{ id: 'train' }], true),
-    'root.trials',
-    /no members at synth time/,
-    /this.trials.get/,
+    'fallback on a work whose VM Terraform creates',
+    () => buildApp({}, [{ id: 'train', compute: { machineType: 'g2-standard-4', fallback: ['gpu-t4'] } }]),
+    'root.train',
+    /fallback\/onDemandFallback apply only to VMs the flow creates/,
+    /WorkMap member/,
+  ],
+  [
+    'a fallback that is not a preset',
+    () => buildApp({}, [{ id: 'train', compute: { fallback: ['gpu-x9' as never] } }]),
+    'root.train',
+    /fallback\[0\] "gpu-x9" is not a preset/,
+    /gpu-l4/,
+  ],
+  [
+    'a spend cap that is not a positive number',
+    () => buildApp({ maxHourlySpend: -1 }),
+    'demo.cloud',
+    /maxHourlySpend -1 is not a positive number/,
+    /maxHourlySpend: 5/,
   ],
 ];
 
 describe('GCP synthesis validation', () => {
+  it('plans a WorkMap without members at synth time: the flow creates their VMs at run time', () => {
+    const plan = planApp(buildApp({}, [{ id: 'train' }], true));
+    expect(plan.runTimeMaps.map((m) => m.component)).toEqual(['root.trials']);
+    expect(plan.works.map((w) => w.component)).toEqual(['root.train']);
+  });
+
   it.each(cases)('reports %s', (_name, make, path, message, fix) => {
     const problems = problemsOf(make());
     const match = problems.find((p) => p.path === path && message.test(p.message));

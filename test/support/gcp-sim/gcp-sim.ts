@@ -24,7 +24,7 @@ import { ComputeApi } from './compute-api.ts';
 import { type FirewallRule, vmRuleset } from './firewall.ts';
 import { GcsOps } from './gcs-ops.ts';
 import { MetadataServer, Tokens } from './metadata-server.ts';
-import { HANDLERS, type Obj, type SimContext } from './resources.ts';
+import { createVm, deleteVm, HANDLERS, type Obj, type SimContext, type VmEvent } from './resources.ts';
 import { SecretManager } from './secret-manager.ts';
 import { SimNetwork } from './sim-network.ts';
 import type { SimVm } from './sim-vm.ts';
@@ -63,6 +63,10 @@ export interface GcpSim {
   /** What happened when, ms since the sim started. */
   readonly timeline: { readonly atMs: number; readonly event: string }[];
   readonly startedAt: number;
+  /** VMs created and deleted so far, by Terraform or through the Compute API. */
+  readonly vmEvents: readonly VmEvent[];
+  /** The per-run summary: VMs created/deleted (by whom), inserts tried per zone and their outcome. */
+  summary(): string;
   /** What the sim holds now (created and not destroyed), by type. */
   resources(): { readonly type: string; readonly state: Readonly<Record<string, unknown>> }[];
   /** The VM, or a clear error listing the VMs there are. */
@@ -115,6 +119,9 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
     await secrets.listen(network.hostIp);
     cleanups.push(() => secrets.close());
     const vms = new Map<string, SimVm>();
+    const vmEvents: VmEvent[] = [];
+    // Set once the context exists (insert and delete need it; the API is created first).
+    let simCtx: SimContext | undefined;
     const compute = new ComputeApi(tokens, {
       status: (p, z, name) => {
         const vm = vms.get(name);
@@ -136,6 +143,20 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
           .stop()
           .then(() => mark(`stopped VM ${name}`));
       },
+      create: (vm) => {
+        mark(`compute API: insert ${vm.name} in ${vm.zone}`);
+        createVm(simCtx!, { ...vm, by: 'compute-api' });
+      },
+      delete: (name) => deleteVm(simCtx!, name, 'compute-api'),
+      list: () =>
+        [...vms.values()].map((v) => ({
+          name: v.name,
+          project: v.opts.project,
+          zone: v.opts.zone,
+          status: v.status,
+          labels: v.opts.labels ?? {},
+          ...(v.opts.template ? { template: v.opts.template } : {}),
+        })),
     });
     await compute.listen(network.hostIp);
     cleanups.push(() => compute.close());
@@ -182,7 +203,9 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
         ...options.guestEnv,
       },
       mark,
+      vmEvents,
     };
+    simCtx = ctx;
     // Tracked state by `type|id`, for /v1/read and for close().
     const tracked = new Map<string, { type: string; state: Obj }>();
     const calls: string[] = [];
@@ -276,6 +299,8 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       calls,
       timeline,
       startedAt,
+      vmEvents,
+      summary: () => runSummary(vmEvents, compute),
       resources: () => [...tracked.values()],
       vm(name) {
         const vm = vms.get(name);
@@ -286,6 +311,8 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       async close() {
         if (closed) return;
         closed = true;
+        // Printed per run (issue 14): what the run created and deleted, and where it tried.
+        if (vmEvents.length > 0) process.stdout.write(`${runSummary(vmEvents, compute)}\n`);
         // Whatever Terraform did not destroy: VMs first (their processes), then data.
         for (const vm of vms.values()) await vm.destroy().catch(() => {});
         for (const { type, state } of tracked.values()) {
@@ -305,4 +332,23 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
         .catch(() => {});
     throw err;
   }
+}
+
+/** "gcp-sim run: VMs created 5 (1 by Terraform, 4 by the Compute API), deleted 4 …; zones tried: …". */
+function runSummary(events: readonly VmEvent[], compute: ComputeApi): string {
+  const count = (event: VmEvent['event'], by?: VmEvent['by']) =>
+    events.filter((e) => e.event === event && (by === undefined || e.by === by)).length;
+  const tried = new Map<string, string[]>();
+  for (const e of compute.events.filter((x) => x.verb === 'insert')) {
+    const list = tried.get(e.zone) ?? [];
+    list.push(e.outcome);
+    tried.set(e.zone, list);
+  }
+  const zones = [...tried].map(([zone, outcomes]) => `${zone} (${outcomes.join(', ')})`).join('; ');
+  return (
+    `gcp-sim run: VMs created ${count('created')} (${count('created', 'terraform')} by Terraform, ` +
+    `${count('created', 'compute-api')} by the Compute API), deleted ${count('deleted')} ` +
+    `(${count('deleted', 'terraform')} by Terraform, ${count('deleted', 'compute-api')} by the Compute API); ` +
+    `zones tried by inserts: ${zones || 'none'}`
+  );
 }

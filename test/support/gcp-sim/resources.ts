@@ -33,6 +33,15 @@ export interface SimContext {
   readonly guestEnv: Readonly<Record<string, string>>;
   /** Timeline of what the sim did (for boot timelines in tests). */
   mark(event: string): void;
+  /** VMs created and deleted, by whom (the per-run summary). */
+  readonly vmEvents: VmEvent[];
+}
+
+export interface VmEvent {
+  readonly event: 'created' | 'deleted';
+  readonly by: 'terraform' | 'compute-api';
+  readonly name: string;
+  readonly zone: string;
 }
 
 export interface Handler {
@@ -194,10 +203,10 @@ const firewall: Handler = {
 
 const customRole: Handler = {
   async apply(ctx, prior, planned) {
-    if (prior) ctx.compute.roles.delete(prior.name as string);
+    if (prior) ctx.compute.iam.roles.delete(prior.name as string);
     if (!planned) return null;
     const name = `projects/${project(ctx, planned)}/roles/${planned.role_id}`;
-    ctx.compute.roles.set(name, (planned.permissions as string[]) ?? []);
+    ctx.compute.iam.roles.set(name, (planned.permissions as string[]) ?? []);
     return { ...planned, project: project(ctx, planned), name, id: name, deleted: false };
   },
 };
@@ -205,10 +214,66 @@ const customRole: Handler = {
 const instanceIamMember: Handler = {
   async apply(ctx, prior, planned) {
     const key = (o: Obj) => `${lastSegment(o.instance_name as string)}|${o.role}|${o.member}`;
-    if (prior) ctx.compute.instanceGrants.delete(key(prior));
+    if (prior) ctx.compute.iam.instanceGrants.delete(key(prior));
     if (!planned) return null;
-    ctx.compute.instanceGrants.add(key(planned));
+    ctx.compute.iam.instanceGrants.add(key(planned));
     return { ...planned, project: project(ctx, planned), id: key(planned), etag: 'sim' };
+  },
+};
+
+const projectIamMember: Handler = {
+  async apply(ctx, prior, planned) {
+    const grants = ctx.compute.iam.projectGrants;
+    const same = (o: Obj) => (g: (typeof grants)[number]) =>
+      g.project === project(ctx, o) && g.role === o.role && g.member === o.member;
+    const old = prior ? grants.findIndex(same(prior)) : -1;
+    if (old >= 0) grants.splice(old, 1);
+    if (!planned) return null;
+    const condition = first(planned.condition) as { expression: string; title?: string } | undefined;
+    grants.push({
+      project: project(ctx, planned),
+      role: planned.role as string,
+      member: planned.member as string,
+      condition: condition ?? null,
+    });
+    return {
+      ...planned,
+      project: project(ctx, planned),
+      id: `${project(ctx, planned)}/${planned.role}/${planned.member}`,
+      etag: 'sim',
+    };
+  },
+};
+
+const serviceAccountIamMember: Handler = {
+  async apply(ctx, prior, planned) {
+    // service_account_id is `projects/P/serviceAccounts/EMAIL`.
+    const key = (o: Obj) => `${lastSegment(o.service_account_id as string)}|${o.role}|${o.member}`;
+    if (prior) ctx.compute.iam.serviceAccountGrants.delete(key(prior));
+    if (!planned) return null;
+    ctx.compute.iam.serviceAccountGrants.add(key(planned));
+    return { ...planned, id: `${planned.service_account_id}/${planned.role}/${planned.member}`, etag: 'sim' };
+  },
+};
+
+/** Kept so the flow can create VMs from it (instances.insert); GCE templates are global and immutable. */
+const instanceTemplate: Handler = {
+  async apply(ctx, prior, planned, config) {
+    if (prior) ctx.compute.templates.delete(prior.name as string);
+    if (!planned) return null;
+    const p = project(ctx, planned);
+    const name = str(config?.name) ?? `${planned.name_prefix ?? 'tpl-'}${Date.now()}`;
+    const id = `projects/${p}/global/instanceTemplates/${name}`;
+    const state = {
+      ...planned,
+      name,
+      project: p,
+      id,
+      self_link: `https://www.googleapis.com/compute/v1/${id}`,
+      self_link_unique: `https://www.googleapis.com/compute/v1/${id}?uniqueId=${Math.abs(hash(id))}`,
+    };
+    ctx.compute.templates.set(name, state);
+    return state;
   },
 };
 
@@ -235,18 +300,85 @@ function hash(s: string): number {
   return h;
 }
 
+/** What a new simulated VM is made of (from a google_compute_instance, or a template + insert). */
+export interface NewVm {
+  readonly name: string;
+  readonly project: string;
+  readonly zone: string;
+  readonly serviceAccountEmail: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly tags: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  /** A fixed internal IP (a reserved address); else one from the subnet. */
+  readonly networkIp?: string;
+  readonly startStopped?: boolean;
+  /** The template it came from (instances.insert), for GPU quota usage. */
+  readonly template?: Obj;
+  readonly by: 'terraform' | 'compute-api';
+}
+
+/** Creates a VM: its NIC (namespace), metadata identity and firewall, then boots it. */
+export function createVm(ctx: SimContext, spec: NewVm): SimVm {
+  let ip = spec.networkIp;
+  if (ip) ctx.network.claimIp(ip);
+  else ip = ctx.network.allocateIp();
+  const vm = new SimVm(
+    {
+      name: spec.name,
+      project: spec.project,
+      zone: spec.zone,
+      ip,
+      serviceAccountEmail: spec.serviceAccountEmail,
+      metadata: spec.metadata,
+      tags: spec.tags,
+      labels: spec.labels,
+      ...(spec.template ? { template: spec.template } : {}),
+      diskDir: join(ctx.rootDir, 'disks', spec.name),
+      guestEnv: ctx.guestEnv,
+    },
+    ctx.network,
+  );
+  ctx.vms.set(spec.name, vm);
+  ctx.metadata.register({
+    name: spec.name,
+    ip,
+    project: spec.project,
+    zone: spec.zone,
+    serviceAccountEmail: spec.serviceAccountEmail,
+    attributes: spec.metadata,
+  });
+  vm.attach();
+  ctx.refreshFirewalls();
+  ctx.vmEvents.push({ event: 'created', by: spec.by, name: spec.name, zone: spec.zone });
+  if (spec.startStopped) vm.status = 'TERMINATED';
+  else {
+    vm.boot();
+    ctx.mark(`booted VM ${spec.name} (${ip})`);
+  }
+  return vm;
+}
+
+/** Deletes a VM: processes, namespace, disk, address, identity. */
+export async function deleteVm(
+  ctx: SimContext,
+  name: string,
+  by: 'terraform' | 'compute-api',
+): Promise<void> {
+  const vm = ctx.vms.get(name);
+  if (!vm) return;
+  ctx.vms.delete(vm.name);
+  await vm.destroy();
+  ctx.metadata.unregister(vm.opts.ip);
+  ctx.network.releaseIp(vm.opts.ip);
+  ctx.refreshFirewalls();
+  ctx.vmEvents.push({ event: 'deleted', by, name, zone: vm.opts.zone });
+  ctx.mark(`deleted VM ${vm.name}`);
+}
+
 const instance: Handler = {
   async apply(ctx, prior, planned, config) {
     if (!planned) {
-      const vm = ctx.vms.get(prior!.name as string);
-      if (vm) {
-        await vm.destroy();
-        ctx.metadata.unregister(vm.opts.ip);
-        ctx.network.releaseIp(vm.opts.ip);
-        ctx.vms.delete(vm.name);
-        ctx.refreshFirewalls();
-        ctx.mark(`deleted VM ${vm.name}`);
-      }
+      await deleteVm(ctx, prior!.name as string, 'terraform');
       return null;
     }
     const name = planned.name as string;
@@ -268,33 +400,19 @@ const instance: Handler = {
       if (want === 'RUNNING' && existing.status === 'TERMINATED') existing.boot();
       return instanceState(ctx, planned, existing);
     }
-    let ip = str(nic.network_ip);
-    if (ip) ctx.network.claimIp(ip);
-    else ip = ctx.network.allocateIp();
-    const tags = (planned.tags as string[] | null) ?? [];
-    const vm = new SimVm(
-      {
-        name,
-        project: project(ctx, planned),
-        zone: planned.zone as string,
-        ip,
-        serviceAccountEmail: email,
-        metadata,
-        tags,
-        diskDir: join(ctx.rootDir, 'disks', name),
-        guestEnv: ctx.guestEnv,
-      },
-      ctx.network,
-    );
-    ctx.vms.set(name, vm);
-    ctx.metadata.register({ ...identity(ctx, planned, ip, email), attributes: metadata });
-    vm.attach();
-    ctx.refreshFirewalls();
-    if (str(planned.desired_status) === 'TERMINATED') vm.status = 'TERMINATED';
-    else {
-      vm.boot();
-      ctx.mark(`booted VM ${name} (${ip})`);
-    }
+    const networkIp = str(nic.network_ip);
+    const vm = createVm(ctx, {
+      name,
+      project: project(ctx, planned),
+      zone: planned.zone as string,
+      serviceAccountEmail: email,
+      metadata,
+      tags: (planned.tags as string[] | null) ?? [],
+      labels: (planned.labels as Record<string, string> | null) ?? {},
+      ...(networkIp ? { networkIp } : {}),
+      startStopped: str(planned.desired_status) === 'TERMINATED',
+      by: 'terraform',
+    });
     return instanceState(ctx, planned, vm);
   },
   read(ctx, state) {
@@ -324,5 +442,8 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   google_compute_firewall: firewall,
   google_project_iam_custom_role: customRole,
   google_compute_instance_iam_member: instanceIamMember,
+  google_project_iam_member: projectIamMember,
+  google_service_account_iam_member: serviceAccountIamMember,
+  google_compute_instance_template: instanceTemplate,
   google_compute_instance: instance,
 };

@@ -27,6 +27,10 @@ export interface SimVmOptions {
   readonly serviceAccountEmail: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly tags: readonly string[];
+  /** GCE labels (the Compute API's list filters on them). @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /** Instance template properties, for a VM made by instances.insert (GPU quota usage). */
+  readonly template?: Readonly<Record<string, unknown>>;
   /** The VM's disk (created here, deleted with the VM). */
   readonly diskDir: string;
   /** Environment of the guest agent (PATH, API endpoints); the VM adds its own dirs. */

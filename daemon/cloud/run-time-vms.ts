@@ -1,0 +1,320 @@
+/**
+ * The VMs the flow creates and deletes at run time (ADR 0025): one per WorkMap member, from
+ * the map's instance templates, through the Compute API, with the flow VM's identity (a
+ * custom role limited by an IAM condition to VM names starting with the app's run-time
+ * prefix). They are not Terraform resources: Terraform's state never sees them, and the flow
+ * deletes every one of them when the app ends (none is left behind to bill).
+ *
+ * Placement goes through CapacitySearch (zones, fallback computes, Spot → on-demand, quota
+ * check, hourly spend cap); each attempt is reported as an event (the flow puts it in the
+ * work's status and its log). The total spend cap is watched here: once reached, GPU VMs are
+ * deleted and no new GPU VM is created; the flow fails those works' calls naming the cap.
+ *
+ * Runtime wiring (cli/daemon-command.ts):
+ *   const rt = await RunTimeVms.fromMetadata({ onEvent });     // undefined outside the cloud
+ *   when a call waits for member W:  if (rt?.manages(W)) rt.ensureVm(W)   (rejects with a CapacityError)
+ *   at app end:  await rt?.deleteAll()
+ *
+ * No cdktf imports: the flow role loads this.
+ */
+import { labelValue } from '../../constructs/cloud/gce-names.ts';
+import {
+  type RunTimeCandidate,
+  type RunTimeVmsConfig,
+  runTimeVmName,
+} from '../../constructs/cloud/run-time-plan.ts';
+import { type Attempt, CapacityError, CapacitySearch } from './capacity-search.ts';
+import { ComputeClient } from './compute-api.ts';
+
+export interface RunTimeVmEvent {
+  readonly work: string;
+  readonly action: 'attempt' | 'created' | 'deleted' | 'failed' | 'spend-cap';
+  readonly detail: string;
+  readonly attempt?: Attempt;
+}
+
+export interface RunTimeVmsOptions {
+  /** @default $GCE_METADATA_HOST, else metadata.google.internal */
+  readonly metadataHost?: string;
+  /** @default $LIGHTNING_COMPUTE_ENDPOINT, else https://compute.googleapis.com */
+  readonly computeEndpoint?: string;
+  /** Operation polling. @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** How often the total spend is checked against maxTotalSpend. @default 15000 */
+  readonly spendCheckMs?: number;
+  /** Clock, ms (spend accounting). @default Date.now */
+  readonly now?: () => number;
+  readonly onEvent?: (e: RunTimeVmEvent) => void;
+  /** The total spend cap was reached: these works' GPU VMs were deleted; fail their calls. */
+  readonly onTotalSpendReached?: (works: readonly string[], message: string) => void;
+}
+
+/** A member's VM while it exists. */
+interface MemberVm {
+  readonly name: string;
+  readonly zone: string;
+  readonly candidate: RunTimeCandidate;
+  readonly since: number;
+}
+
+/** What became of one VM at the app's end. */
+export interface RunTimeVmDeletion {
+  readonly work: string;
+  readonly instance: string;
+  readonly zone: string;
+  readonly outcome: 'deleted' | 'absent' | 'error';
+  readonly detail?: string;
+}
+
+export const RUN_TIME_LABEL = 'lightning-run-time';
+
+export class RunTimeVms {
+  /** The controller of this flow VM, or undefined outside the cloud or without WorkMaps. */
+  static async fromMetadata(options: RunTimeVmsOptions = {}): Promise<RunTimeVms | undefined> {
+    if (process.env.LIGHTNING_CLOUD !== '1') return undefined;
+    const host = options.metadataHost ?? process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+    const res = await fetch(`http://${host}/computeMetadata/v1/instance/attributes/lightning-run-time-vms`, {
+      headers: { 'Metadata-Flavor': 'Google' },
+    });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`metadata lightning-run-time-vms: HTTP ${res.status}`);
+    return new RunTimeVms(JSON.parse(await res.text()) as RunTimeVmsConfig, options);
+  }
+
+  readonly config: RunTimeVmsConfig;
+  private readonly api: ComputeClient;
+  private readonly search = new CapacitySearch();
+  private readonly now: () => number;
+  private readonly onEvent: (e: RunTimeVmEvent) => void;
+  private readonly vms = new Map<string, MemberVm>();
+  private readonly pending = new Map<string, Promise<MemberVm>>();
+  private readonly templateMetadata = new Map<string, Promise<Record<string, string>>>();
+  private readonly startedAt: number;
+  /** USD of VMs deleted so far (running ones are added when asked). */
+  private spentClosedUsd = 0;
+  private totalReached = false;
+  private closed = false;
+  private readonly timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    config: RunTimeVmsConfig,
+    private readonly options: RunTimeVmsOptions = {},
+  ) {
+    this.config = config;
+    this.api = new ComputeClient({
+      project: config.project,
+      ...(options.metadataHost ? { metadataHost: options.metadataHost } : {}),
+      ...(options.computeEndpoint ? { endpoint: options.computeEndpoint } : {}),
+      ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    });
+    this.now = options.now ?? Date.now;
+    this.onEvent = options.onEvent ?? (() => {});
+    this.startedAt = this.now();
+    if (config.maxTotalSpend !== null) {
+      this.timer = setInterval(() => void this.checkTotalSpend(), options.spendCheckMs ?? 15_000);
+      this.timer.unref();
+    }
+  }
+
+  /** The WorkMap `work` is a member of, if the flow creates its VM. */
+  private mapOf(work: string): string | undefined {
+    const i = work.lastIndexOf('.');
+    const map = i > 0 ? work.slice(0, i) : '';
+    return map in this.config.maps ? map : undefined;
+  }
+
+  /** Whether the flow creates `work`'s VM (it is a WorkMap member). */
+  manages(work: string): boolean {
+    return this.mapOf(work) !== undefined;
+  }
+
+  /** The member's VM, if it exists now. */
+  vmOf(work: string): { readonly name: string; readonly zone: string } | undefined {
+    return this.vms.get(work);
+  }
+
+  /**
+   * Makes sure `work`'s VM exists (created from its map's templates); concurrent calls share
+   * one creation. Rejects with a CapacityError when no candidate could be created.
+   */
+  ensureVm(work: string): Promise<{ readonly name: string; readonly zone: string }> {
+    const existing = this.vms.get(work);
+    if (existing) return Promise.resolve(existing);
+    if (this.closed)
+      return Promise.reject(
+        new CapacityError(`the app has ended; no VM is created for ${work}`, 'ended', []),
+      );
+    const pending = this.pending.get(work);
+    if (pending) return pending;
+    const p = this.create(work).finally(() => this.pending.delete(work));
+    this.pending.set(work, p);
+    return p;
+  }
+
+  /** Run-time VMs that exist already (a restarted flow finds its members' VMs), listed once. */
+  private existing: Promise<Map<string, string>> | undefined;
+
+  private async create(work: string): Promise<MemberVm> {
+    const map = this.config.maps[this.mapOf(work)!]!;
+    const name = runTimeVmName(this.config.namePrefix, work);
+    try {
+      this.existing ??= this.api
+        .listByLabel(RUN_TIME_LABEL, 'true')
+        .then((l) => new Map(l.map((i) => [i.name, i.zone])));
+      const zone = (await this.existing).get(name);
+      if (zone !== undefined) {
+        (await this.existing).delete(name);
+        // Its shape is not recorded: the spend caps count it as the first candidate.
+        const vm: MemberVm = { name, zone, candidate: map.candidates[0]!, since: this.now() };
+        this.vms.set(work, vm);
+        this.onEvent({
+          work,
+          action: 'created',
+          detail: `${name} in ${zone} exists already (a restarted flow): kept`,
+        });
+        return vm;
+      }
+      const placed = await this.search.place(
+        map.candidates,
+        {
+          region: this.config.region,
+          quotas: () => this.api.regionQuotas(this.config.region),
+          spendRefusal: (c) => this.spendRefusal(c),
+          insert: async (c, zone) => {
+            const metadata = { ...(await this.metadataOf(c.template)), 'lightning-work': work };
+            await this.api.insertFromTemplate(zone, name, c.template, {
+              metadata,
+              labels: { [RUN_TIME_LABEL]: 'true', 'lightning-work': labelValue(work) },
+            });
+          },
+        },
+        (attempt) =>
+          this.onEvent({
+            work,
+            action: 'attempt',
+            detail: `${attempt.candidate}${attempt.zone ? ` in ${attempt.zone}` : ''}: ${attempt.outcome} (${attempt.detail})`,
+            attempt,
+          }),
+      );
+      const vm: MemberVm = { name, zone: placed.zone, candidate: placed.candidate, since: this.now() };
+      if (this.closed) {
+        // The app ended while GCE was creating it: delete it now, nothing may be left.
+        await this.api.delete(placed.zone, name).catch(() => {});
+        throw new CapacityError(`the app has ended; deleted ${name} again`, 'ended', placed.attempts);
+      }
+      this.vms.set(work, vm);
+      this.onEvent({
+        work,
+        action: 'created',
+        detail: `${name} (${placed.candidate.label}, ${placed.candidate.machineType}) in ${placed.zone} after ${placed.attempts.length} attempt(s)`,
+      });
+      return vm;
+    } catch (err) {
+      this.onEvent({ work, action: 'failed', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  private metadataOf(template: string): Promise<Record<string, string>> {
+    let m = this.templateMetadata.get(template);
+    if (!m) {
+      m = this.api.templateMetadata(template);
+      m.catch(() => this.templateMetadata.delete(template));
+      this.templateMetadata.set(template, m);
+    }
+    return m;
+  }
+
+  /** Deletes `work`'s VM (its call is over for good, or the spend cap stops it). */
+  async deleteVm(work: string): Promise<RunTimeVmDeletion | undefined> {
+    await this.pending.get(work)?.catch(() => {});
+    const vm = this.vms.get(work);
+    if (!vm) return undefined;
+    this.vms.delete(work);
+    this.spentClosedUsd += this.costOf(vm);
+    try {
+      const outcome = await this.api.delete(vm.zone, vm.name);
+      this.onEvent({ work, action: 'deleted', detail: `${vm.name} in ${vm.zone}` });
+      return { work, instance: vm.name, zone: vm.zone, outcome };
+    } catch (err) {
+      const detail = (err as Error).message;
+      this.onEvent({ work, action: 'failed', detail: `could not delete ${vm.name}: ${detail}` });
+      return { work, instance: vm.name, zone: vm.zone, outcome: 'error', detail };
+    }
+  }
+
+  /**
+   * The app has ended: creates nothing from now on and deletes every run-time VM, including
+   * any this flow did not record (a crash between insert and bookkeeping): it lists the app's
+   * run-time VMs by label. Never throws; each VM's outcome is in the result.
+   */
+  async deleteAll(): Promise<RunTimeVmDeletion[]> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.pending.values()].map((p) => p.catch(() => {})));
+    const results = await Promise.all([...this.vms.keys()].map((w) => this.deleteVm(w)));
+    const done = results.filter((r): r is RunTimeVmDeletion => r !== undefined);
+    try {
+      const left = (await this.api.listByLabel(RUN_TIME_LABEL, 'true')).filter((i) =>
+        i.name.startsWith(this.config.namePrefix),
+      );
+      for (const i of left) {
+        const outcome = await this.api.delete(i.zone, i.name).catch(() => 'error' as const);
+        done.push({ work: '(unrecorded)', instance: i.name, zone: i.zone, outcome });
+      }
+    } catch (err) {
+      done.push({ work: '(list)', instance: '', zone: '', outcome: 'error', detail: (err as Error).message });
+    }
+    return done;
+  }
+
+  /** USD per hour of what runs now: Terraform's VMs plus the run-time VMs (null: a price is unknown). */
+  hourlyUsd(): number | null {
+    let sum = this.config.baseHourlyUsd;
+    for (const vm of this.vms.values()) {
+      if (sum === null || vm.candidate.hourlyUsd === null) return null;
+      sum += vm.candidate.hourlyUsd;
+    }
+    return sum;
+  }
+
+  /** USD spent since the flow started (list prices; Terraform's VMs counted as running all along). */
+  spentUsd(): number {
+    const hours = (this.now() - this.startedAt) / 3_600_000;
+    let spent = this.spentClosedUsd + (this.config.baseHourlyUsd ?? 0) * hours;
+    for (const vm of this.vms.values()) spent += this.costOf(vm);
+    return spent;
+  }
+
+  private costOf(vm: MemberVm): number {
+    return ((vm.candidate.hourlyUsd ?? 0) * (this.now() - vm.since)) / 3_600_000;
+  }
+
+  private spendRefusal(c: RunTimeCandidate): string | undefined {
+    const { maxHourlySpend: hourlyCap, maxTotalSpend: totalCap } = this.config;
+    if (this.totalReached && c.gpuCount > 0)
+      return `maxTotalSpend ${totalCap} USD is reached (spent ${this.spentUsd().toFixed(2)} USD): no new GPU VM`;
+    if (hourlyCap === null) return undefined;
+    const now = this.hourlyUsd();
+    if (now === null || c.hourlyUsd === null)
+      return `maxHourlySpend ${hourlyCap} USD/h is set but the price of ${c.hourlyUsd === null ? c.machineType : 'a running VM'} is not in the price table, so the cap cannot be kept`;
+    const after = now + c.hourlyUsd;
+    if (after > hourlyCap + 1e-9)
+      return `starting ${c.label} (${c.machineType}, ${c.hourlyUsd} USD/h) would take the app to ${after.toFixed(2)} USD/h, over maxHourlySpend ${hourlyCap} USD/h`;
+    return undefined;
+  }
+
+  /** Once the total spend reaches maxTotalSpend: delete every GPU VM and report the works. */
+  async checkTotalSpend(): Promise<void> {
+    const cap = this.config.maxTotalSpend;
+    if (cap === null || this.totalReached || this.closed) return;
+    const spent = this.spentUsd();
+    if (spent < cap) return;
+    this.totalReached = true;
+    const gpuWorks = [...this.vms].filter(([, vm]) => vm.candidate.gpuCount > 0).map(([w]) => w);
+    const message = `maxTotalSpend ${cap} USD reached (spent ${spent.toFixed(2)} USD at list prices): GPU works are stopped and their VMs deleted`;
+    for (const work of gpuWorks) this.onEvent({ work, action: 'spend-cap', detail: message });
+    this.options.onTotalSpendReached?.(gpuWorks, message);
+    await Promise.all(gpuWorks.map((w) => this.deleteVm(w)));
+  }
+}

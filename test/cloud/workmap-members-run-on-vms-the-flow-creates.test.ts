@@ -1,0 +1,105 @@
+/**
+ * Issue 14 item 1, through the tool users run: `terraform apply` (the stand-in provider
+ * forwarding to the simulated GCP) of an app whose WorkMap has no member at synthesis. The flow
+ * creates 4 members at run time; each runs on its own VM, which the flow inserts from the map's
+ * instance template through the Compute API (as the flow's service account, under the
+ * synthesized IAM condition); once the app ends the flow deletes them all: 0 left. Terraform
+ * never sees those VMs: a second plan has no changes, and destroy leaves nothing.
+ * Needs root, iproute2 and nftables.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { synthesizeApp } from '../../constructs/cloud/synth.ts';
+import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
+import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import app from './fixtures/sweep-app/app.ts';
+import { copyFixture } from './support/processes.ts';
+
+let sim: GcpSim;
+let ws: TerraformWorkspace;
+let env: Record<string, string>;
+const FLOW_SA = 'sweep-flow@test-project.iam.gserviceaccount.com';
+
+beforeAll(async () => {
+  const dir = copyFixture('sweep-app');
+  const outdir = mkdtempSync(join(tmpdir(), 'lightning-tf-sweep-'));
+  const { stackFile } = await synthesizeApp(app, { appFile: join(dir, 'app.ts'), outdir });
+  ws = await TerraformWorkspace.create(dirname(stackFile));
+  sim = await startGcpSim({ sourceRoot: ws.dir });
+  env = { LIGHTNING_GCP_SIM_URL: sim.url };
+  await ws.run(['init']);
+}, 180_000);
+
+afterAll(async () => {
+  await sim?.close();
+  ws?.dispose();
+});
+
+describe('a WorkMap of 4 members in the simulated GCP', () => {
+  it('runs each member on a VM created from the template and deletes all 4 at the end', async () => {
+    await ws.run(['apply', '-auto-approve'], { env });
+    // Terraform created the flow VM only: members have no VM until the flow creates them.
+    expect(sim.vmEvents.filter((e) => e.by === 'terraform').map((e) => e.name)).toEqual(['sweep-flow']);
+    const flow = sim.vm('sweep-flow');
+    await flow.until(
+      // Either the app ended, or it is stuck (a member failed): fail fast with the output.
+      (vm) => vm.output.some((l) => l.includes('This VM stays up') || l.includes('No work is running')),
+      240_000,
+      'the app ended and the flow VM idles',
+    );
+    const out = flow.output.join('\n');
+    expect(out).toMatch(/lightning app ended \(exit 0\): 4 trials finished/);
+    const names = ['t0', 't1', 't2', 't3'].map((k) => `sweep-rt-trials-${k}`);
+    for (const [i, name] of names.entries()) {
+      expect(out).toContain(`trial t${i} done`);
+      expect(out).toContain(`deleted run-time VM ${name} of root.trials.t${i} in us-central1-a`);
+    }
+    expect(out).toMatch(/run-time VMs: 4 deleted, 0 left/);
+
+    const inserts = sim.compute.events.filter((e) => e.verb === 'insert');
+    expect(inserts.map((e) => `${e.name} ${e.zone} ${e.outcome}`).sort()).toEqual(
+      names.map((n) => `${n} us-central1-a ok`),
+    );
+    expect(
+      sim.compute.events
+        .filter((e) => e.verb === 'delete')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(names);
+    // Every call came from the flow's own identity.
+    expect(
+      sim.compute.log.filter((l) => / POST .*insert| DELETE /.test(l)).every((l) => l.startsWith(FLOW_SA)),
+    ).toBe(true);
+    // 0 left: only the flow VM exists.
+    expect([...sim.vms.keys()]).toEqual(['sweep-flow']);
+    expect(sim.vmEvents.filter((e) => e.by === 'compute-api').map((e) => e.event)).toEqual([
+      ...Array(4).fill('created'),
+      ...Array(4).fill('deleted'),
+    ]);
+
+    // The synthesized grant reaches run-time names only: not the flow VM, not another app's.
+    const may = (name: string) =>
+      sim.compute.iam.allowed(
+        FLOW_SA,
+        'test-project',
+        `projects/test-project/zones/us-central1-b/instances/${name}`,
+        'compute.instances.delete',
+      );
+    expect([may('sweep-rt-trials-t9'), may('sweep-flow'), may('other-rt-x')]).toEqual([true, false, false]);
+
+    const plan = await ws.run(['plan', '-detailed-exitcode'], { env, okExitCodes: [0, 2] });
+    expect(plan.exitCode, plan.stdout).toBe(0);
+  }, 420_000);
+
+  it('destroy leaves no VM, template, namespace or process', async () => {
+    const inodes = [...sim.vms.values()].map((v) => v.ns!.inode);
+    await ws.run(['destroy', '-auto-approve'], { env });
+    expect(sim.vms.size).toBe(0);
+    expect(sim.compute.templates.size).toBe(0);
+    expect(sim.network.list()).toEqual([]);
+    expect(processesInNamespaces(inodes)).toEqual([]);
+  }, 120_000);
+});
