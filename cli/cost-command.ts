@@ -26,6 +26,8 @@ export interface CostLine {
   /** What the VM is billed at as configured (spot price for Spot VMs). */
   readonly billed: number | null;
   readonly note?: string;
+  /** A WorkMap's line: the price of each member's VM (created at run time), not in the total. */
+  readonly perMember?: boolean;
 }
 
 export interface CostReport {
@@ -49,6 +51,26 @@ export function costOf(plan: AppPlan): CostReport {
   });
   const known = lines.every((l) => l.billed !== null);
   const total = known ? Math.round(lines.reduce((s, l) => s + (l.billed ?? 0), 0) * 1e5) / 1e5 : null;
+  // WorkMaps: one VM per member, created by the flow at run time (ADR 0025); priced per member.
+  for (const map of plan.runTimeMaps) {
+    const first = map.templates[0];
+    if (!first) continue;
+    const c = first.candidate;
+    const priced = priceOf(c.machineType, first.compute.gpuType, c.gpuCount);
+    const p = 'price' in priced ? priced.price : null;
+    lines.push({
+      vm: `${plan.runTimeNamePrefix}*`,
+      component: `${map.component}.* (each)`,
+      machineType: c.machineType,
+      gpu: first.compute.gpuType ? `${c.gpuCount}× ${GPUS[first.compute.gpuType].short}` : '-',
+      spot: c.spot,
+      onDemand: p?.onDemand ?? null,
+      spotPrice: p?.spot ?? null,
+      billed: c.hourlyUsd,
+      perMember: true,
+      note: `per member VM, created at run time; not in the total${map.templates.length > 1 ? ` (${map.templates.length - 1} fallback shape(s) may cost more or less)` : ''}`,
+    });
+  }
   return { lines, totalPerHour: total, region: plan.region };
 }
 

@@ -243,6 +243,11 @@ export function registerDaemonCommands(program: Command): void {
         onNotice: (m) => printer.onNotice(m),
         onStatus: (work, status, previous) => {
           printer.onStatus(work, status, previous);
+          if (runTime?.manages(work)) {
+            if (status.phase === 'pending' || status.phase === 'running') runTime.workBusy(work);
+            else if (status.phase !== 'not_started') runTime.workIdle(work);
+            return;
+          }
           if (!vms?.controls(work)) return;
           if (status.phase === 'pending' || status.phase === 'running') vms.workBusy(work);
           else if (status.phase !== 'not_started') vms.workIdle(work);

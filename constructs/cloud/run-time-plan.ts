@@ -38,6 +38,8 @@ export interface RunTimeCandidate {
 /** The run-time VMs of one WorkMap. */
 export interface RunTimeMapConfig {
   readonly candidates: readonly RunTimeCandidate[];
+  /** Delete a member's VM after its work has been idle this long (the next call creates one again); null: keep it until the app ends. */
+  readonly idleTimeoutSeconds: number | null;
 }
 
 /** What the flow VM's metadata `lightning-run-time-vms` holds. */
@@ -68,6 +70,7 @@ export interface RunTimeMapPlan {
   /** WorkMap construct path. */
   readonly component: string;
   readonly templates: readonly RunTimeTemplatePlan[];
+  readonly idleTimeoutSeconds: number | null;
 }
 
 /** `<app>-rt-`: run-time VM names, distinct from Terraform's (`<app>-<work>`, `<app>-flow`). */
@@ -134,5 +137,9 @@ export function planRunTimeMap(
       });
     });
   }
-  return { component, templates };
+  return {
+    component,
+    templates,
+    idleTimeoutSeconds: computes[0]?.compute.resolve().idleTimeoutSeconds ?? null,
+  };
 }

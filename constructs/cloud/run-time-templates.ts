@@ -84,7 +84,7 @@ export interface RunTimeVmsProps {
 /** Adds the templates and grants; returns what the flow VM's metadata `lightning-run-time-vms` holds. */
 export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTimeVmsConfig {
   const { plan, common, flowSa, workSa } = props;
-  const maps: Record<string, { candidates: RunTimeVmsConfig['maps'][string]['candidates'] }> = {};
+  const maps: Record<string, RunTimeVmsConfig['maps'][string]> = {};
   const zones = new Set<string>();
   for (const map of plan.runTimeMaps) {
     for (const t of map.templates) {
@@ -119,7 +119,10 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
       });
       for (const z of t.candidate.zones) zones.add(z);
     }
-    maps[map.component] = { candidates: map.templates.map((t) => t.candidate) };
+    maps[map.component] = {
+      candidates: map.templates.map((t) => t.candidate),
+      idleTimeoutSeconds: map.idleTimeoutSeconds,
+    };
   }
 
   const role = new ProjectIamCustomRole(scope, 'run-time-vm-role', {

@@ -88,6 +88,7 @@ export class RunTimeVms {
   private readonly onEvent: (e: RunTimeVmEvent) => void;
   private readonly vms = new Map<string, MemberVm>();
   private readonly pending = new Map<string, Promise<MemberVm>>();
+  private readonly deleting = new Map<string, Promise<void>>();
   private readonly templateMetadata = new Map<string, Promise<Record<string, string>>>();
   private readonly startedAt: number;
   /** USD of VMs deleted so far (running ones are added when asked). */
@@ -146,7 +147,9 @@ export class RunTimeVms {
       );
     const pending = this.pending.get(work);
     if (pending) return pending;
-    const p = this.create(work).finally(() => this.pending.delete(work));
+    const p = (this.deleting.get(work) ?? Promise.resolve())
+      .then(() => this.create(work))
+      .finally(() => this.pending.delete(work));
     this.pending.set(work, p);
     return p;
   }
@@ -225,21 +228,59 @@ export class RunTimeVms {
     return m;
   }
 
-  /** Deletes `work`'s VM (its call is over for good, or the spend cap stops it). */
-  async deleteVm(work: string): Promise<RunTimeVmDeletion | undefined> {
+  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+
+  /** `work` has a call pending or running: cancel its idle deletion. */
+  workBusy(work: string): void {
+    const t = this.idleTimers.get(work);
+    if (t) clearTimeout(t);
+    this.idleTimers.delete(work);
+  }
+
+  /**
+   * `work`'s call ended: with the map's `idleTimeoutSeconds`, delete its VM after that long
+   * unless it gets busy again (a later call creates a new VM). Without it the VM stays until
+   * the app ends.
+   */
+  workIdle(work: string): void {
+    const map = this.mapOf(work);
+    const seconds = map ? this.config.maps[map]!.idleTimeoutSeconds : null;
+    if (seconds === null || seconds === undefined || this.closed || !this.vms.has(work)) return;
+    this.workBusy(work);
+    const timer = setTimeout(() => {
+      this.idleTimers.delete(work);
+      void this.deleteVm(work, `idle for ${seconds} s`);
+    }, seconds * 1000);
+    timer.unref();
+    this.idleTimers.set(work, timer);
+  }
+
+  /** Deletes `work`'s VM (idle, the app ended, or the spend cap stops it). */
+  async deleteVm(work: string, why = 'the app ended'): Promise<RunTimeVmDeletion | undefined> {
     await this.pending.get(work)?.catch(() => {});
     const vm = this.vms.get(work);
     if (!vm) return undefined;
     this.vms.delete(work);
     this.spentClosedUsd += this.costOf(vm);
+    const deleting = this.api.delete(vm.zone, vm.name);
+    // A call that needs the work again meanwhile waits for the name to be free.
+    this.deleting.set(
+      work,
+      deleting.then(
+        () => {},
+        () => {},
+      ),
+    );
     try {
-      const outcome = await this.api.delete(vm.zone, vm.name);
-      this.onEvent({ work, action: 'deleted', detail: `${vm.name} in ${vm.zone}` });
+      const outcome = await deleting;
+      this.onEvent({ work, action: 'deleted', detail: `${vm.name} in ${vm.zone} (${why})` });
       return { work, instance: vm.name, zone: vm.zone, outcome };
     } catch (err) {
       const detail = (err as Error).message;
       this.onEvent({ work, action: 'failed', detail: `could not delete ${vm.name}: ${detail}` });
       return { work, instance: vm.name, zone: vm.zone, outcome: 'error', detail };
+    } finally {
+      this.deleting.delete(work);
     }
   }
 
@@ -251,6 +292,8 @@ export class RunTimeVms {
   async deleteAll(): Promise<RunTimeVmDeletion[]> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
     await Promise.all([...this.pending.values()].map((p) => p.catch(() => {})));
     const results = await Promise.all([...this.vms.keys()].map((w) => this.deleteVm(w)));
     const done = results.filter((r): r is RunTimeVmDeletion => r !== undefined);
@@ -315,6 +358,6 @@ export class RunTimeVms {
     const message = `maxTotalSpend ${cap} USD reached (spent ${spent.toFixed(2)} USD at list prices): GPU works are stopped and their VMs deleted`;
     for (const work of gpuWorks) this.onEvent({ work, action: 'spend-cap', detail: message });
     this.options.onTotalSpendReached?.(gpuWorks, message);
-    await Promise.all(gpuWorks.map((w) => this.deleteVm(w)));
+    await Promise.all(gpuWorks.map((w) => this.deleteVm(w, `maxTotalSpend ${cap} USD reached`)));
   }
 }

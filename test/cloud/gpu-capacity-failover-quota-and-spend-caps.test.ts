@@ -48,6 +48,18 @@ function workLog(work: string): string {
   return `(no log of ${work})`;
 }
 
+/** Every status the flow journaled (its state record), as text: what the UI and API showed. */
+function journalText(): string {
+  const bundles = join(sim.vm('capacity-flow').opts.diskDir, 'opt-lightning', 'bundles');
+  let text = '';
+  for (const b of readdirSync(bundles)) {
+    const dir = join(bundles, b, '.lightning', 'journal');
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) text += readFileSync(join(dir, f), 'utf8');
+  }
+  return text;
+}
+
 /** The reason and message of the work's failed status, from its log. */
 function failure(work: string): string {
   return /status \S+ -> failed (.*)/.exec(workLog(work))?.[1] ?? `(${work} did not fail)`;
@@ -75,6 +87,7 @@ describe('GPU capacity in the simulated GCP', () => {
     ]);
     // Each attempt is in the work's log, and the status showed them while the call waited.
     expect(workLog('root.l4s.a')).toMatch(/VM attempt: g2-standard-4 in us-central1-a: stockout/);
+    expect(journalText()).toContain('creating its VM: g2-standard-4 in us-central1-a: stockout');
     expect(out).toMatch(
       /root\.l4s\.a +│ VM attempt: g2-standard-4 in us-central1-a: stockout \(ZONE_RESOURCE_POOL_EXHAUSTED/,
     );

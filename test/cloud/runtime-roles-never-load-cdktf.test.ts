@@ -27,7 +27,7 @@ function loadedSynthesisModules(modules: string[], extra = ''): string[] {
 }
 
 describe('runtime roles and synthesis modules', () => {
-  it('the public entry, CloudCompute, the plan, the price table, the startup script and the flow VM control load no cdktf', () => {
+  it('the public entry, CloudCompute, the plan, the price table, the startup script and the flow VM control (run-time VMs too) load no cdktf', () => {
     expect(
       loadedSynthesisModules([
         'constructs/index.ts',
@@ -36,6 +36,8 @@ describe('runtime roles and synthesis modules', () => {
         'constructs/cloud/price-table.ts',
         'constructs/cloud/startup-script.ts',
         'daemon/cloud/work-vm-control.ts',
+        'daemon/cloud/run-time-vms.ts',
+        'constructs/cloud/run-time-plan.ts',
         'cli/cost-command.ts',
         'cli/synth-command.ts',
       ]),

@@ -22,6 +22,7 @@ let sim: GcpSim;
 let ws: TerraformWorkspace;
 let env: Record<string, string>;
 const FLOW_SA = 'sweep-flow@test-project.iam.gserviceaccount.com';
+const runTimeVms = () => [...sim.vms.keys()].filter((n) => n.startsWith('sweep-rt-'));
 
 beforeAll(async () => {
   const dir = copyFixture('sweep-app');
@@ -39,11 +40,21 @@ afterAll(async () => {
 });
 
 describe('a WorkMap of 4 members in the simulated GCP', () => {
-  it('runs each member on a VM created from the template and deletes all 4 at the end', async () => {
+  it('runs each member on a VM created from the template, unseen by terraform plan, and deletes all 4 at the end', async () => {
     await ws.run(['apply', '-auto-approve'], { env });
     // Terraform created the flow VM only: members have no VM until the flow creates them.
     expect(sim.vmEvents.filter((e) => e.by === 'terraform').map((e) => e.name)).toEqual(['sweep-flow']);
     const flow = sim.vm('sweep-flow');
+    // While the 4 member VMs run (each trial sleeps 20 s), Terraform sees no change: they are
+    // not in its state.
+    await flow.until(
+      (vm) => vm.output.filter((l) => / trial t\d on /.test(l)).length === 4,
+      240_000,
+      'all 4 trials running',
+    );
+    expect(runTimeVms()).toHaveLength(4);
+    const during = await ws.run(['plan', '-detailed-exitcode'], { env, okExitCodes: [0, 2] });
+    expect(during.exitCode, during.stdout).toBe(0);
     await flow.until(
       // Either the app ended, or it is stuck (a member failed): fail fast with the output.
       (vm) => vm.output.some((l) => l.includes('This VM stays up') || l.includes('No work is running')),

@@ -108,6 +108,25 @@ describe('run-time VM placement', () => {
     expect(inserts).toEqual(['gpu-t4 spot@us-central1-b']);
   });
 
+  it('moves to the next shape when an insert itself answers QUOTA_EXCEEDED (another VM took the room after the check)', async () => {
+    const inserts: string[] = [];
+    const port: CapacityPort = {
+      ...gce(() => true).port,
+      insert: async (c, zone) => {
+        inserts.push(`${c.label}@${zone}`);
+        if (c.label === 'primary spot')
+          throw new ComputeApiError(
+            "Quota 'PREEMPTIBLE_NVIDIA_L4_GPUS' exceeded.  Limit: 1.0 in region us-central1.",
+            'QUOTA_EXCEEDED',
+          );
+      },
+    };
+    const placed = await new CapacitySearch().place(candidatesOf(l4), port);
+    // Quotas are regional: the other zones of the L4 are not tried.
+    expect(inserts).toEqual(['primary spot@us-central1-b', 'gpu-t4 spot@us-central1-b']);
+    expect(placed.attempts.map((a) => a.outcome)).toEqual(['quota', 'created']);
+  });
+
   it('stops at once on an error no other zone fixes (a missing permission)', async () => {
     const port: CapacityPort = {
       ...gce(() => true).port,
