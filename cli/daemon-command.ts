@@ -235,7 +235,16 @@ export function registerDaemonCommands(program: Command): void {
         },
         onTotalSpendReached: (works, message) => {
           printer.onNotice(message);
-          for (const w of works) loop.hostReport(w, message, 'spend_cap');
+          for (const w of works) {
+            loop.hostReport(w, message, 'spend_cap');
+            // A GPU work whose VM Terraform created: stop that VM (members' VMs are deleted).
+            if (vms?.controls(w))
+              vms
+                .stop(w)
+                .catch((err: unknown) =>
+                  printer.onNotice(`cannot stop the VM of ${w}: ${(err as Error).message}`),
+                );
+          }
         },
       });
       const observer: LoopObserver = {
@@ -274,6 +283,11 @@ export function registerDaemonCommands(program: Command): void {
             return;
           }
           if (!vms?.controls(work)) return;
+          const refused = runTime?.startRefusal(work);
+          if (refused) {
+            loop.hostReport(work, refused, 'spend_cap');
+            return;
+          }
           // At start only the VMs that run with the flow (normally already RUNNING: one GET).
           if (why === 'start' && !vms.startsWithFlow(work)) return;
           if (why === 'preempted')

@@ -355,7 +355,7 @@ export class LightningGcp extends Construct {
     // WorkMap members: the flow creates their VMs at run time from templates (ADR 0025).
     const workMetadata = { ...sharedMetadata, 'lightning-role': 'work' };
     const runTimeVms =
-      plan.runTimeMaps.length > 0
+      plan.runTimeMaps.length > 0 || plan.maxHourlySpend !== null || plan.maxTotalSpend !== null
         ? addRunTimeVms(this, { plan, common, flowSa, workSa, subnetRef, metadata: workMetadata })
         : undefined;
 

@@ -56,6 +56,8 @@ export interface RunTimeVmsConfig {
   readonly maxTotalSpend: number | null;
   /** Hourly price of the VMs Terraform runs (flow and works), counted against the caps; null if unknown. */
   readonly baseHourlyUsd: number | null;
+  /** Works with a GPU whose VMs Terraform created: the total cap stops them too. */
+  readonly staticGpuWorks: readonly { readonly work: string; readonly hourlyUsd: number | null }[];
 }
 
 /** A WorkMap's template(s) for the synthesis: the candidate and the compute it is made of. */

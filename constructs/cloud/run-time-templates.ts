@@ -81,7 +81,10 @@ export interface RunTimeVmsProps {
   readonly metadata: Record<string, string>;
 }
 
-/** Adds the templates and grants; returns what the flow VM's metadata `lightning-run-time-vms` holds. */
+/**
+ * Adds the templates and grants (when the app has WorkMaps); returns what the flow VM's
+ * metadata `lightning-run-time-vms` holds (also for an app with spend caps and no WorkMap).
+ */
 export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTimeVmsConfig {
   const { plan, common, flowSa, workSa } = props;
   const maps: Record<string, RunTimeVmsConfig['maps'][string]> = {};
@@ -125,6 +128,7 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
     };
   }
 
+  if (plan.runTimeMaps.length === 0) return runTimeVmsConfig(plan, maps); // caps only: no grant needed
   const role = new ProjectIamCustomRole(scope, 'run-time-vm-role', {
     ...common,
     roleId: plan.names.runTimeVmRole,
@@ -144,12 +148,20 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
     member: `serviceAccount:${flowSa.email}`,
   });
 
+  return runTimeVmsConfig(plan, maps);
+}
+
+/** The flow's `lightning-run-time-vms`: the maps' candidates, the caps, and Terraform's VMs' prices. */
+function runTimeVmsConfig(plan: AppPlan, maps: RunTimeVmsConfig['maps']): RunTimeVmsConfig {
   // Terraform's VMs run all along: the spend caps count them first.
   let base: number | null = 0;
+  const staticGpuWorks: { work: string; hourlyUsd: number | null }[] = [];
   for (const vm of [plan.flow, ...plan.works]) {
     const p = priceOf(vm.compute.machineType, vm.compute.gpuType, vm.compute.gpuCount);
-    base =
-      base === null || !('price' in p) ? null : base + (vm.compute.spot ? p.price.spot : p.price.onDemand);
+    const hourly = 'price' in p ? (vm.compute.spot ? p.price.spot : p.price.onDemand) : null;
+    base = base === null || hourly === null ? null : base + hourly;
+    if (vm.role === 'work' && vm.compute.gpuType)
+      staticGpuWorks.push({ work: vm.component, hourlyUsd: hourly });
   }
   return {
     project: plan.project,
@@ -160,5 +172,6 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
     maxHourlySpend: plan.maxHourlySpend,
     maxTotalSpend: plan.maxTotalSpend,
     baseHourlyUsd: base === null ? null : Math.round(base * 1e5) / 1e5,
+    staticGpuWorks,
   };
 }

@@ -45,7 +45,10 @@ export interface RunTimeVmsOptions {
   /** Clock, ms (spend accounting). @default Date.now */
   readonly now?: () => number;
   readonly onEvent?: (e: RunTimeVmEvent) => void;
-  /** The total spend cap was reached: these works' GPU VMs were deleted; fail their calls. */
+  /**
+   * The total spend cap was reached: stop these GPU works and fail their calls. Members' VMs
+   * are deleted here; the VMs Terraform created (other works) are for the caller to stop.
+   */
   readonly onTotalSpendReached?: (works: readonly string[], message: string) => void;
 }
 
@@ -94,6 +97,8 @@ export class RunTimeVms {
   /** USD of VMs deleted so far (running ones are added when asked). */
   private spentClosedUsd = 0;
   private totalReached = false;
+  /** When the total cap stopped the GPU works Terraform created (their price no longer accrues). */
+  private staticGpuStoppedAt: number | null = null;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -311,9 +316,22 @@ export class RunTimeVms {
     return done;
   }
 
+  /** Hourly price of the GPU works Terraform created. */
+  private staticGpuHourly(): number {
+    return (this.config.staticGpuWorks ?? []).reduce((s, w) => s + (w.hourlyUsd ?? 0), 0);
+  }
+
+  /** Why `work` (a Terraform-created VM's work) may not be started now, or undefined. */
+  startRefusal(work: string): string | undefined {
+    if (this.staticGpuStoppedAt === null) return undefined;
+    if (!(this.config.staticGpuWorks ?? []).some((w) => w.work === work)) return undefined;
+    return `maxTotalSpend ${this.config.maxTotalSpend} USD is reached: GPU works are not started again`;
+  }
+
   /** USD per hour of what runs now: Terraform's VMs plus the run-time VMs (null: a price is unknown). */
   hourlyUsd(): number | null {
     let sum = this.config.baseHourlyUsd;
+    if (sum !== null && this.staticGpuStoppedAt !== null) sum -= this.staticGpuHourly();
     for (const vm of this.vms.values()) {
       if (sum === null || vm.candidate.hourlyUsd === null) return null;
       sum += vm.candidate.hourlyUsd;
@@ -325,6 +343,8 @@ export class RunTimeVms {
   spentUsd(): number {
     const hours = (this.now() - this.startedAt) / 3_600_000;
     let spent = this.spentClosedUsd + (this.config.baseHourlyUsd ?? 0) * hours;
+    if (this.staticGpuStoppedAt !== null)
+      spent -= (this.staticGpuHourly() * (this.now() - this.staticGpuStoppedAt)) / 3_600_000;
     for (const vm of this.vms.values()) spent += this.costOf(vm);
     return spent;
   }
@@ -355,9 +375,12 @@ export class RunTimeVms {
     if (spent < cap) return;
     this.totalReached = true;
     const gpuWorks = [...this.vms].filter(([, vm]) => vm.candidate.gpuCount > 0).map(([w]) => w);
-    const message = `maxTotalSpend ${cap} USD reached (spent ${spent.toFixed(2)} USD at list prices): GPU works are stopped and their VMs deleted`;
-    for (const work of gpuWorks) this.onEvent({ work, action: 'spend-cap', detail: message });
-    this.options.onTotalSpendReached?.(gpuWorks, message);
+    const staticGpu = (this.config.staticGpuWorks ?? []).map((w) => w.work);
+    if (staticGpu.length > 0) this.staticGpuStoppedAt = this.now();
+    const message = `maxTotalSpend ${cap} USD reached (spent ${spent.toFixed(2)} USD at list prices): GPU works are stopped, their VMs deleted (WorkMap members) or stopped`;
+    for (const work of [...gpuWorks, ...staticGpu])
+      this.onEvent({ work, action: 'spend-cap', detail: message });
+    this.options.onTotalSpendReached?.([...gpuWorks, ...staticGpu], message);
     await Promise.all(gpuWorks.map((w) => this.deleteVm(w, `maxTotalSpend ${cap} USD reached`)));
   }
 }

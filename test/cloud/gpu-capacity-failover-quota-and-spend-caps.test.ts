@@ -6,7 +6,7 @@
  * - Quota 0: the T4 member fails before any insert, its status naming NVIDIA_T4_GPUS.
  * - maxHourlySpend: the A100 member is refused, its status naming the cap.
  * - maxTotalSpend: once reached, the running L4 work is stopped, its status naming the cap,
- *   and its VM deleted.
+ *   and its VM deleted; the T4 work whose VM Terraform created is stopped too.
  * Needs root, iproute2 and nftables.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -102,15 +102,19 @@ describe('GPU capacity in the simulated GCP', () => {
 
     // Hourly cap: the A100 would take the app over 2 USD/h.
     expect(failure('root.a100s.a')).toMatch(
-      /a2-highgpu-1g, 3.67339 USD\/h\) would take the app to .* USD\/h, over maxHourlySpend 2 USD\/h/,
+      /a2-highgpu-1g, 3.67339 USD\/h\) would take the app to .* USD\/h, over maxHourlySpend 3 USD\/h/,
     );
 
     // Total cap: the running L4 work is stopped and its VM deleted.
-    expect(failure('root.l4s.a')).toMatch(/^spend_cap maxTotalSpend 0.005 USD reached/);
+    expect(failure('root.l4s.a')).toMatch(/^spend_cap maxTotalSpend 0.01 USD reached/);
+    // … and the GPU work whose VM Terraform created: the cap stopped its VM before the app's end did.
+    expect(failure('root.trainer')).toMatch(/^spend_cap maxTotalSpend 0.01 USD reached/);
+    expect(out).toMatch(/the VM of root\.trainer \(capacity-trainer\) was already stopped/);
     expect(sim.compute.events.filter((e) => e.verb === 'delete').map((e) => `${e.name} ${e.zone}`)).toEqual([
       'capacity-rt-l4s-a us-central1-b',
     ]);
-    expect([...sim.vms.keys()]).toEqual(['capacity-flow']);
+    expect([...sim.vms.keys()].sort()).toEqual(['capacity-flow', 'capacity-trainer']); // no run-time VM left
+    expect(sim.vm('capacity-trainer').status).toBe('TERMINATED');
     expect(sim.summary()).toMatch(
       /zones tried by inserts: us-central1-a \(ZONE_RESOURCE_POOL_EXHAUSTED\); us-central1-b \(ok\)/,
     );

@@ -55,6 +55,7 @@ const config = (namePrefix = 'demo-rt-'): RunTimeVmsConfig => ({
   maxHourlySpend: null,
   maxTotalSpend: null,
   baseHourlyUsd: 0.06701,
+  staticGpuWorks: [],
 });
 
 function controller(events: RunTimeVmEvent[], namePrefix?: string): RunTimeVms {

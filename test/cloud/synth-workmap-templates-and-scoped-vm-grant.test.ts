@@ -22,7 +22,10 @@ beforeAll(async () => {
 
 describe('WorkMaps in the synthesized stack', () => {
   it('gives members no Terraform VM, and each map a template per shape with the works identity', () => {
-    expect(Object.keys(s.byName('google_compute_instance'))).toEqual(['capacity-flow']);
+    expect(Object.keys(s.byName('google_compute_instance')).sort()).toEqual([
+      'capacity-flow',
+      'capacity-trainer',
+    ]);
     const templates = s.byName('google_compute_instance_template');
     expect(Object.keys(templates).sort()).toEqual([
       'capacity-rt-a100s-0',
@@ -85,9 +88,10 @@ describe('WorkMaps in the synthesized stack', () => {
       project: 'test-project',
       region: 'us-central1',
       namePrefix: 'capacity-rt-',
-      maxHourlySpend: 2,
-      maxTotalSpend: 0.005,
-      baseHourlyUsd: 0.06701,
+      maxHourlySpend: 3,
+      maxTotalSpend: 0.01,
+      baseHourlyUsd: 0.79701,
+      staticGpuWorks: [{ work: 'root.trainer', hourlyUsd: 0.73 }],
     });
     expect(
       config.maps['root.l4s']!.candidates.map((c) => [
@@ -105,7 +109,7 @@ describe('WorkMaps in the synthesized stack', () => {
 
   it('prices each map per member in `lightning-local cost`, outside the total', () => {
     const report = costOf(planApp(app));
-    expect(report.totalPerHour).toBe(0.06701);
+    expect(report.totalPerHour).toBe(0.79701);
     expect(report.lines.filter((l) => l.perMember).map((l) => [l.component, l.billed])).toEqual([
       ['root.l4s.* (each)', 0.70683],
       ['root.t4s.* (each)', 0.73],
