@@ -122,9 +122,10 @@ export function registerDaemonCommands(program: Command): void {
       if (opts.advertiseHost !== undefined) checkAdvertiseHost(opts.advertiseHost);
       // Loaded here, not at the top: `run` and `flow` load this module too and never serve a
       // work (the daemon code and its dependencies cost a third of a second of start-up).
-      const [{ WorkDaemon }, { killAllScriptsNow }] = await Promise.all([
+      const [{ WorkDaemon }, { killAllScriptsNow }, { watchPreemption }] = await Promise.all([
         import('../daemon/work/work-daemon.ts'),
         import('../daemon/work/script-runner.ts'),
+        import('../daemon/work/preemption-watcher.ts'),
       ]);
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
@@ -146,7 +147,12 @@ export function registerDaemonCommands(program: Command): void {
         ...(opts.tlsCa ? { credentials: grpc.credentials.createSsl(readFileSync(opts.tlsCa)) } : {}),
       });
       const stop = (why: string) => void daemon.shutdown(why);
-      process.on('SIGTERM', () => stop('SIGTERM'));
+      // On GCE a preemption starts with an ACPI soft off: systemd's SIGTERM may arrive before
+      // the metadata long poll answers. Ask the metadata server which one this is.
+      process.on(
+        'SIGTERM',
+        () => void preemptedNow().then((p) => (p ? daemon.preemptionNotice() : stop('SIGTERM'))),
+      );
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGUSR2', () => {
         killAllScriptsNow();
@@ -159,6 +165,16 @@ export function registerDaemonCommands(program: Command): void {
       // unnoticed for the whole start-up allowance).
       if (opts.exitWithParent) process.send?.({ t: 'pong' }, () => {});
       await daemon.start();
+      // On a cloud VM: a Spot VM's preemption notice lets the script flush a checkpoint and
+      // the flow run the call again on the restarted VM (ADR 0026).
+      const preemption =
+        process.env.LIGHTNING_CLOUD === '1'
+          ? watchPreemption({
+              onNotice: () => void daemon.preemptionNotice(),
+              onError: (m) => process.stderr.write(`lightning daemon: ${m}\n`),
+            })
+          : undefined;
+      void daemon.exited.then(() => preemption?.close());
       // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
       // may linger (IPC channel, grpc) must not keep the process up.
       process.exit(await daemon.exited);
@@ -289,6 +305,15 @@ export function registerDaemonCommands(program: Command): void {
       const host: DaemonHost = {
         ensureDaemon: (work, why) => {
           if (runTime?.manages(work)) {
+            // Not yet: a preempted run-time VM is neither restarted nor replaced (ADR 0026).
+            if (why === 'preempted') {
+              loop.hostReport(
+                work,
+                `the run-time VM of ${work} was preempted; run-time (WorkMap) VMs are not restarted after a preemption yet: run the member again`,
+                'preempted',
+              );
+              return;
+            }
             // Created when a call needs it, not at the app's start.
             if (why === 'call')
               runTime.ensureVm(work).catch((err: unknown) => {
@@ -305,7 +330,10 @@ export function registerDaemonCommands(program: Command): void {
           }
           // At start only the VMs that run with the flow (normally already RUNNING: one GET).
           if (why === 'start' && !vms.startsWithFlow(work)) return;
-          vms.ensureRunning(work).catch((err: unknown) => {
+          if (why === 'preempted')
+            printer.onNotice(`the VM of ${work} was preempted: starting it again once GCE has stopped it`);
+          const running = why === 'preempted' ? vms.restartAfterPreemption(work) : vms.ensureRunning(work);
+          running.catch((err: unknown) => {
             printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
           });
         },
@@ -369,6 +397,21 @@ export function registerDaemonCommands(program: Command): void {
       }
       process.exitCode = end.exitCode;
     });
+}
+
+/** On a cloud VM: whether its `instance/preempted` metadata reads TRUE (false when unknown). */
+async function preemptedNow(): Promise<boolean> {
+  if (process.env.LIGHTNING_CLOUD !== '1') return false;
+  const host = process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
+  try {
+    const res = await fetch(`http://${host}/computeMetadata/v1/instance/preempted`, {
+      headers: { 'Metadata-Flavor': 'Google' },
+      signal: AbortSignal.timeout(2000),
+    });
+    return res.ok && (await res.text()).trim().toUpperCase() === 'TRUE';
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -171,7 +171,7 @@ export class LogPrinter implements LoopObserver {
         ? PHASE_COLOR[status.phase](status.phase)
         : `${PHASE_COLOR[previous](previous)} → ${PHASE_COLOR[status.phase](status.phase)}`;
     let extra = '';
-    if (status.phase === 'failed' || status.reason === 'retry_scheduled') {
+    if (status.phase === 'failed' || status.reason === 'retry_scheduled' || status.reason === 'preempted') {
       extra = status.message
         ? `\n${status.message
             .split('\n')

@@ -36,7 +36,11 @@ export type GeneralErrorCode =
   /** GCE could not give a work a VM: no capacity in any zone/fallback, no quota, a spend cap. */
   | 'CLOUD_CAPACITY'
   /** A Compute Engine or metadata-server call of the flow failed (GCE's own code is on the error). */
-  | 'CLOUD_API';
+  | 'CLOUD_API'
+  /** Synthesis could not fetch the VMs' Node runtime archive (ADR 0026). */
+  | 'NODE_RUNTIME_UNAVAILABLE'
+  /** The VMs' Node runtime archive has other bytes than the pinned integrity (ADR 0026). */
+  | 'NODE_RUNTIME_INTEGRITY';
 
 /** Every code a {@link LightningError} can carry. */
 export type ErrorCode =

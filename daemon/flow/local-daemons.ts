@@ -102,7 +102,7 @@ export class LocalDaemons implements DaemonHost {
     this.hostsPerGroup = Math.max(1, opts.hostsPerGroup ?? Math.min(4, availableParallelism()));
   }
 
-  ensureDaemon(work: string, why: 'start' | 'call' = 'start'): void {
+  ensureDaemon(work: string, why: 'start' | 'call' | 'preempted' = 'start'): void {
     if (this.stopping) return;
     const existing = this.current.get(work);
     if (existing && isAlive(existing.child) && existing.works.has(work)) {

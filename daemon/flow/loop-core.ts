@@ -261,6 +261,26 @@ export abstract class LoopCore {
       `warning: running the call again (${call.rerun.reason}${attempt}): ${call.rerun.why}`,
     ]);
   }
+  /**
+   * The work's VM got a preemption notice and the attempt ended (its checkpoint saved). Not a
+   * failure of the call and not counted against maxRetries: the call waits for a daemon
+   * again, and the host starts the VM once GCE has stopped it; the new daemon's hello
+   * dispatches the call, which resumes from the checkpoint.
+   */
+  protected callPreempted(rec: WorkRecord, message: string): void {
+    rec.status.restarts++;
+    this.setStatus(rec, { phase: 'pending', reason: 'preempted', exitCode: null, message });
+    rec.lifecycle.to('awaiting-daemon');
+    if (rec.call) {
+      // A rerun is never silent (ADR 0020): a new daemon on the restarted VM runs it.
+      rec.call.rerun = {
+        reason: 'daemon_restart',
+        why: `the work's VM was preempted (${message.split('\n')[0]}); the call runs again on the restarted VM, from its checkpoint if it saved one`,
+      };
+      this.announceRerun(rec);
+    }
+    this.host?.ensureDaemon(rec.name, 'preempted');
+  }
   protected stopWork(rec: WorkRecord): void {
     const stage = rec.lifecycle.stage;
     if (stage === 'none' || stage === 'ended') return;

@@ -56,10 +56,11 @@ export interface LoopObserver {
 export interface DaemonHost {
   /**
    * Make sure a daemon for `work` is (being) started. Idempotent. `why` is 'start' when the
-   * app starts (local mode warms every daemon; cloud leaves first-run VMs stopped) and 'call'
-   * when a call is waiting for the work.
+   * app starts (local mode warms every daemon; cloud leaves first-run VMs stopped), 'call'
+   * when a call is waiting for the work, and 'preempted' when the work's VM got a preemption
+   * notice and a call waits to run again (cloud: wait for the VM to stop, then start it).
    */
-  ensureDaemon(work: string, why: 'start' | 'call'): void;
+  ensureDaemon(work: string, why: 'start' | 'call' | 'preempted'): void;
 }
 
 export interface AppEnd {

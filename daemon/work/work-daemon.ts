@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TransferProgress } from '../../constructs/drive.ts';
@@ -19,12 +19,23 @@ import {
   toStateValue,
 } from '../state/json-patch.ts';
 import { CallFailure } from './call-failure.ts';
+import { type CheckpointSlot, dropCheckpoint, restoreCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DaemonLink } from './daemon-link.ts';
 import { probePort, resolvePathArgs, runScript } from './script-runner.ts';
 import { StateEndpoint } from './state-endpoint.ts';
 import type { WorkDaemonOptions } from './work-daemon-options.ts';
 
 export type { WorkDaemonOptions } from './work-daemon-options.ts';
+
+/**
+ * How long a script may take to act on a preemption notice (flush its checkpoint) before it
+ * is killed: GCE stops a Spot VM about 30 s after the notice; the rest is for saving the
+ * checkpoint to the Drive and reporting to the flow.
+ */
+export const PREEMPTION_GRACE_MS = 20_000;
+
+/** Created in the work's directory when the VM gets a preemption notice ($LIGHTNING_PREEMPTED_FILE). */
+export const PREEMPTED_FILE = '.lightning-preempted';
 
 interface CurrentCall {
   readonly hash: string;
@@ -36,6 +47,9 @@ export class WorkDaemon extends DaemonLink {
   private current: CurrentCall | null = null;
 
   private graceOverrideMs: number | undefined;
+
+  /** The VM got a preemption notice: no call starts on it any more. */
+  private preempted = false;
 
   private resolveExit!: (code: number) => void;
 
@@ -70,6 +84,8 @@ export class WorkDaemon extends DaemonLink {
 
   async start(): Promise<void> {
     await mkdir(this.workDir, { recursive: true });
+    // A notice of an earlier boot of this disk (a preempted VM started again) is over.
+    await rm(join(this.workDir, PREEMPTED_FILE), { force: true });
     this.endpoint = new StateEndpoint(this.stateToken, {
       read: () => this.vars,
       merge: (patch) => {
@@ -135,7 +151,33 @@ export class WorkDaemon extends DaemonLink {
     this.resolveExit(0);
   }
 
+  /**
+   * The VM is about to be preempted (its `instance/preempted` metadata turned TRUE). The
+   * script learns it from SIGTERM and from $LIGHTNING_PREEMPTED_FILE appearing, a TypeScript
+   * work from `ctx.signal` (reason `preempted`); it has PREEMPTION_GRACE_MS to flush its
+   * checkpoint. The call then ends `failed` with reason `preempted` (its checkpoint saved to
+   * the Drive), which the flow answers by restarting the VM and running the call again; this
+   * daemon ends, so it takes no further call on a VM about to stop.
+   */
+  async preemptionNotice(): Promise<void> {
+    if (this.preempted || this.stopping) return;
+    this.preempted = true;
+    this.log(LogChunk_Stream.DAEMON, [
+      'preemption notice: this Spot VM stops in about 30 s; telling the script (SIGTERM) and saving its checkpoint',
+    ]);
+    await writeFile(join(this.workDir, PREEMPTED_FILE), `${new Date().toISOString()}\n`).catch(() => {});
+    await this.stopCurrent(
+      new CallFailure(
+        'preempted',
+        'the VM was preempted (Spot capacity reclaimed); the flow restarts it and runs the call again from its last checkpoint',
+      ),
+      PREEMPTION_GRACE_MS,
+    );
+    await this.shutdown('the VM is being preempted');
+  }
+
   protected startCall(run: Run): void {
+    if (this.preempted) return; // the flow runs it again once the VM is back
     const previous = this.current;
     // The same call re-sent (a flow that restarted or reconnected): it is already running.
     if (previous && previous.hash === run.callHash && !previous.controller.signal.aborted) return;
@@ -165,13 +207,28 @@ export class WorkDaemon extends DaemonLink {
   private async executeCall(run: Run, controller: AbortController): Promise<void> {
     const work = this.work;
     const started = Date.now();
+    const slot: CheckpointSlot | undefined = work.props.checkpoint
+      ? { drive: this.opts.drive, work: work.name, workDir: this.workDir, file: work.props.checkpoint }
+      : undefined;
     this.setStatus(pendingStatus(run.callHash, run.attempt));
     let timeout: NodeJS.Timeout | undefined;
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;
       const port = await this.portFor(work);
-      const ctx = this.context(controller.signal, port, run);
       let resolvedArgs: JsonObject;
+      let resumeFrom: string | undefined;
+      try {
+        if (slot) resumeFrom = await restoreCheckpoint(slot, run.callHash);
+      } catch (err) {
+        throw new CallFailure('input_fetch', `could not restore the checkpoint: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+      if (resumeFrom)
+        this.log(LogChunk_Stream.DAEMON, [
+          `resuming from the checkpoint of an earlier attempt: ${slot!.file}`,
+        ]);
+      const ctx = this.context(controller.signal, port, run, resumeFrom);
       const fetched = new Set<string>();
       const fetchInput = async (path: Path, dest?: string) => {
         const local = await ctx.fetch(path, dest);
@@ -243,6 +300,7 @@ export class WorkDaemon extends DaemonLink {
           );
         }
       }
+      if (slot) await dropCheckpoint(slot, run.callHash).catch(() => {});
       this.log(LogChunk_Stream.DAEMON, [`call succeeded in ${((Date.now() - started) / 1000).toFixed(1)} s`]);
       this.setStatus({ phase: 'succeeded', endedAt: Date.now(), exitCode: 0 });
     } catch (err) {
@@ -251,7 +309,16 @@ export class WorkDaemon extends DaemonLink {
           ? err
           : new CallFailure('user_exception', String((err as Error)?.stack ?? err));
       const phase: WorkPhase = failure.stopped ? 'stopped' : 'failed';
-      this.log(LogChunk_Stream.DAEMON, [`call ${phase}: ${failure.message.split('\n')[0]}`]);
+      // What the attempt got done so far, for the next attempt (after a preemption, a crash, a timeout).
+      if (slot && !failure.stopped) {
+        const key = await saveCheckpoint(slot, run.callHash).catch((err: unknown) => {
+          this.log(LogChunk_Stream.DAEMON, [`could not save the checkpoint: ${(err as Error).message}`]);
+          return undefined;
+        });
+        if (key) this.log(LogChunk_Stream.DAEMON, [`checkpoint saved to the Drive: ${key}`]);
+      }
+      const ended = failure.reason === 'preempted' ? 'preempted' : phase;
+      this.log(LogChunk_Stream.DAEMON, [`call ${ended}: ${failure.message.split('\n')[0]}`]);
       this.setStatus({
         phase,
         endedAt: Date.now(),
@@ -307,7 +374,7 @@ export class WorkDaemon extends DaemonLink {
     });
   }
 
-  private context(signal: AbortSignal, port: number | undefined, run: Run): WorkContext {
+  private context(signal: AbortSignal, port: number | undefined, run: Run, resumeFrom?: string): WorkContext {
     const drive = this.opts.drive;
     const rerun = RERUN_REASONS.find((r) => r === run.rerun) ?? null;
     const env: Record<string, string> = {};
@@ -323,7 +390,10 @@ export class WorkDaemon extends DaemonLink {
       // checks these. LIGHTNING_RERUN is empty on a call's first run.
       LIGHTNING_ATTEMPT: String(run.attempt),
       LIGHTNING_RERUN: rerun ?? '',
+      // Appears when the VM gets a preemption notice (a running process's env cannot change).
+      LIGHTNING_PREEMPTED_FILE: join(this.workDir, PREEMPTED_FILE),
     });
+    if (resumeFrom) env.LIGHTNING_RESUME_FROM = resumeFrom;
     if (port !== undefined) {
       env.PORT = String(port);
       env.LIGHTNING_PORT = String(port);
@@ -337,6 +407,7 @@ export class WorkDaemon extends DaemonLink {
       signal,
       attempt: run.attempt,
       rerun,
+      ...(resumeFrom ? { resumeFrom } : {}),
       workDir,
       appDir: this.opts.appDir,
       port,

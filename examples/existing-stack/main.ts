@@ -3,8 +3,9 @@
  * a lightning app to it. Synthesize with `npx tsx examples/existing-stack/main.ts` (or
  * `cdktf synth` in this directory).
  *
- * Requirements on what you bring: the subnetwork is in the app's region and its VMs have
- * egress (Cloud NAT) to download Node; the bucket has uniform bucket-level access.
+ * Requirements on what you bring: the subnetwork is in the app's region with Private Google
+ * Access (the VMs take Node and the bundle from the bucket, ADR 0026; add Cloud NAT only if
+ * your scripts download from the internet); the bucket has uniform bucket-level access.
  */
 import { fileURLToPath } from 'node:url';
 import { ComputeNetwork } from '@cdktf/provider-google/lib/compute-network/index.js';

@@ -40,6 +40,9 @@ import { type RetrainRequest, readRetrainRequest } from './retrain-request.ts';
 const VENV_PYTHON = fileURLToPath(new URL('.venv/bin/python', import.meta.url));
 const PYTHON = process.env.LIGHTNING_PYTHON ?? (existsSync(VENV_PYTHON) ? VENV_PYTHON : 'python3');
 
+/** Where train.py saves its state when stopped by SIGTERM (WorkProps.checkpoint). */
+const TRAIN_CHECKPOINT = 'checkpoints/preempted.ckpt';
+
 /** Loopback unless the runtime says otherwise (on a cloud VM other machines reach the port). */
 function bindHost(ctx: WorkContext): string {
   return ctx.env.LIGHTNING_HOST ?? '127.0.0.1';
@@ -102,7 +105,14 @@ class Flagship extends Flow<FlagshipState> {
   readonly train = new ScriptWork<TrainState, TrainArgs>(this, 'train', {
     script: 'train.py',
     python: PYTHON,
-    args: (a) => ['--epochs', String(a.epochs), '--lr', String(a.lr), '--hidden', String(a.hidden)],
+    args: (a, ctx) => [
+      ...['--epochs', String(a.epochs), '--lr', String(a.lr), '--hidden', String(a.hidden)],
+      // Preemptible: a SIGTERM (a Spot VM's preemption notice) saves the training state here;
+      // the runtime keeps it in the Drive and the next attempt resumes from it.
+      ...['--checkpoint', TRAIN_CHECKPOINT],
+      ...(ctx.resumeFrom ? ['--resume-from', ctx.resumeFrom] : []),
+    ],
+    checkpoint: TRAIN_CHECKPOINT,
     outputs: ['model.pt2', 'metrics.json', 'samples.json', 'lightning_logs/'],
     state: { ...TRAIN_STATE },
     parallel: true, // run() keeps going while training, to react to the live numbers

@@ -63,9 +63,13 @@ describe('lightning in an existing stack (examples/existing-stack)', () => {
     }
     for (const g of Object.values(tf.resource.google_storage_bucket_iam_member ?? {}))
       expect(g.bucket).toBe(bucket);
+    // The bundle and the VMs' Node runtime, both in the user's bucket under the app's prefix.
     const obj = Object.values(tf.resource.google_storage_bucket_object ?? {});
-    expect(obj).toHaveLength(1);
-    expect(obj[0]!.bucket).toBe(bucket);
+    expect(obj.map((o) => String(o.name).replace(/[0-9a-f]{16}/, 'SHA')).sort()).toEqual([
+      'lightning/trainer/bundles/SHA.tar.gz',
+      'lightning/trainer/runtime/node-v20.20.2-linux-x64.tgz',
+    ]);
+    for (const o of obj) expect(o.bucket).toBe(bucket);
     const train = vms.find((v) => v.name === 'trainer-train')!;
     // A shared bucket: the app keeps to lightning/<app>/ (shared-bucket-and-vpc-stay-scoped).
     expect((train.metadata as Record<string, string>)['lightning-drive-url']).toBe(

@@ -8,9 +8,9 @@
  * the flow from metadata, read the token the flow published, dial it over TLS, run its
  * script, upload its output to the GCS Drive, and the app must end successfully.
  *
- * Not covered here (see docs/deploy-gcp.md, "What is proven"): the Node download (Node is
- * already on PATH, so the script skips it) and systemd (LIGHTNING_BOOT_FOREGROUND runs the
- * service's command in the foreground instead).
+ * Not covered here (see docs/deploy-gcp.md, "What is proven"): the Node runtime from the
+ * bucket (LIGHTNING_NODE hands the script this Node; the simulated-GCP tests fetch it) and
+ * systemd (LIGHTNING_BOOT_FOREGROUND runs the service's command in the foreground instead).
  *
  * Needs root and iproute2 (network namespaces), as CI has; fails loudly otherwise.
  */
@@ -179,6 +179,7 @@ function boot(vmName: string, ns: string, metadataPort: number, tag: string): Bo
     LIGHTNING_BOOT_ROOT: join(dir, `${tag}-opt-lightning`),
     LIGHTNING_RUNTIME_DIR: join(dir, `${tag}-run`),
     LIGHTNING_BOOT_FOREGROUND: '1',
+    LIGHTNING_NODE: process.execPath,
     GCE_METADATA_HOST: `${HOST_IP}:${metadataPort}`,
     STORAGE_EMULATOR_HOST: gcs,
     LIGHTNING_SECRET_MANAGER_ENDPOINT: `http://${HOST_IP}:${secretManager.port}`,

@@ -34,7 +34,7 @@ beforeAll(() => {
   const root = join(dir, 'opt-lightning');
   const inner = [
     'mount -t tmpfs tmpfs /etc/systemd/system',
-    `env -i PATH=${shims}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin LIGHTNING_BOOT_ROOT=${root} bash ${script}`,
+    `env -i PATH=${shims}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin LIGHTNING_NODE=${process.execPath} LIGHTNING_BOOT_ROOT=${root} bash ${script}`,
     'rc=$?',
     `cp /etc/systemd/system/lightning.service ${dir}/lightning.service 2>/dev/null`,
     'exit $rc',
@@ -100,7 +100,7 @@ describe('startup script on a VM with systemd', () => {
     const log = join(dir, 'calls.log');
     writeFileSync(log, '');
     writeFileSync(join(dir, 'shims', 'id'), `#!/bin/bash\necho "id $*" >> ${log}\nexit 0\n`);
-    const inner = `mount -t tmpfs tmpfs /etc/systemd/system; env -i PATH=${join(dir, 'shims')}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin LIGHTNING_BOOT_ROOT=${join(dir, 'opt-lightning')} bash ${join(dir, 'startup-script.sh')}`;
+    const inner = `mount -t tmpfs tmpfs /etc/systemd/system; env -i PATH=${join(dir, 'shims')}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin LIGHTNING_NODE=${process.execPath} LIGHTNING_BOOT_ROOT=${join(dir, 'opt-lightning')} bash ${join(dir, 'startup-script.sh')}`;
     const r = spawnSync('unshare', ['-m', 'bash', '-c', inner], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const again = readFileSync(log, 'utf8').trim().split('\n');

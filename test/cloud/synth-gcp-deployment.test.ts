@@ -2,10 +2,13 @@
  * The synthesized Terraform for a three-work app: the properties that make the deployment
  * private, least-privilege and correctly scheduled, plus a JSON snapshot.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { VM_NODE_VERSION } from '../../constructs/cloud/cloud-props.ts';
 import { IAP_SOURCE_RANGE } from '../../constructs/cloud/lightning-gcp.ts';
+import { NODE_RUNTIME_INTEGRITY } from '../../constructs/cloud/node-runtime.ts';
 import { renderStartupScript } from '../../constructs/cloud/startup-script.ts';
 import { templateLiteral } from '../../constructs/cloud/terraform-template.ts';
 import { Flow, LightningApp, ScriptWork } from '../../constructs/index.ts';
@@ -315,8 +318,33 @@ describe('synthesized GCP deployment of the gpu-app fixture', () => {
     }
   });
 
+  it('ships the pinned Node runtime in the bucket and names it in every VM metadata, so VMs need no NAT', () => {
+    const node = Object.values(s.tf.resource.google_storage_bucket_object ?? {}).filter((o) =>
+      String(o.name).startsWith('runtime/'),
+    );
+    expect(node).toHaveLength(1);
+    expect(node[0]).toMatchObject({
+      bucket: refOf(s, 'google_storage_bucket', 'name'),
+      name: `runtime/node-v${VM_NODE_VERSION}-linux-x64.tgz`,
+    });
+    // The registry's bytes, as pinned: the sha256 in the metadata is that archive's.
+    const copied = readFileSync(join(dirname(s.stackFile), node[0]!.source as string));
+    expect(`sha512-${createHash('sha512').update(copied).digest('base64')}`).toBe(NODE_RUNTIME_INTEGRITY);
+    const sha256 = createHash('sha256').update(copied).digest('hex');
+    for (const r of Object.values(s.tf.resource.google_compute_instance ?? {})) {
+      expect(r.metadata).toMatchObject({
+        'lightning-node-object': node[0]!.name,
+        'lightning-node-sha256': sha256,
+      });
+    }
+    // The startup script takes Node from there, never from the internet.
+    expect(renderStartupScript()).not.toMatch(/nodejs\.org|https:\/\/(?![a-z]+\.googleapis\.com)[a-z]/);
+  });
+
   it('uploads the bundle from a synthesized asset under a content-addressed name', () => {
-    const obj = Object.values(s.tf.resource.google_storage_bucket_object ?? {});
+    const obj = Object.values(s.tf.resource.google_storage_bucket_object ?? {}).filter((o) =>
+      String(o.name).startsWith('bundles/'),
+    );
     expect(obj).toHaveLength(1);
     expect(obj[0]).toMatchObject({
       bucket: refOf(s, 'google_storage_bucket', 'name'),

@@ -121,6 +121,50 @@ describe('flagship train.py', () => {
   );
 
   it(
+    'saves its training state on SIGTERM (a preemption notice) and resumes from it at the epoch it stopped',
+    SLOW,
+    async () => {
+      const dir = await tempDir();
+      const ckpt = join(dir, 'checkpoints/preempted.ckpt');
+      const args = [join(EXAMPLE, 'train.py'), '--epochs', '6', '--hidden', '32', '--checkpoint', ckpt];
+      const child = spawn(PYTHON, args, { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b;
+      });
+      let told = false;
+      const code = await new Promise<number | null>((done) => {
+        child.stdout.on('data', (b: Buffer) => {
+          stdout += b;
+          // Mid-run, as a notice comes: after the second epoch's line. Once, as GCE sends it.
+          if (!told && /^epoch 2\/6 /m.test(stdout)) {
+            told = true;
+            child.kill('SIGTERM');
+          }
+        });
+        child.on('close', (c) => done(c));
+      });
+      expect(code, `${stdout}\n${stderr}`).toBe(143);
+      const saved = /SIGTERM: saved a checkpoint at epoch (\d+) step (\d+)/.exec(stdout);
+      expect(saved, stdout).not.toBeNull();
+      expect(existsSync(ckpt)).toBe(true);
+      expect(existsSync(join(dir, 'model.pt2'))).toBe(false);
+
+      const resumed = await run(PYTHON, [...args, '--resume-from', ckpt], { cwd: dir });
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stdout).toContain(`resuming from ${ckpt}`);
+      // It continues: the epochs before the checkpoint are not trained again.
+      expect(resumed.stdout).not.toMatch(/^epoch 1\/6 /m);
+      expect(resumed.stdout).toMatch(/^epoch 6\/6 /m);
+      const metrics = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8'));
+      expect(metrics.epochs).toBe(6);
+      expect(metrics.best_val_acc).toBeGreaterThan(0.5);
+      expect(existsSync(join(dir, 'model.pt2'))).toBe(true);
+    },
+  );
+
+  it(
     'reports live progress as merge patches to LIGHTNING_STATE_URL with the bearer token',
     SLOW,
     async () => {

@@ -40,6 +40,14 @@ export interface GcpSimOptions {
   readonly guestEnv?: Readonly<Record<string, string>>;
 }
 
+/** A preemption the sim injected; `restartedAtMs` once the VM was started again after it (survived). */
+export interface Preemption {
+  readonly vm: string;
+  readonly atMs: number;
+  terminatedAtMs?: number;
+  restartedAtMs?: number;
+}
+
 export interface GcpSim {
   /** `http://127.0.0.1:<port>`: the value of LIGHTNING_GCP_SIM_URL. */
   readonly url: string;
@@ -49,6 +57,15 @@ export interface GcpSim {
   readonly compute: ComputeApi;
   readonly metadata: MetadataServer;
   readonly vms: ReadonlyMap<string, SimVm>;
+  /** Every preemption injected with {@link GcpSim.preempt}: the VM, when, and when it was TERMINATED. */
+  readonly preemptions: Preemption[];
+  /**
+   * Preempts a running VM as GCE reclaims a Spot VM: `instance/preempted` turns TRUE and the
+   * guest gets an ACPI soft off (SIGTERM to the boot process) at once; `noticeMs` later every
+   * process of the VM is killed and it is TERMINATED (GCE: about 30 s). Resolves then. A
+   * start through the Compute API boots it again with `instance/preempted` FALSE.
+   */
+  preempt(name: string, options?: { readonly noticeMs?: number }): Promise<void>;
   /** "type name" of every apply call and its outcome, in order. */
   readonly calls: string[];
   /** What happened when, ms since the sim started. */
@@ -111,6 +128,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
     cleanups.push(() => secrets.close());
     const vms = new Map<string, SimVm>();
     const vmEvents: VmEvent[] = [];
+    const preemptions: Preemption[] = [];
     // Set once the context exists (insert and delete need it; the API is created first).
     let simCtx: SimContext | undefined;
     const compute = new ComputeApi(tokens, {
@@ -121,6 +139,9 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       start: (name) => {
         const vm = vms.get(name)!;
         if (vm.status !== 'TERMINATED') return;
+        metadata.setPreempted(name, false);
+        for (const p of preemptions)
+          if (p.vm === name && p.terminatedAtMs !== undefined) p.restartedAtMs ??= Date.now() - startedAt;
         vm.status = 'STAGING';
         mark(`compute API: start ${name}`);
         // A GCE start takes a moment: STAGING is observable before RUNNING.
@@ -263,6 +284,21 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
 
     let closed = false;
     return {
+      preemptions,
+      async preempt(name, opts = {}) {
+        const vm = vms.get(name);
+        if (vm?.status !== 'RUNNING')
+          throw new Error(`cannot preempt ${name}: it is ${vm?.status ?? 'not a VM'}`);
+        const record: Preemption = { vm: name, atMs: Date.now() - startedAt };
+        preemptions.push(record);
+        mark(`preemption notice: ${name}`);
+        metadata.setPreempted(name, true);
+        vm.softOff();
+        await new Promise((r) => setTimeout(r, opts.noticeMs ?? 30_000));
+        await vm.stop();
+        record.terminatedAtMs = Date.now() - startedAt;
+        mark(`preempted VM ${name} is TERMINATED`);
+      },
       url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
       network,
       gcs,
@@ -274,7 +310,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       timeline,
       startedAt,
       vmEvents,
-      summary: () => runSummary(vmEvents, compute),
+      summary: () => runSummary(vmEvents, compute, preemptions),
       resources: () => [...tracked.values()],
       vm(name) {
         const vm = vms.get(name);
@@ -286,7 +322,7 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
         if (closed) return;
         closed = true;
         // Printed per run (issue 14): what the run created and deleted, and where it tried.
-        if (vmEvents.length > 0) process.stdout.write(`${runSummary(vmEvents, compute)}\n`);
+        if (vmEvents.length > 0) process.stdout.write(`${runSummary(vmEvents, compute, preemptions)}\n`);
         // Whatever Terraform did not destroy: VMs first (their processes), then data.
         for (const vm of vms.values()) await vm.destroy().catch(() => {});
         for (const { type, state } of tracked.values()) {
@@ -308,8 +344,12 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
   }
 }
 
-/** "gcp-sim run: VMs created 5 (1 by Terraform, 4 by the Compute API), deleted 4 …; zones tried: …". */
-function runSummary(events: readonly VmEvent[], compute: ComputeApi): string {
+/** "gcp-sim run: VMs created 5 (1 by Terraform, 4 by the Compute API), deleted 4 …; zones tried: …; preemptions survived 1 of 1". */
+function runSummary(
+  events: readonly VmEvent[],
+  compute: ComputeApi,
+  preemptions: readonly Preemption[],
+): string {
   const count = (event: VmEvent['event'], by?: VmEvent['by']) =>
     events.filter((e) => e.event === event && (by === undefined || e.by === by)).length;
   const tried = new Map<string, string[]>();
@@ -323,6 +363,7 @@ function runSummary(events: readonly VmEvent[], compute: ComputeApi): string {
     `gcp-sim run: VMs created ${count('created')} (${count('created', 'terraform')} by Terraform, ` +
     `${count('created', 'compute-api')} by the Compute API), deleted ${count('deleted')} ` +
     `(${count('deleted', 'terraform')} by Terraform, ${count('deleted', 'compute-api')} by the Compute API); ` +
-    `zones tried by inserts: ${zones || 'none'}`
+    `zones tried by inserts: ${zones || 'none'}; preemptions survived ` +
+    `${preemptions.filter((p) => p.restartedAtMs !== undefined).length} of ${preemptions.length}`
   );
 }

@@ -8,7 +8,7 @@
  * caller's identity from the token alone.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Access tokens issued to VMs: token → service account email. */
@@ -42,6 +42,11 @@ export interface VmIdentity {
 export class MetadataServer {
   readonly requests: { vm: string; path: string }[] = [];
   private readonly vms = new Map<string, VmIdentity>();
+  /** `instance/preempted` by VM name: its value, a version for the ETag, long polls waiting on it. */
+  private readonly preemption = new Map<
+    string,
+    { value: boolean; version: number; waiters: Set<() => void> }
+  >();
   private server: Server | undefined;
   port = 0;
 
@@ -60,6 +65,7 @@ export class MetadataServer {
         return send(403, 'Missing Metadata-Flavor:Google header.');
       if (!vm) return send(404, `no simulated VM has the address ${ip}`);
       const path = url.pathname.replace(/^\/computeMetadata\/v1\/?/, '');
+      if (path === 'instance/preempted') return this.answerPreempted(vm.name, url, res);
       const attr = /^instance\/attributes\/(.+)$/.exec(path);
       if (attr) {
         const v = vm.attributes[attr[1]!];
@@ -100,6 +106,61 @@ export class MetadataServer {
       this.server!.listen(0, host, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * Sets the VM's `instance/preempted` (TRUE: a preemption notice; FALSE again when the VM is
+   * started anew) and answers the long polls waiting on it.
+   */
+  setPreempted(vmName: string, value: boolean): void {
+    const p = this.preemptionOf(vmName);
+    if (p.value === value) return;
+    p.value = value;
+    p.version++;
+    for (const w of [...p.waiters]) w();
+  }
+
+  private preemptionOf(vmName: string) {
+    let p = this.preemption.get(vmName);
+    if (!p) {
+      p = { value: false, version: 1, waiters: new Set() };
+      this.preemption.set(vmName, p);
+    }
+    return p;
+  }
+
+  /**
+   * GCE's semantics: a plain read answers at once with an ETag; `wait_for_change=true` answers
+   * at once when `last_etag` is stale, else holds the request until the value changes or
+   * `timeout_sec` passes.
+   */
+  private answerPreempted(vmName: string, url: URL, res: ServerResponse): void {
+    const p = this.preemptionOf(vmName);
+    const send = () => {
+      const etag = `sim-preempted-${p.version}`;
+      res.writeHead(200, { 'Content-Type': 'application/text', ETag: etag }).end(p.value ? 'TRUE' : 'FALSE');
+    };
+    const lastEtag = url.searchParams.get('last_etag');
+    if (
+      url.searchParams.get('wait_for_change') !== 'true' ||
+      (lastEtag && lastEtag !== `sim-preempted-${p.version}`)
+    ) {
+      send();
+      return;
+    }
+    const timeoutSec = Number(url.searchParams.get('timeout_sec') ?? 300) || 300;
+    const done = () => {
+      clearTimeout(timer);
+      p.waiters.delete(done);
+      if (!res.writableEnded) send();
+    };
+    const timer = setTimeout(done, timeoutSec * 1000);
+    timer.unref();
+    p.waiters.add(done);
+    res.on('close', () => {
+      clearTimeout(timer);
+      p.waiters.delete(done);
+    });
   }
 
   register(vm: VmIdentity): void {

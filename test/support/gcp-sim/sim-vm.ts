@@ -42,7 +42,13 @@ export class SimVm {
   /** Boot output of every boot, in order ("[boot N] line"). */
   readonly output: string[] = [];
   boots = 0;
+  /** When each boot started (Date.now()), by boot number - 1. */
+  readonly bootStartedAt: number[] = [];
+  /** When each line of `output` arrived (Date.now()), index for index. */
+  readonly outputAt: number[] = [];
   private log: WriteStream | undefined;
+  /** The running boot's main process (the guest agent's startup script, then vm-boot.mjs). */
+  private bootPid: number | undefined;
   private readonly listeners = new Set<() => void>();
   ns: Namespace | undefined;
 
@@ -69,6 +75,7 @@ export class SimVm {
     const script = this.opts.metadata['startup-script'];
     this.boots++;
     const boot = this.boots;
+    this.bootStartedAt.push(Date.now());
     this.status = 'RUNNING';
     this.changed();
     if (script === undefined) return; // a VM without a startup script just idles
@@ -98,20 +105,39 @@ export class SimVm {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
+    this.bootPid = child.pid;
     let partial = '';
     const collect = (chunk: Buffer) => {
       this.log?.write(chunk);
       const lines = (partial + chunk.toString()).split('\n');
       partial = lines.pop() ?? '';
-      for (const l of lines) this.output.push(`[boot ${boot}] ${l}`);
+      for (const l of lines) {
+        this.output.push(`[boot ${boot}] ${l}`);
+        this.outputAt.push(Date.now());
+      }
       if (lines.length) this.changed();
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
     child.on('exit', (code, signal) => {
+      if (this.bootPid === child.pid) this.bootPid = undefined;
       this.output.push(`[boot ${boot}] (startup script exited: ${signal ?? code})`);
+      this.outputAt.push(Date.now());
       this.changed();
     });
+  }
+
+  /**
+   * ACPI soft off, as GCE sends at a preemption notice: systemd stops lightning.service, whose
+   * KillMode=mixed sends SIGTERM to its main process only (vm-boot.mjs; here the boot process).
+   */
+  softOff(): void {
+    if (this.bootPid === undefined) return;
+    try {
+      process.kill(this.bootPid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
   }
 
   /** Powers off: every process in the namespace is killed, as a stop (ACPI off, then hard off) does. */
@@ -142,6 +168,18 @@ export class SimVm {
     this.log?.end();
     rmSync(this.opts.diskDir, { recursive: true, force: true });
     this.changed();
+  }
+
+  /**
+   * Milliseconds from the start of boot `boot` (1-based) to its first output line matching
+   * `line`; undefined when there is none. For boot-time measurements.
+   */
+  msToLine(boot: number, line: RegExp): number | undefined {
+    const started = this.bootStartedAt[boot - 1];
+    if (started === undefined) return undefined;
+    const prefix = `[boot ${boot}] `;
+    const i = this.output.findIndex((l) => l.startsWith(prefix) && line.test(l.slice(prefix.length)));
+    return i < 0 ? undefined : this.outputAt[i]! - started;
   }
 
   /** Resolves when `predicate` holds (checked on every output line and status change). */
