@@ -6,17 +6,17 @@ import { Flow } from './flow.ts';
 import { Work } from './work.ts';
 import { WorkMap } from './work-map.ts';
 
-/** Cloud settings, used only by synthesis (`cdktf synth`, `lightning-local synth`) and `cost`. */
-export type AppCloudProps = GcpCloudProps;
-
 export interface LightningAppProps {
   /**
    * App name: the Drive prefix, the GCE/GCS name prefix and the `lightning-app` label.
    * Lowercase letters, digits and "-", starting with a letter, at most 30 characters.
    */
   readonly name: string;
-  /** Cloud settings; ignored by `lightning-local run`. @default none (synthesis asks for them) */
-  readonly cloud?: AppCloudProps;
+  /**
+   * Cloud settings, used only by synthesis (`cdktf synth`, `lightning-local synth`) and `cost`;
+   * ignored by `lightning-local run`. @default none (synthesis asks for them)
+   */
+  readonly cloud?: GcpCloudProps;
 }
 
 /**

@@ -5,7 +5,7 @@
 // Every app names the scope type in its constructors; re-exported so an app needs no direct
 // dependency on `constructs` (the same class: there is one copy of the package).
 export { Construct } from 'constructs';
-export { type AppCloudProps, LightningApp, type LightningAppProps } from './app.ts';
+export { LightningApp, type LightningAppProps } from './app.ts';
 export type { DriveBucketProps, ExistingNetworkProps, GcpCloudProps } from './cloud/cloud-props.ts';
 export {
   CloudCompute,

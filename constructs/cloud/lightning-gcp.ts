@@ -99,7 +99,7 @@ export class LightningGcp extends Construct {
 
   constructor(scope: Construct, id: string, props: LightningGcpProps) {
     super(scope, id);
-    const appCloud = props.app.props.cloud as GcpCloudProps | undefined;
+    const appCloud = props.app.props.cloud;
     const network = props.network ?? props.cloud?.network ?? appCloud?.network;
     const keepWorkVms = props.cloud?.keepWorkVmsAfterEnd ?? appCloud?.keepWorkVmsAfterEnd ?? false;
     const plan = planApp(props.app, props.cloud, {

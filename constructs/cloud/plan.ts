@@ -100,7 +100,7 @@ function gpusUsedBy(app: LightningApp, flowCompute: CloudCompute): GpuTypeId[] {
 
 /** The app's `cloud` props, typed; throws a ValidationError naming what is missing. */
 export function cloudPropsOf(app: LightningApp): GcpCloudProps | undefined {
-  return app.props.cloud as GcpCloudProps | undefined;
+  return app.props.cloud;
 }
 
 /**

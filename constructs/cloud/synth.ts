@@ -11,7 +11,6 @@ import { App, LocalBackend, TerraformStack } from 'cdktf';
 import type { LightningApp } from '../app.ts';
 import { ValidationError } from '../errors.ts';
 import { type AppBundle, buildAppBundle } from './app-bundle.ts';
-import type { GcpCloudProps } from './cloud-props.ts';
 import type { DeployTargetSources } from './deploy-target.ts';
 import { LightningGcp, type PrebuiltBundle } from './lightning-gcp.ts';
 import { type AppPlan, planApp } from './plan.ts';
@@ -51,7 +50,7 @@ export interface SynthResult {
  * ValidationError listing every problem; nothing is written then.
  */
 export async function synthesizeApp(app: LightningApp, options: SynthOptions): Promise<SynthResult> {
-  const cloud = app.props.cloud as GcpCloudProps | undefined;
+  const cloud = app.props.cloud;
   const outdir = resolve(options.outdir ?? process.env.CDKTF_OUTDIR ?? 'cdktf.out');
   // As cdktf's App does: $CDKTF_CONTEXT_JSON (set by the cdktf CLI) over `context`. Read here,
   // not through an App, because creating an App creates the outdir and validation comes first.
