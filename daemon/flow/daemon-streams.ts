@@ -188,7 +188,6 @@ export abstract class DaemonStreams extends LoopCore {
             case: 'welcome',
             value: {
               epoch: BigInt(rec.epoch),
-              ...(part === 0 ? { appliedSeq: BigInt(rec.appliedSeq) } : {}),
               stateJson: pieces[part]!,
               part,
               parts: pieces.length,
