@@ -11,7 +11,9 @@
  */
 import { readFileSync } from 'node:fs';
 
-const BOOT_SOURCE_URL = new URL('./vm-boot.mjs', import.meta.url);
+// The boot program runs on the VM (runtime code): it lives with the cloud runtime and is
+// embedded into the startup script here, at synthesis.
+const BOOT_SOURCE_URL = new URL('../../daemon/cloud/vm-boot.mjs', import.meta.url);
 const HEREDOC_END = 'LIGHTNING_BOOT_EOF';
 
 /** The boot program embedded in the script (exported for tests). */

@@ -13,7 +13,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 /** Files whose own error types are not (yet) in the tree, and why. */
 const OUTSIDE_THE_TREE: Record<string, string> = {
   'constructs/errors.ts': 'the tree itself',
-  'constructs/cloud/vm-boot.mjs':
+  'daemon/cloud/vm-boot.mjs':
     'a standalone program on the VM (embedded in the startup script): it cannot import the tree',
   'daemon/ui/ui-server.ts':
     "HttpError is the HTTP API's error shape ({ error: { code, message, fix } }); to become a LightningError subclass",
