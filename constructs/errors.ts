@@ -48,7 +48,9 @@ export type ErrorCode =
   | 'VALIDATION'
   | 'WORK_FAILED'
   | `DRIVE_${DriveErrorCode}`
-  | `DAEMON_${GrpcCodeName}`;
+  | `DAEMON_${GrpcCodeName}`
+  /** An answer of the UI's HTTP API; the suffix is the code its JSON carries (gRPC-style names). */
+  | `HTTP_${string}`;
 
 export interface LightningErrorOptions {
   readonly cause?: unknown;
@@ -60,12 +62,15 @@ export class LightningError extends Error {
   readonly code: ErrorCode;
   /** How to fix it, when the error knows. Also the last line of `message`. */
   readonly fix: string | undefined;
+  /** What went wrong and why, without the fix line (for shapes that carry the fix apart). */
+  readonly summary: string;
   constructor(code: ErrorCode, message: string, options: LightningErrorOptions = {}) {
     const { fix, ...errorOptions } = options;
     super(fix === undefined || message.includes(fix) ? message : `${message}\n  fix: ${fix}`, errorOptions);
     this.name = new.target.name;
     this.code = code;
     this.fix = fix;
+    this.summary = message;
   }
 }
 

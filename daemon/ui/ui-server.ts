@@ -29,7 +29,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode, LightningError } from '../../constructs/errors.ts';
 import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
 import { readCappedBody } from '../protocol/http-body.ts';
@@ -106,14 +106,18 @@ const UI_HEADERS = {
   'content-security-policy': `default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self' http://*${WORK_HOST_SUFFIX}:*; frame-ancestors 'self'; base-uri 'none'; form-action 'self'`,
 };
 
-class HttpError extends Error {
+/**
+ * An error the HTTP API answers with: `{ error: { code, message, fix } }` and `status`. In the
+ * error tree as `HTTP_<apiCode>`; `apiCode` is the code clients see (gRPC-style names).
+ */
+class HttpError extends LightningError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    readonly apiCode: string,
     message: string,
-    readonly fix?: string,
+    fix?: string,
   ) {
-    super(message);
+    super(`HTTP_${apiCode}`, message, fix === undefined ? {} : { fix });
   }
 }
 
@@ -531,7 +535,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
         const rest = (req.url ?? '/').slice(`/w/${path[1]}`.length);
         proxyUpgrade(req, socket, head, this.target(req, work, `/w/${path[1]}`), rest);
       } catch (err) {
-        refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
+        refuse(404, err instanceof HttpError ? err.summary : 'cannot proxy');
       }
       return;
     }
@@ -545,7 +549,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     try {
       proxyUpgrade(req, socket, head, this.workOriginTarget(req, label), req.url ?? '/');
     } catch (err) {
-      refuse(404, err instanceof HttpError ? err.message : 'cannot proxy');
+      refuse(404, err instanceof HttpError ? err.summary : 'cannot proxy');
     }
   }
 
@@ -556,7 +560,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     }
     if (err instanceof HttpError) {
       json(res, err.status, {
-        error: { code: err.code, message: err.message, ...(err.fix ? { fix: err.fix } : {}) },
+        error: { code: err.apiCode, message: err.summary, ...(err.fix ? { fix: err.fix } : {}) },
       });
       return;
     }
