@@ -48,17 +48,6 @@ export interface ScriptWorkProps<S extends StateShape = StateShape, A extends ob
    * @default no port
    */
   readonly port?: number | 'auto';
-  /**
-   * Files (or directories, with a trailing `/`) the script writes, relative to its cwd.
-   * Uploaded to the Drive after a successful run; `work.output(name)` is their Path.
-   * @default []
-   */
-  readonly outputs?: readonly string[];
-  /**
-   * Paths to place in the working directory before the script starts, by destination.
-   * @default {}
-   */
-  readonly inputs?: Readonly<Record<string, Path>>;
   /** Python interpreter for `.py` scripts. @default $LIGHTNING_PYTHON, else 'python3' */
   readonly python?: string;
 }
@@ -105,26 +94,7 @@ export class ScriptWork<S extends StateShape = StateShape, A extends object = Js
     if (port !== undefined && port !== 'auto' && !(Number.isInteger(port) && port > 0 && port < 65536)) {
       problems.add(name, `port ${port} is not a TCP port`, "use 1-65535, or 'auto' for a free port");
     }
-    for (const out of props.outputs ?? []) {
-      try {
-        this.output(out);
-      } catch (err) {
-        problems.add(
-          name,
-          `output "${out}" is not a valid Drive key: ${(err as Error).message}`,
-          'use a relative path inside the work directory',
-        );
-      }
-    }
     problems.throwIfAny(`Invalid ScriptWork ${name}`);
-  }
-
-  override get declaredOutputs(): readonly string[] {
-    return this.props.outputs ?? [];
-  }
-
-  override get declaredInputs(): Readonly<Record<string, Path>> {
-    return this.props.inputs ?? {};
   }
 
   override get servesPort(): number | 'auto' | undefined {

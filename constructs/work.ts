@@ -43,6 +43,18 @@ export interface WorkProps<S extends StateShape = StateShape> {
   /** Hardware in the cloud; ignored locally. @default CPU VM (e2-standard-2) */
   readonly compute?: CloudCompute;
   /**
+   * Files (or directories, with a trailing `/`) the work writes, relative to its directory
+   * (a ScriptWork: its cwd). Uploaded to the Drive after a successful call;
+   * `work.output(name)` is their Path. The same for a TypeScript work and a ScriptWork.
+   * @default []
+   */
+  readonly outputs?: readonly string[];
+  /**
+   * Paths to place in the work's directory before a call starts, by destination.
+   * @default {}
+   */
+  readonly inputs?: Readonly<Record<string, Path>>;
+  /**
    * A file (relative to the work's directory) the work writes its checkpoint to. When an
    * attempt ends without success (a preemption notice, a crash, a timeout) and the file
    * exists, the daemon saves it to the Drive; the next attempt of the same call gets it back
@@ -104,6 +116,17 @@ export abstract class Work<
         );
       }
     }
+    for (const out of props.outputs ?? []) {
+      try {
+        this.output(out);
+      } catch (err) {
+        problems.add(
+          this.name,
+          `output "${out}" is not a valid Drive key: ${(err as Error).message}`,
+          'use a relative path inside the work directory',
+        );
+      }
+    }
     problems.throwIfAny(`Invalid work ${this.name}`);
   }
 
@@ -155,14 +178,14 @@ export abstract class Work<
     return new Path('default', key, this.name);
   }
 
-  /** Files the daemon uploads after a successful call (ScriptWork `outputs`). */
+  /** Files the daemon uploads after a successful call (`outputs`). */
   get declaredOutputs(): readonly string[] {
-    return [];
+    return this.props.outputs ?? [];
   }
 
-  /** Paths the daemon places in the work directory before a call (ScriptWork `inputs`). */
+  /** Paths the daemon places in the work directory before a call (`inputs`). */
   get declaredInputs(): Readonly<Record<string, Path>> {
-    return {};
+    return this.props.inputs ?? {};
   }
 
   /** The port the work serves on, if any: a number, or 'auto' for a free port. */
