@@ -21,21 +21,29 @@
  * a work-origin request for the capability in its host name. Errors are JSON `{error: {code, message, fix}}` for the API. Anything unexpected
  * becomes a generic 500; the server keeps serving.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
-import { DaemonError, GrpcCode, LightningError } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
-import { readCappedBody } from '../protocol/http-body.ts';
 import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
 import { patchFromJson } from '../state/patch-shape.ts';
 import { EventStream } from './event-stream.ts';
+import {
+  codeName,
+  describeOps,
+  escapeHtml,
+  HttpError,
+  isBrowserNavigation,
+  json,
+  readBody,
+  refererWork,
+  requireJson,
+} from './http-answers.ts';
+import { STATIC_TYPES, staticDir, UI_HEADERS, vendorFile } from './static-files.ts';
 import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
 import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
 
@@ -68,57 +76,6 @@ export interface UiAddress {
   readonly url: string;
   /** True when the requested port was busy and another one was taken. */
   readonly fellBack: boolean;
-}
-
-const STATIC_TYPES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'app.js': 'text/javascript; charset=utf-8',
-  'charts.js': 'text/javascript; charset=utf-8',
-  'style.css': 'text/css; charset=utf-8',
-  'favicon.svg': 'image/svg+xml',
-  'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
-  'vendor/uPlot.min.css': 'text/css; charset=utf-8',
-};
-
-/**
- * The chart library (uPlot, a runtime dependency, ADR 0018) is served from its npm package
- * as shipped: `vendor/<file>` is `node_modules/uplot/dist/<file>`. The cloud bundle has no
- * node_modules, so app-bundle.ts copies the two files to `ui-static/vendor/`, looked at first.
- */
-function vendorFile(staticRoot: string, name: string): string {
-  const bundled = join(staticRoot, name);
-  if (existsSync(bundled)) return bundled;
-  const pkg = createRequire(import.meta.url).resolve('uplot/package.json');
-  return join(dirname(pkg), 'dist', name.slice('vendor/'.length));
-}
-
-/** Static files: beside this module in the repo; `../ui-static` in the cloud bundle (chunks/). */
-function staticDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'static'), join(here, '..', 'ui-static')];
-  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0]!;
-}
-
-const UI_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-  'x-frame-options': 'SAMEORIGIN',
-  'content-security-policy': `default-src 'self'; img-src 'self' data:; style-src 'self'; frame-src 'self' http://*${WORK_HOST_SUFFIX}:*; frame-ancestors 'self'; base-uri 'none'; form-action 'self'`,
-};
-
-/**
- * An error the HTTP API answers with: `{ error: { code, message, fix } }` and `status`. In the
- * error tree as `HTTP_<apiCode>`; `apiCode` is the code clients see (gRPC-style names).
- */
-class HttpError extends LightningError {
-  constructor(
-    readonly status: number,
-    readonly apiCode: string,
-    message: string,
-    fix?: string,
-  ) {
-    super(`HTTP_${apiCode}`, message, fix === undefined ? {} : { fix });
-  }
 }
 
 export class UiServer {
@@ -570,82 +527,6 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
       error: { code: 'INTERNAL', message: 'internal error in the UI server; see the flow output.' },
     });
   }
-}
-
-/**
- * A browser loading a page or frame (Fetch Metadata, sent by Chromium, Firefox and Safari):
- * such a request for a work is sent to the work's own origin.
- */
-function isBrowserNavigation(req: IncomingMessage): boolean {
-  const dest = req.headers['sec-fetch-dest'];
-  return (
-    dest === 'document' || dest === 'iframe' || dest === 'frame' || dest === 'embed' || dest === 'object'
-  );
-}
-
-function requireJson(req: IncomingMessage): void {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json-patch+json' && type !== 'application/json') {
-    throw new HttpError(
-      415,
-      'UNSUPPORTED_MEDIA_TYPE',
-      `content-type "${type || '(none)'}" is not JSON.`,
-      'Send the body as application/json-patch+json (or application/json).',
-    );
-  }
-}
-
-/** `epochs=5 lr=0.01 -old`: a patch as one short terminal line (long values clipped). */
-function describeOps(ops: readonly PatchOperation[]): string {
-  const name = (path: string) => path.slice(1).replaceAll('/', '.') || '(all)';
-  return ops
-    .map((op) => {
-      if (op.op === 'remove') return `-${name(op.path)}`;
-      if (op.op === 'move' || op.op === 'copy') return `${name(op.path)}<-${name(op.from ?? '')}`;
-      if (op.op === 'test') return `${name(op.path)}?`;
-      const value = JSON.stringify(op.value) ?? '';
-      return `${name(op.path)}=${value.length > 80 ? `${value.slice(0, 80)}…` : value}`;
-    })
-    .join(' ');
-}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  const text = await readCappedBody(req, limit);
-  if (text !== null) return text;
-  throw new HttpError(
-    413,
-    'RESOURCE_EXHAUSTED',
-    `the body is larger than ${limit} bytes.`,
-    'Move large data to the Drive and put a Path in state. Nothing was applied.',
-  );
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-  });
-  res.end(text);
-}
-
-function codeName(code: number): string {
-  return Object.entries(GrpcCode).find(([, v]) => v === code)?.[0] ?? 'UNKNOWN';
-}
-
-function refererWork(referer: string | undefined): string | undefined {
-  if (!referer) return undefined;
-  try {
-    const m = /^\/w\/([^/]+)\//.exec(new URL(referer).pathname);
-    return m ? decodeURIComponent(m[1]!) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function baseLoginHint(base: string): string {

@@ -9,6 +9,7 @@
  * Runs in the work daemon on a cloud VM (cli/daemon-command.ts starts it when LIGHTNING_CLOUD=1).
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { LightningError } from '../../constructs/errors.ts';
 
 export interface PreemptionWatcherOptions {
   /** host[:port] of the metadata server. @default $GCE_METADATA_HOST, else metadata.google.internal */
@@ -43,7 +44,12 @@ export function watchPreemption(opts: PreemptionWatcherOptions): PreemptionWatch
           headers: { 'Metadata-Flavor': 'Google' },
           signal: abort.signal,
         });
-        if (!res.ok) throw new Error(`HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+        if (!res.ok) {
+          throw new LightningError(
+            'CLOUD_API',
+            `the metadata server answered HTTP ${res.status} ${(await res.text()).slice(0, 200)}`,
+          );
+        }
         const value = (await res.text()).trim().toUpperCase();
         if (value === 'TRUE') {
           opts.onNotice();
