@@ -31,7 +31,7 @@ import {
 import { copyFixture, type Proc, start } from './support/processes.ts';
 
 const PROJECT = 'test-project';
-const BOOT = new URL('../../constructs/cloud/vm-boot.mjs', import.meta.url).pathname;
+const BOOT = new URL('../../daemon/cloud/vm-boot.mjs', import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'lightning-redeploy-'));
 const cleanups: (() => unknown)[] = [];
 /** What happened, in order: "work boot 1", "work exit 1", "compute <log line>", … */
