@@ -42,8 +42,12 @@ function buildApp() {
     override run() {
       this.w.run({});
       // The flow writes into the work's state as well (requests the daemon applies once).
-      const mark = Math.floor(this.w.state.count / 500) * 500;
-      if (mark > 0 && !this.w.state.marks.includes(mark)) this.w.state.marks.push(mark);
+      // Every multiple of 500 the count has passed, in order: a pass may come after the count
+      // crossed several of them (a fast work, a slow pass), and each must still be marked once.
+      const reached = Math.floor(this.w.state.count / 500) * 500;
+      for (let mark = 500; mark <= reached; mark += 500) {
+        if (!this.w.state.marks.includes(mark)) this.w.state.marks.push(mark);
+      }
     }
   }
   const app = new LightningApp({ name: 'faultylink' });
