@@ -272,6 +272,10 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       }
     };
     const server: Server = createServer((req, res) => void handle(req, res));
+    // The stand-in provider (fetch) reuses idle connections. A server that closes an idle one
+    // after its keepAliveTimeout races the provider's next request on it (ECONNRESET, seen in
+    // CI mid-apply); this server never closes idle connections, its cleanup closes them all.
+    server.keepAliveTimeout = 0;
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     cleanups.push(
       () =>
