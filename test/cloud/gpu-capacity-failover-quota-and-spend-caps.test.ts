@@ -9,33 +9,28 @@
  *   and its VM deleted; the T4 work whose VM Terraform created is stopped too.
  * Needs root, iproute2 and nftables.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeApp } from '../../constructs/cloud/synth.ts';
-import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import type { GcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import type { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/capacity-app/app.ts';
 import { copyFixture } from './support/processes.ts';
+import { type SimulatedDeployment, simulatedDeployment } from './support/simulated-deployment.ts';
 
 let sim: GcpSim;
 let ws: TerraformWorkspace;
 let env: Record<string, string>;
 
+let deployment: SimulatedDeployment | undefined;
+
 beforeAll(async () => {
-  const dir = copyFixture('capacity-app');
-  const outdir = mkdtempSync(join(tmpdir(), 'lightning-tf-capacity-'));
-  const { stackFile } = await synthesizeApp(app, { appFile: join(dir, 'app.ts'), outdir });
-  ws = await TerraformWorkspace.create(dirname(stackFile));
-  sim = await startGcpSim({ sourceRoot: ws.dir });
-  env = { LIGHTNING_GCP_SIM_URL: sim.url };
-  await ws.run(['init']);
+  deployment = await simulatedDeployment(app, join(copyFixture('capacity-app'), 'app.ts'), 'capacity');
+  ({ sim, ws, env } = deployment);
 }, 180_000);
 
 afterAll(async () => {
-  await sim?.close();
-  ws?.dispose();
+  await deployment?.close();
 });
 
 /** The work's log on the flow VM (its lines and status changes, as `lightning logs` shows them). */

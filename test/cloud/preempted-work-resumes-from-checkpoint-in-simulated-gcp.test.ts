@@ -12,12 +12,12 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeApp } from '../../constructs/cloud/synth.ts';
-import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import type { GcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import type { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/preemptible-app/app.ts';
+import { type SimulatedDeployment, simulatedDeployment } from './support/simulated-deployment.ts';
 
 const FIXTURE = new URL('./fixtures/preemptible-app/app.ts', import.meta.url).pathname;
 const TRAIN = new URL('./fixtures/preemptible-app/train.mjs', import.meta.url).pathname;
@@ -29,18 +29,16 @@ function diagnostics(): string {
   return [...sim.vms.values()].map((v) => `--- ${v.name}\n${v.output.slice(-50).join('\n')}`).join('\n');
 }
 
+let deployment: SimulatedDeployment | undefined;
+
 beforeAll(async () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'lightning-preempt-'));
-  const { stackFile } = await synthesizeApp(app, { appFile: FIXTURE, outdir });
-  ws = await TerraformWorkspace.create(dirname(stackFile));
-  sim = await startGcpSim({ sourceRoot: ws.dir });
-  await ws.run(['init']);
+  deployment = await simulatedDeployment(app, FIXTURE, 'preempt');
+  ({ sim, ws } = deployment);
   await ws.run(['apply', '-auto-approve'], { env: simEnv() });
 }, 300_000);
 
 afterAll(async () => {
-  await sim?.close();
-  ws?.dispose();
+  await deployment?.close();
 });
 
 describe('a preempted work in simulated GCP', () => {

@@ -1,41 +1,25 @@
-/**
- * The end of an app through the tool users run: `terraform apply` (Terraform 1.11, the
- * stand-in provider forwarding to the simulated GCP) boots the lifecycle fixture, whose flow
- * ends the app once its job succeeded; the flow then stops the work VM through the Compute API.
- * A second `terraform plan` must show no changes: nothing Terraform manages drifts because the
- * ended app stopped a VM. (The simulator reports the stopped VM as `current_status` only; if
- * the real provider also reports `desired_status`, the synthesized `ignore_changes =
- * [desired_status]` on every work VM keeps the plan clean, which this does not prove.)
- * `destroy` leaves nothing, the idle flow VM included. Needs root, iproute2 and nftables.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeApp } from '../../constructs/cloud/synth.ts';
-import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import type { GcpSim } from '../support/gcp-sim/gcp-sim.ts';
 import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import type { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/lifecycle-app/app.ts';
 import { copyFixture } from './support/processes.ts';
+import { type SimulatedDeployment, simulatedDeployment } from './support/simulated-deployment.ts';
 
 let sim: GcpSim;
 let ws: TerraformWorkspace;
 let env: Record<string, string>;
 
+let deployment: SimulatedDeployment | undefined;
+
 beforeAll(async () => {
-  const dir = copyFixture('lifecycle-app');
-  const outdir = mkdtempSync(join(tmpdir(), 'lightning-tf-end-'));
-  const { stackFile } = await synthesizeApp(app, { appFile: join(dir, 'app.ts'), outdir });
-  ws = await TerraformWorkspace.create(dirname(stackFile));
-  sim = await startGcpSim({ sourceRoot: ws.dir });
-  env = { LIGHTNING_GCP_SIM_URL: sim.url };
-  await ws.run(['init']);
+  deployment = await simulatedDeployment(app, join(copyFixture('lifecycle-app'), 'app.ts'), 'end');
+  ({ sim, ws, env } = deployment);
 }, 180_000);
 
 afterAll(async () => {
-  await sim?.close();
-  ws?.dispose();
+  await deployment?.close();
 });
 
 describe('terraform apply of an app that ends', () => {

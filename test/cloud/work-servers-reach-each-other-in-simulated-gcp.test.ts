@@ -12,18 +12,15 @@
  * Needs root, iproute2, nftables and terraform (scripts/setup.sh), as CI has.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeApp } from '../../constructs/cloud/synth.ts';
 import { FlowUi } from '../support/gcp-sim/flow-ui.ts';
-import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import type { GcpSim } from '../support/gcp-sim/gcp-sim.ts';
 import { type IapTunnel, openIapTunnel } from '../support/gcp-sim/iap-tunnel.ts';
 import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import type { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/two-servers-app/app.ts';
+import { type SimulatedDeployment, simulatedDeployment } from './support/simulated-deployment.ts';
 
 const FIXTURE = new URL('./fixtures/two-servers-app/app.ts', import.meta.url).pathname;
 let sim: GcpSim;
@@ -54,19 +51,17 @@ function inNamespace(ns: string, host: string, port: number): boolean {
   return r.status === 0;
 }
 
+let deployment: SimulatedDeployment | undefined;
+
 beforeAll(async () => {
-  const outdir = mkdtempSync(join(tmpdir(), 'lightning-two-servers-'));
-  const { stackFile } = await synthesizeApp(app, { appFile: FIXTURE, outdir });
-  ws = await TerraformWorkspace.create(dirname(stackFile));
-  sim = await startGcpSim({ sourceRoot: ws.dir });
-  await ws.run(['init']);
+  deployment = await simulatedDeployment(app, FIXTURE, 'two-servers');
+  ({ sim, ws } = deployment);
   await ws.run(['apply', '-auto-approve'], { env: simEnv() });
 }, 300_000);
 
 afterAll(async () => {
   await tunnel?.close();
-  await sim?.close();
-  ws?.dispose();
+  await deployment?.close();
 });
 
 describe('work servers in simulated GCP', () => {

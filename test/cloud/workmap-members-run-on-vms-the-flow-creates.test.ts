@@ -1,22 +1,11 @@
-/**
- * Issue 14 item 1, through the tool users run: `terraform apply` (the stand-in provider
- * forwarding to the simulated GCP) of an app whose WorkMap has no member at synthesis. The flow
- * creates 4 members at run time; each runs on its own VM, which the flow inserts from the map's
- * instance template through the Compute API (as the flow's service account, under the
- * synthesized IAM condition); once the app ends the flow deletes them all: 0 left. Terraform
- * never sees those VMs: a second plan has no changes, and destroy leaves nothing.
- * Needs root, iproute2 and nftables.
- */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { synthesizeApp } from '../../constructs/cloud/synth.ts';
-import { type GcpSim, startGcpSim } from '../support/gcp-sim/gcp-sim.ts';
+import type { GcpSim } from '../support/gcp-sim/gcp-sim.ts';
 import { processesInNamespaces } from '../support/gcp-sim/sim-network.ts';
-import { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
+import type { TerraformWorkspace } from '../support/terraform/terraform-cli.ts';
 import app from './fixtures/sweep-app/app.ts';
 import { copyFixture } from './support/processes.ts';
+import { type SimulatedDeployment, simulatedDeployment } from './support/simulated-deployment.ts';
 
 let sim: GcpSim;
 let ws: TerraformWorkspace;
@@ -24,19 +13,15 @@ let env: Record<string, string>;
 const FLOW_SA = 'sweep-flow@test-project.iam.gserviceaccount.com';
 const runTimeVms = () => [...sim.vms.keys()].filter((n) => n.startsWith('sweep-rt-'));
 
+let deployment: SimulatedDeployment | undefined;
+
 beforeAll(async () => {
-  const dir = copyFixture('sweep-app');
-  const outdir = mkdtempSync(join(tmpdir(), 'lightning-tf-sweep-'));
-  const { stackFile } = await synthesizeApp(app, { appFile: join(dir, 'app.ts'), outdir });
-  ws = await TerraformWorkspace.create(dirname(stackFile));
-  sim = await startGcpSim({ sourceRoot: ws.dir });
-  env = { LIGHTNING_GCP_SIM_URL: sim.url };
-  await ws.run(['init']);
+  deployment = await simulatedDeployment(app, join(copyFixture('sweep-app'), 'app.ts'), 'sweep');
+  ({ sim, ws, env } = deployment);
 }, 180_000);
 
 afterAll(async () => {
-  await sim?.close();
-  ws?.dispose();
+  await deployment?.close();
 });
 
 describe('a WorkMap of 4 members in the simulated GCP', () => {
