@@ -14,7 +14,7 @@ import type { JsonValue } from '../../constructs/json.ts';
 import { ensureStateDir } from '../drive/open-drive.ts';
 import { type DaemonHost, EventLoop, type LoopObserver } from './event-loop.ts';
 import { FlowServer } from './flow-server.ts';
-import { Journal } from './journal.ts';
+import { type CompactionStep, Journal } from './journal.ts';
 import { parseSetPairs } from './root-state-overrides.ts';
 
 export interface FlowRuntimeOptions {
@@ -37,6 +37,8 @@ export interface FlowRuntimeOptions {
   readonly journalFsync?: boolean;
   /** Compact the journal every this many lines (tests use small values). @default the journal's */
   readonly journalCompactEvery?: number;
+  /** Called after each journal compaction step (the fault suite kills the flow there). @default none */
+  readonly onJournalCompactionStep?: (step: CompactionStep) => void;
   readonly observer?: LoopObserver;
   /** Starts a work's daemon when a call needs it (local processes, cloud VMs). @default none */
   readonly host?: DaemonHost;
@@ -72,6 +74,7 @@ export async function startFlowRuntime(options: FlowRuntimeOptions): Promise<Flo
   const journal = await Journal.open(journalDir, !options.resume, {
     fsync: options.journalFsync ?? false,
     ...(options.journalCompactEvery ? { compactEvery: options.journalCompactEvery } : {}),
+    ...(options.onJournalCompactionStep ? { onCompactionStep: options.onJournalCompactionStep } : {}),
   });
   const loop = new EventLoop(app, {
     ...(options.observer ? { observer: options.observer } : {}),

@@ -15,6 +15,7 @@ import { cachedBundle } from './bundle-cache.ts';
 import type { AppEnd, EventLoop, LoopObserver } from './event-loop.ts';
 import { startFlowRuntime } from './flow-runtime.ts';
 import { BUNDLED_RUN, bundlePaths } from './fresh-bundle.mjs';
+import type { CompactionStep } from './journal.ts';
 import { LocalDaemons } from './local-daemons.ts';
 
 export interface LocalAppOptions {
@@ -42,6 +43,8 @@ export interface LocalAppOptions {
    * often; the fault suite uses them to kill the flow inside compactions. @default 5000
    */
   readonly journalCompactEvery?: number;
+  /** Called after each journal compaction step (the fault suite kills the flow there). @default none */
+  readonly onJournalCompactionStep?: (step: CompactionStep) => void;
   /**
    * Start daemons from an esbuild bundle of the app and runtime (as on a cloud VM: faster,
    * half the memory) instead of compiling TypeScript in each. Falls back to tsx, with a
@@ -142,6 +145,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.resume ? { resume: true } : {}),
     ...(options.journalFsync ? { journalFsync: true } : {}),
     ...(options.journalCompactEvery ? { journalCompactEvery: options.journalCompactEvery } : {}),
+    ...(options.onJournalCompactionStep ? { onJournalCompactionStep: options.onJournalCompactionStep } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     host: { ensureDaemon: (work, why) => daemons?.ensureDaemon(work, why) },
   });
