@@ -111,7 +111,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   }
   // Loaded here first (the runtime gets the same module from the import cache) so that
   // --only is checked before any process starts.
-  const { app } = await loadAppFile(appFile);
+  const { app } = await loadAppFile(appFile, { requireScripts: true });
   checkOnly(opts.only, app);
   const printer = new LogPrinter(dirname(resolve(appFile)), undefined, {
     quiet: opts.quiet ?? false,

@@ -86,6 +86,11 @@ export interface LoadAppOptions {
    * imports are shared. @default the one instance every import shares
    */
   readonly instance?: string;
+  /**
+   * Refuse the app when a ScriptWork's `script` is missing (the roles that start an app: run,
+   * synth, cost). A daemon loads the app from its bundle, where scripts are not. @default false
+   */
+  readonly requireScripts?: boolean;
 }
 
 export async function loadAppFile(file: string, options: LoadAppOptions = {}): Promise<LoadedApp> {
@@ -132,10 +137,37 @@ export async function loadAppFile(file: string, options: LoadAppOptions = {}): P
   }
   const app = [...candidates][0]!;
   app.root; // validates there is exactly one root flow
+  if (options.requireScripts) refuseMissingScripts(app, dirname(appFile));
   return { app, appFile, appDir: dirname(appFile) };
+}
+
+/**
+ * A ScriptWork whose `script` is not there would fail only when the flow first calls it,
+ * maybe after an hour of training upstream: every missing script is reported before anything
+ * starts (run, synth, cost), with the path it was looked for at. Works created at run time
+ * (WorkMap members added by `run()`) are checked when they are called.
+ */
+function refuseMissingScripts(app: LightningApp, appDir: string): void {
+  const problems: { path: string; message: string; fix: string }[] = [];
+  for (const work of app.works()) {
+    const script = (work as { props?: { script?: unknown } }).props?.script;
+    if (typeof script !== 'string') continue;
+    const file = resolve(appDir, script);
+    let kind: 'missing' | 'directory' | 'file' = 'missing';
+    try {
+      kind = statSync(file).isDirectory() ? 'directory' : 'file';
+    } catch {}
+    if (kind === 'file') continue;
+    problems.push({
+      path: work.name,
+      message: `script ${JSON.stringify(script)} ${kind === 'missing' ? 'does not exist' : 'is a directory'} (looked for ${file})`,
+      fix: `\`script\` is resolved against the app file's directory (${appDir}): fix the path, or use \`command\` for a program on PATH`,
+    });
+  }
+  if (problems.length > 0) throw new ValidationError(problems, 'Cannot start the app');
 }
 
 /** The LightningApp of an app file (for synth, cost and other tools). */
 export async function loadApp(file: string): Promise<LightningApp> {
-  return (await loadAppFile(file)).app;
+  return (await loadAppFile(file, { requireScripts: true })).app;
 }

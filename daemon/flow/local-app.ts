@@ -132,7 +132,7 @@ function isScriptWork(app: LightningApp, work: string): boolean {
 }
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
-  const { app, appFile, appDir } = await loadAppFile(options.appFile);
+  const { app, appFile, appDir } = await loadAppFile(options.appFile, { requireScripts: true });
   const token = randomBytes(32).toString('hex');
   let daemons: LocalDaemons | undefined;
   const flow = await startFlowRuntime({

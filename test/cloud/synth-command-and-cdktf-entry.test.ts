@@ -3,7 +3,7 @@
  * real bundle as its asset) without the cdktf CLI; a bad app fails with the problems listed.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
@@ -73,6 +73,7 @@ describe('synth entry points', () => {
     const bad = join(out, 'bad-app.ts');
     // An ES module project, as every app is (a CommonJS one gets its own clear error first).
     writeFileSync(join(out, 'package.json'), '{"type": "module"}\n');
+    cpSync(dirname(FIXTURE), out, { recursive: true }); // its scripts: only the props are wrong
     execFileSync('sh', [
       '-c',
       `sed -e "s#'../../../../constructs/index.ts'#'${ROOT}constructs/index.ts'#" -e "s#CloudCompute.named('cpu')#CloudCompute.named('cpu', { diskSizeGb: 1, idleTimeoutSeconds: 1 })#" ${FIXTURE} > ${bad}`,
@@ -86,6 +87,25 @@ describe('synth entry points', () => {
     expect(r.stderr).toMatch(/Cannot synthesize app hello-cloud for GCP \(2 problems\)/);
     expect(r.stderr).toMatch(/root\.hello: boot disk of 1 GB/);
     expect(r.stderr).toMatch(/root\.hello: idleTimeoutSeconds 1 is below 60/);
+    expect(existsSync(join(out, 'o'))).toBe(false);
+  });
+
+  it('refuses an app whose script is missing before it synthesizes anything', () => {
+    const out = mkdtempSync(join(tmpdir(), 'lightning-cdktf-noscript-'));
+    const app = join(out, 'app.ts');
+    writeFileSync(join(out, 'package.json'), '{"type": "module"}\n');
+    execFileSync('sh', [
+      '-c',
+      `sed -e "s#'../../../../constructs/index.ts'#'${ROOT}constructs/index.ts'#" ${FIXTURE} > ${app}`,
+    ]);
+    const r = spawnSync('npx', ['tsx', 'constructs/cloud/cdktf-app.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LIGHTNING_APP: app, CDKTF_OUTDIR: join(out, 'o'), CDKTF_CONTEXT_JSON: '{}' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/Cannot start the app \(1 problem\)/);
+    expect(r.stderr).toMatch(/root\.hello: script "hello\.sh" does not exist/);
     expect(existsSync(join(out, 'o'))).toBe(false);
   });
 });

@@ -1,4 +1,7 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ValidationError } from '../../constructs/errors.ts';
 import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
 
 let running: RunningApp | undefined;
@@ -27,13 +30,53 @@ function appWith(workProps: string, extra = '') {
 }
 
 describe('a work whose script cannot run or fails', () => {
-  it('missing script: failed with spawn_error naming the file; the app keeps running', async () => {
-    running = await startApp({ 'app.ts': appWith(`script: 'nope.py'`) });
+  it('missing scripts: the app refuses to start, naming every one and where it looked', async () => {
+    const app = `
+      import { Flow, LightningApp, ScriptWork } from '@api';
+      class Root extends Flow {
+        readonly a = new ScriptWork(this, 'a', { script: 'nope.py' });
+        readonly b = new ScriptWork(this, 'b', { script: 'scripts' });
+        readonly c = new ScriptWork(this, 'c', { command: ['python3', '-c', 'pass'] });
+        constructor(app: LightningApp) { super(app, 'root'); }
+        override run() { this.a.run({}); }
+      }
+      const app = new LightningApp({ name: 'missing' });
+      new Root(app);
+      export default app;`;
+    const started = startApp({ 'app.ts': app, 'scripts/keep.txt': '' });
+    const err = await started.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ValidationError);
+    const problems = (err as ValidationError).problems;
+    expect(problems.map((p) => p.path)).toEqual(['root.a', 'root.b']);
+    expect(problems[0]!.message).toMatch(/"nope\.py" does not exist \(looked for \/.*\/nope\.py\)/);
+    expect(problems[1]!.message).toMatch(/"scripts" is a directory/);
+    expect(problems[0]!.fix).toMatch(/resolved against the app file's directory/);
+  });
+
+  it('a script removed after the start: failed with spawn_error naming the file; the app keeps running', async () => {
+    running = await startApp({
+      'late.py': 'print("hi")\n',
+      'app.ts': `
+        import { Flow, LightningApp, ScriptWork } from '@api';
+        class Root extends Flow<{ go: boolean }> {
+          readonly w = new ScriptWork(this, 'w', { parallel: true, script: 'late.py' });
+          constructor(app: LightningApp) { super(app, 'root', { state: { go: false } }); }
+          override run() { if (this.state.go) this.w.run({}); }
+        }
+        const app = new LightningApp({ name: 'late' });
+        new Root(app);
+        export default app;`,
+    });
     const { local, until } = running;
+    await rm(join(running.dir, 'late.py'));
+    await local.loop.patchState('root', [{ op: 'replace', path: '/go', value: true }]);
     await until(() => local.loop.statusOf('root.w')?.phase === 'failed', 30_000, 'failed');
     const st = local.loop.statusOf('root.w')!;
     expect(st.reason).toBe('spawn_error');
-    expect(st.message).toMatch(/nope\.py does not exist/);
+    expect(st.message).toMatch(/late\.py does not exist/);
     expect(local.loop.hasEnded).toBe(false);
   });
 
