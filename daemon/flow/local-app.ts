@@ -99,7 +99,7 @@ async function localBundle(
   if (flowFromBundle(appFile)) return { paths, use: 'reused' };
   try {
     const { bundleAppAndRuntime, writeRuntimeFiles, runtimeSourceFiles } = await import(
-      '../../constructs/cloud/app-bundle.ts'
+      '../../constructs/bundle/app-bundler.ts'
     );
     const reused = await cachedBundle(appFile, paths.outdir, async () => {
       const inputs = await bundleAppAndRuntime(appFile, paths.outdir, undefined, { inPlace: true });
