@@ -1,43 +1,20 @@
 /**
  * The roles an app plays besides `run`: `daemon` (serve one Work; started by `run` locally
- * and by systemd on a work VM) and `flow` (the event loop and gRPC server without local
- * daemons; started by systemd on the flow VM).
+ * and by systemd on a work VM), `daemon-host` (several works in one process, local mode) and
+ * `flow` (the event loop and gRPC server without local daemons; started by systemd on the
+ * flow VM; flow-command.ts).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import pc from 'picocolors';
 import { ValidationError } from '../constructs/errors.ts';
 import { loadAppFile } from '../constructs/load-app.ts';
-import { CapacityError } from '../daemon/cloud/capacity-search.ts';
-import { RunTimeVms } from '../daemon/cloud/run-time-vms.ts';
-import { WorkVmControl } from '../daemon/cloud/work-vm-control.ts';
 import { ensureStateDir, localDriveDir, openDrive } from '../daemon/drive/open-drive.ts';
-import type { DaemonHost, LoopObserver } from '../daemon/flow/event-loop.ts';
-import { startFlowRuntime } from '../daemon/flow/flow-runtime.ts';
-import { UiServer } from '../daemon/ui/ui-server.ts';
-import { LogPrinter } from './log-printer.ts';
-import { collect } from './options.ts';
-
-function requireToken(): string {
-  const token = process.env.LIGHTNING_TOKEN;
-  if (!token) {
-    throw new ValidationError(
-      [
-        {
-          path: 'LIGHTNING_TOKEN',
-          message: 'the app token is not set',
-          fix: 'export LIGHTNING_TOKEN=<the token the flow was started with>',
-        },
-      ],
-      'Cannot start',
-    );
-  }
-  return token;
-}
+import { registerFlowCommand } from './flow-command.ts';
+import { appEnvFromParent, requireToken } from './options.ts';
 
 interface DaemonOptions {
   work: string;
@@ -47,32 +24,6 @@ interface DaemonOptions {
   exitWithParent?: boolean;
   tlsCa?: string;
   advertiseHost?: string;
-}
-
-interface FlowOptions {
-  listen: string;
-  resume?: boolean;
-  journalFsync?: boolean;
-  set: string[];
-  tlsCert?: string;
-  tlsKey?: string;
-  ui?: string;
-  keepVms?: boolean;
-  restartWorkVms?: boolean;
-  endFile?: string;
-}
-
-/** What the flow role writes to `--end-file` once the app has ended (vm-boot.mjs reads it). */
-export interface FlowEndRecord {
-  readonly exitCode: number;
-  readonly message: string;
-  /** The app ended because a new bundle was deployed (SIGHUP from vm-boot): restart on it. */
-  readonly redeploy: boolean;
-  /**
-   * What became of the work VMs: all stopped, kept (--keep-vms), some could not be stopped
-   * (they keep billing without a daemon; the next app restarts them), or none (not in the cloud).
-   */
-  readonly workVms: 'stopped' | 'kept' | 'stop-failed' | 'none';
 }
 
 /** `--advertise-host` goes into every work url: an IP or a DNS name, nothing else. */
@@ -132,9 +83,7 @@ export function registerDaemonCommands(program: Command): void {
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
       await ensureStateDir(appDir);
       const drive = await openDrive(opts.drive ?? pathToFileURL(localDriveDir(appDir)).href);
-      const env = process.env.LIGHTNING_APP_ENV_JSON
-        ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
-        : {};
+      const env = appEnvFromParent();
       const daemon = new WorkDaemon({
         app,
         appDir,
@@ -210,193 +159,11 @@ export function registerDaemonCommands(program: Command): void {
         flowAddress: opts.flow,
         token,
         ...(opts.drive ? { driveUrl: opts.drive } : {}),
-        env: process.env.LIGHTNING_APP_ENV_JSON
-          ? (JSON.parse(process.env.LIGHTNING_APP_ENV_JSON) as Record<string, string>)
-          : {},
+        env: appEnvFromParent(),
       });
     });
 
-  program
-    .command('flow')
-    .description(
-      'Run the flow role only: the event loop and its gRPC server, waiting for work daemons to dial in (the flow VM in the cloud).',
-    )
-    .argument('<app>', 'the app file')
-    .option('--listen <host:port>', 'address for the gRPC server', '127.0.0.1:7500')
-    .option(
-      '-s, --set <key=value>',
-      "initial value of a key in the root flow's state (repeatable)",
-      collect,
-      [],
-    )
-    .option(
-      '--resume',
-      'continue from the journal of the previous run, if there is one (what systemd restarts use)',
-    )
-    .option('--journal-fsync', 'fsync the journal on every change (survives power loss, not only a crash)')
-    .option('--tls-cert <file>', 'PEM certificate chain: serve gRPC over TLS')
-    .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .option('--ui <host:port>', 'serve the web UI and HTTP API there, e.g. 127.0.0.1:7501 (default: no UI)')
-    .option(
-      '--keep-vms',
-      'cloud: leave the work VMs running after the app ends (default: stop them all; a redeploy stops them regardless)',
-    )
-    .option(
-      '--restart-work-vms',
-      'cloud: stop every work VM before the app starts (an earlier app left them running with --keep-vms)',
-    )
-    .option('--end-file <file>', 'write how the app ended there (JSON) just before exiting')
-    .addHelpText(
-      'after',
-      '\nThe app token is read from $LIGHTNING_TOKEN. SIGTERM/SIGINT end the app; SIGHUP ends it for a\nredeploy (vm-boot sends it when the bundle in the VM metadata changed, see ADR 0012).',
-    )
-    .action(async (appFile: string, opts: FlowOptions) => {
-      // A redeploy may be signalled while the app still loads: remember it, end once running.
-      let redeploy = false;
-      let endForRedeploy = () => {};
-      process.on('SIGHUP', () => {
-        redeploy = true;
-        endForRedeploy();
-      });
-      const token = requireToken();
-      const { app, appDir } = await loadAppFile(appFile);
-      await ensureStateDir(appDir);
-      const printer = new LogPrinter(appDir);
-      // In the cloud, work VMs that are stopped (first-run, idle, preempted, or stopped when an
-      // earlier app ended) are started before a call, stopped after idleTimeoutSeconds, and all
-      // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
-      if (opts.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
-      const vms = await WorkVmControl.fromMetadata();
-      // WorkMap members run on VMs the flow creates from templates and deletes at the end (ADR 0025).
-      const runTime = await RunTimeVms.fromMetadata({
-        onEvent: (e) => {
-          printer.onLog(e.work, 'daemon', [`VM ${e.action}: ${e.detail}`]);
-          if (e.action === 'attempt') loop.hostReport(e.work, `creating its VM: ${e.detail}`);
-        },
-        onTotalSpendReached: (works, message) => {
-          printer.onNotice(message);
-          for (const w of works) {
-            loop.hostReport(w, message, 'spend_cap');
-            // A GPU work whose VM Terraform created: stop that VM (members' VMs are deleted).
-            if (vms?.controls(w))
-              vms
-                .stop(w)
-                .catch((err: unknown) =>
-                  printer.onNotice(`cannot stop the VM of ${w}: ${(err as Error).message}`),
-                );
-          }
-        },
-      });
-      const observer: LoopObserver = {
-        onLog: (w, st, lines) => printer.onLog(w, st, lines),
-        onNotice: (m) => printer.onNotice(m),
-        onStatus: (work, status, previous) => {
-          printer.onStatus(work, status, previous);
-          if (runTime?.manages(work)) {
-            if (status.phase === 'pending' || status.phase === 'running') runTime.workBusy(work);
-            else if (status.phase !== 'not_started') runTime.workIdle(work);
-            return;
-          }
-          if (!vms?.controls(work)) return;
-          if (status.phase === 'pending' || status.phase === 'running') vms.workBusy(work);
-          else if (status.phase !== 'not_started') vms.workIdle(work);
-        },
-      };
-      const host: DaemonHost = {
-        ensureDaemon: (work, why) => {
-          if (runTime?.manages(work)) {
-            // Not yet: a preempted run-time VM is neither restarted nor replaced (ADR 0026).
-            if (why === 'preempted') {
-              loop.hostReport(
-                work,
-                `the run-time VM of ${work} was preempted; run-time (WorkMap) VMs are not restarted after a preemption yet: run the member again`,
-                'preempted',
-              );
-              return;
-            }
-            // Created when a call needs it, not at the app's start.
-            if (why === 'call')
-              runTime.ensureVm(work).catch((err: unknown) => {
-                const reason = err instanceof CapacityError ? err.reason : 'no_vm';
-                loop.hostReport(work, `no VM for ${work}: ${(err as Error).message}`, reason);
-              });
-            return;
-          }
-          if (!vms?.controls(work)) return;
-          const refused = runTime?.startRefusal(work);
-          if (refused) {
-            loop.hostReport(work, refused, 'spend_cap');
-            return;
-          }
-          // At start only the VMs that run with the flow (normally already RUNNING: one GET).
-          if (why === 'start' && !vms.startsWithFlow(work)) return;
-          if (why === 'preempted')
-            printer.onNotice(`the VM of ${work} was preempted: starting it again once GCE has stopped it`);
-          const running = why === 'preempted' ? vms.restartAfterPreemption(work) : vms.ensureRunning(work);
-          running.catch((err: unknown) => {
-            printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
-          });
-        },
-      };
-      // A bad --ui fails before the flow starts listening.
-      const uiAddress = opts.ui ? parseHostPort('--ui', opts.ui) : undefined;
-      const credentials =
-        opts.tlsCert && opts.tlsKey
-          ? grpc.ServerCredentials.createSsl(null, [
-              { cert_chain: readFileSync(opts.tlsCert), private_key: readFileSync(opts.tlsKey) },
-            ])
-          : undefined;
-      const flow = await startFlowRuntime({
-        app,
-        appDir,
-        token,
-        listen: opts.listen,
-        ...(credentials ? { credentials } : {}),
-        setPairs: opts.set,
-        ...(opts.resume ? { resume: true } : {}),
-        ...(opts.journalFsync ? { journalFsync: true } : {}),
-        observer,
-        host,
-      });
-      const { loop, port } = flow;
-      if (flow.resumed) process.stdout.write('lightning: resuming from the journal\n');
-      // Created before the loop starts, so it sees the first events.
-      const ui = uiAddress
-        ? new UiServer({ loop, ...uiAddress, tokenFile: join(appDir, '.lightning', 'ui-token') })
-        : undefined;
-      process.stdout.write(
-        `${pc.bold('lightning')} flow of ${app.name} listening on ${opts.listen.replace(/:\d+$/, `:${port}`)}\n`,
-      );
-      if (ui) {
-        await ui.listen();
-        process.stdout.write(`${pc.bold('lightning')} UI ${ui.loginUrl()} (the link works once)\n`);
-      }
-      process.on('SIGTERM', () => loop.requestEnd(143, 'SIGTERM'));
-      process.on('SIGINT', () => loop.requestEnd(130, 'SIGINT'));
-      endForRedeploy = () =>
-        loop.requestEnd(0, 'a new bundle was deployed: the app ends and every VM restarts on it');
-      loop.start();
-      if (redeploy) endForRedeploy();
-      const end = await loop.done;
-      // Daemons got Shutdown with the end: their last logs and statuses arrive while their
-      // scripts stop; wait for every stream to close (bounded by the longest grace period)
-      // before their VMs stop.
-      const graceMs = Math.max(10_000, ...app.works().map((w) => (w.props.stopGraceSeconds ?? 10) * 1000));
-      await loop.goodbyes(graceMs + 2000);
-      // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
-      const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
-      if (runTime) await deleteRunTimeVms(runTime);
-      await flow.close();
-      await ui?.close();
-      await printer.close();
-      process.stdout.write(`lightning app ended (exit ${end.exitCode}): ${end.message}\n`);
-      if (opts.endFile) {
-        const record: FlowEndRecord = { exitCode: end.exitCode, message: end.message, redeploy, workVms };
-        writeFileSync(`${opts.endFile}.tmp`, `${JSON.stringify(record)}\n`);
-        renameSync(`${opts.endFile}.tmp`, opts.endFile);
-      }
-      process.exitCode = end.exitCode;
-    });
+  registerFlowCommand(program);
 }
 
 /** On a cloud VM: whether its `instance/preempted` metadata reads TRUE (false when unknown). */
@@ -412,60 +179,4 @@ async function preemptedNow(): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-/**
- * The app has ended: stop every work VM (waiting until each is TERMINATED) so nothing keeps
- * billing, or with `keep` leave them running. Either way nothing starts them again.
- */
-async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' | 'kept' | 'stop-failed'> {
-  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
-  const names = [...vms.instances().values()];
-  if (keep) {
-    vms.close();
-    say(
-      `--keep-vms: left ${names.length} work VM${names.length === 1 ? '' : 's'} running (${names.join(', ')}); they bill until you stop them`,
-    );
-    return 'kept';
-  }
-  say(
-    `the app has ended: stopping ${names.length} work VM${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
-  );
-  let failed = false;
-  for (const r of await vms.stopAll()) {
-    if (r.outcome === 'stopped') say(`stopped the VM of ${r.work} (${r.instance})`);
-    else if (r.outcome === 'was-stopped') say(`the VM of ${r.work} (${r.instance}) was already stopped`);
-    else {
-      failed = true;
-      say(`could not stop the VM of ${r.work} (${r.instance}); it keeps billing: ${r.detail}`);
-    }
-  }
-  return failed ? 'stop-failed' : 'stopped';
-}
-
-/** The app has ended: delete every VM the flow created (WorkMap members); none may keep billing. */
-async function deleteRunTimeVms(runTime: RunTimeVms): Promise<void> {
-  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
-  const results = await runTime.deleteAll();
-  for (const r of results) {
-    if (r.outcome === 'error')
-      say(`could not delete run-time VM ${r.instance} (${r.work}); it keeps billing: ${r.detail}`);
-    else say(`deleted run-time VM ${r.instance} of ${r.work} in ${r.zone}`);
-  }
-  say(
-    `run-time VMs: ${results.filter((r) => r.outcome !== 'error').length} deleted, ${results.filter((r) => r.outcome === 'error').length} left`,
-  );
-}
-
-/** `--ui host:port` → host (brackets of an IPv6 literal removed) and port. */
-function parseHostPort(option: string, address: string): { host: string; port: number } {
-  const m = /^(.+):(\d+)$/.exec(address);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) {
-    throw new ValidationError(
-      [{ path: option, message: `"${address}" is not host:port`, fix: `e.g. ${option} 127.0.0.1:7501` }],
-      'Invalid option',
-    );
-  }
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port };
 }

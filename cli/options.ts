@@ -25,3 +25,27 @@ export function parseEnvPairs(pairs: readonly string[]): Record<string, string> 
   if (problems.length) throw new ValidationError(problems, 'Invalid --env');
   return env;
 }
+
+/** The app token of a role process (`daemon`, `flow`), from $LIGHTNING_TOKEN: never argv, which /proc shows to everyone. */
+export function requireToken(): string {
+  const token = process.env.LIGHTNING_TOKEN;
+  if (!token) {
+    throw new ValidationError(
+      [
+        {
+          path: 'LIGHTNING_TOKEN',
+          message: 'the app token is not set',
+          fix: 'export LIGHTNING_TOKEN=<the token the flow was started with>',
+        },
+      ],
+      'Cannot start',
+    );
+  }
+  return token;
+}
+
+/** The `--env` of `run`, as `run` hands it to its daemon processes (LIGHTNING_APP_ENV_JSON). */
+export function appEnvFromParent(): Record<string, string> {
+  const json = process.env.LIGHTNING_APP_ENV_JSON;
+  return json ? (JSON.parse(json) as Record<string, string>) : {};
+}

@@ -6,7 +6,8 @@ import { componentName } from '../constructs/component-name.ts';
 import { ValidationError } from '../constructs/errors.ts';
 import { loadAppFile } from '../constructs/load-app.ts';
 import type { LoopObserver } from '../daemon/flow/event-loop.ts';
-import { flowFromBundle, type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
+import type { BundlePaths } from '../daemon/flow/fresh-bundle.mjs';
+import { type LocalApp, startLocalApp } from '../daemon/flow/local-app.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect, parseEnvPairs } from './options.ts';
@@ -26,7 +27,11 @@ interface RunOptions {
   worksPerProcess?: string;
 }
 
-export function registerRunCommand(program: Command): void {
+/**
+ * `run`. `startedFromBundle`: the app's fresh bundle cli/bin.js started this CLI from
+ * (ADR 0022), or none when it started through tsx.
+ */
+export function registerRunCommand(program: Command, startedFromBundle?: BundlePaths): void {
   program
     .command('run')
     .description('Run an app locally: the flow loop here, the works in a few daemon processes.')
@@ -77,11 +82,11 @@ Examples:
   lightning-local run app.ts --quiet --only root.train --timestamps`,
     )
     .action(async (appFile: string, opts: RunOptions) => {
-      process.exitCode = await runApp(appFile, opts);
+      process.exitCode = await runApp(appFile, opts, startedFromBundle);
     });
 }
 
-async function runApp(appFile: string, opts: RunOptions): Promise<number> {
+async function runApp(appFile: string, opts: RunOptions, startedFromBundle?: BundlePaths): Promise<number> {
   const env = parseEnvPairs(opts.env);
   const uiPort = Number(opts.uiPort);
   const worksPerProcess = opts.worksPerProcess === undefined ? undefined : Number(opts.worksPerProcess);
@@ -111,7 +116,8 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
   }
   // Loaded here first (the runtime gets the same module from the import cache) so that
   // --only is checked before any process starts.
-  const { app } = await loadAppFile(appFile, { requireScripts: true });
+  const compiled = startedFromBundle?.appFile === resolve(appFile) ? startedFromBundle.app : undefined;
+  const { app } = await loadAppFile(appFile, { requireScripts: true, ...(compiled ? { compiled } : {}) });
   checkOnly(opts.only, app);
   const printer = new LogPrinter(dirname(resolve(appFile)), undefined, {
     quiet: opts.quiet ?? false,
@@ -144,6 +150,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
     observer,
     onDaemonOutput: (work, line) => printer.daemonLine(work, line),
     ...(worksPerProcess !== undefined ? { worksPerProcess } : {}),
+    ...(startedFromBundle ? { startedFromBundle } : {}),
   });
   ready.setServers(
     local.loop.app
@@ -226,7 +233,7 @@ async function runApp(appFile: string, opts: RunOptions): Promise<number> {
 function bundleLine(local: LocalApp): string {
   if (local.bundle === 'none') return 'daemons compile the app with tsx (it could not be bundled)';
   const bundle = `.lightning/bundle ${local.bundle === 'reused' ? 'reused (no source changed)' : 'rebuilt'}`;
-  return flowFromBundle(local.appFile) ? `${bundle}; the flow runs from it too` : bundle;
+  return local.flowFromBundle ? `${bundle}; the flow runs from it too` : bundle;
 }
 
 /** Every --only names a work or a flow of the app (a typo would silently hide everything). */

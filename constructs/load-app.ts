@@ -11,18 +11,6 @@ import { pathToFileURL } from 'node:url';
 import { LightningApp } from './app.ts';
 import { LightningError, ValidationError } from './errors.ts';
 
-/**
- * Set by cli/bin.js when it started this process from the app's fresh bundle (ADR 0022;
- * daemon/flow/fresh-bundle.mjs defines it): the same registered symbol, read here without
- * importing the runtime, which the constructs layer must not.
- */
-const BUNDLED_RUN = Symbol.for('lightning-local.bundledRun');
-interface BundledRun {
-  readonly appFile: string;
-  /** The bundled app (app.mjs): this file compiled. */
-  readonly app: string;
-}
-
 export interface LoadedApp {
   readonly app: LightningApp;
   /** Absolute path of the app file. */
@@ -91,6 +79,12 @@ export interface LoadAppOptions {
    * synth, cost). A daemon loads the app from its bundle, where scripts are not. @default false
    */
   readonly requireScripts?: boolean;
+  /**
+   * The app file compiled: its fresh bundle's `app.mjs`, loaded instead of the file so that no
+   * TypeScript loader is needed (`run` started from that bundle, ADR 0022).
+   * @default none: the app file itself is imported
+   */
+  readonly compiled?: string;
 }
 
 export async function loadAppFile(file: string, options: LoadAppOptions = {}): Promise<LoadedApp> {
@@ -99,10 +93,7 @@ export async function loadAppFile(file: string, options: LoadAppOptions = {}): P
   if (!existsSync(appFile))
     fail(shown, 'the file does not exist', 'check the path (it is resolved against the current directory)');
   if (statSync(appFile).isDirectory()) fail(shown, 'this is a directory', 'pass the app file, e.g. app.ts');
-  // bin.js started this process from the app's fresh bundle (ADR 0022): load the bundled app,
-  // which is this file compiled, so that no TypeScript loader is needed.
-  const bundled = (globalThis as Record<symbol, BundledRun | undefined>)[BUNDLED_RUN];
-  const source = bundled?.appFile === appFile ? bundled.app : appFile;
+  const source = options.compiled ?? appFile;
   if (source === appFile) refuseCommonJs(appFile, shown);
   let mod: Record<string, unknown>;
   try {

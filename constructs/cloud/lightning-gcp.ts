@@ -7,14 +7,8 @@
  * your own provider, network and bucket (see examples/existing-stack).
  */
 
-import { ComputeAddress } from '@cdktf/provider-google/lib/compute-address/index.js';
-import { ComputeFirewall } from '@cdktf/provider-google/lib/compute-firewall/index.js';
 import type { ComputeInstance } from '@cdktf/provider-google/lib/compute-instance/index.js';
 import { ComputeInstanceIamMember } from '@cdktf/provider-google/lib/compute-instance-iam-member/index.js';
-import { ComputeNetwork } from '@cdktf/provider-google/lib/compute-network/index.js';
-import { ComputeRouter } from '@cdktf/provider-google/lib/compute-router/index.js';
-import { ComputeRouterNat } from '@cdktf/provider-google/lib/compute-router-nat/index.js';
-import { ComputeSubnetwork } from '@cdktf/provider-google/lib/compute-subnetwork/index.js';
 import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role/index.js';
 import type { GoogleProvider } from '@cdktf/provider-google/lib/provider/index.js';
 import { SecretManagerSecret } from '@cdktf/provider-google/lib/secret-manager-secret/index.js';
@@ -28,16 +22,16 @@ import { Construct } from 'constructs';
 import type { LightningApp } from '../app.ts';
 import type { ExistingNetworkProps, GcpCloudProps } from './cloud-props.ts';
 import { CONTEXT_KEYS, type DeployTargetSources } from './deploy-target.ts';
+import { addAppNetwork } from './gcp-network.ts';
 import { type NodeRuntimeArchive, nodeRuntimeArchive } from './node-runtime.ts';
 import { type AppPlan, planApp } from './plan.ts';
 import { addRunTimeVms } from './run-time-templates.ts';
-import { appObjectPrefix, networkProjectOf, prefixCondition } from './shared-resources.ts';
+import { appObjectPrefix, prefixCondition } from './shared-resources.ts';
 import { renderStartupScript } from './startup-script.ts';
 import { templateLiteral } from './terraform-template.ts';
 import { createInstance } from './vm-shape.ts';
 
-/** IAP's TCP-forwarding source range (GC:iap/docs/using-tcp-forwarding). */
-export const IAP_SOURCE_RANGE = '35.235.240.0/20';
+export { IAP_SOURCE_RANGE } from './gcp-network.ts';
 /** Bucket roles: objectUser = create/get/list/update/delete objects; no bucket, ACL or IAM admin. */
 export const DRIVE_OBJECT_ROLE = 'roles/storage.objectUser';
 /**
@@ -229,94 +223,14 @@ export class LightningGcp extends Construct {
       );
     }
 
-    // Network: the user's, or a private VPC whose only way out is Cloud NAT.
-    let networkRef: string;
-    let subnetRef: string;
-    if (network) {
-      networkRef = network.network;
-      subnetRef = network.subnetwork;
-    } else {
-      const vpc = new ComputeNetwork(this, 'network', {
-        ...common,
-        name: plan.names.network,
-        autoCreateSubnetworks: false,
-      });
-      const subnet = new ComputeSubnetwork(this, 'subnet', {
-        ...common,
-        name: plan.names.subnet,
-        region: plan.region,
-        network: vpc.id,
-        ipCidrRange: plan.subnetCidr,
-        privateIpGoogleAccess: true,
-      });
-      const router = new ComputeRouter(this, 'router', {
-        ...common,
-        name: plan.names.router,
-        region: plan.region,
-        network: vpc.id,
-      });
-      dependencies.push(
-        new ComputeRouterNat(this, 'nat', {
-          ...common,
-          name: plan.names.nat,
-          region: plan.region,
-          router: router.name,
-          natIpAllocateOption: 'AUTO_ONLY',
-          sourceSubnetworkIpRangesToNat: 'ALL_SUBNETWORKS_ALL_IP_RANGES',
-        }),
-      );
-      networkRef = vpc.id;
-      subnetRef = subnet.id;
-    }
-    const flowIp = new ComputeAddress(this, 'flow-ip', {
-      ...common,
-      name: plan.names.flowAddress,
-      region: plan.region,
-      addressType: 'INTERNAL',
-      subnetwork: subnetRef,
+    const { subnetRef, flowIp } = addAppNetwork(this, {
+      plan,
+      common,
+      network,
+      flowSa,
+      workSa,
+      dependencies,
     });
-
-    // Firewall: the flow's port only from the works' identity; SSH only from IAP. The rules
-    // belong to the network's project: a Shared VPC's host project, not the app's.
-    const firewallCommon = {
-      ...common,
-      project: (network && (network.hostProject ?? networkProjectOf(network.network))) || plan.project,
-    };
-    new ComputeFirewall(this, 'fw-flow-grpc', {
-      ...firewallCommon,
-      name: plan.names.fwFlow,
-      network: networkRef,
-      direction: 'INGRESS',
-      allow: [{ protocol: 'tcp', ports: [String(plan.flowPort)] }],
-      sourceServiceAccounts: [workSa.email],
-      targetServiceAccounts: [flowSa.email],
-    });
-    new ComputeFirewall(this, 'fw-iap-ssh', {
-      ...firewallCommon,
-      name: plan.names.fwIap,
-      network: networkRef,
-      direction: 'INGRESS',
-      allow: [{ protocol: 'tcp', ports: ['22'] }],
-      sourceRanges: [IAP_SOURCE_RANGE],
-      targetServiceAccounts: [flowSa.email, workSa.email],
-    });
-    const declared = plan.works.flatMap((w) => w.ports);
-    const workPorts = declared.includes('auto')
-      ? ['1024-65535']
-      : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);
-    if (workPorts.length > 0) {
-      // Work servers (TensorBoard, a model server) are reached by the flow's UI proxy and by
-      // other works (a UI or a client calling a model server at its url); nobody else.
-      new ComputeFirewall(this, 'fw-work-ports', {
-        ...firewallCommon,
-        name: plan.names.fwWorkPorts,
-        network: networkRef,
-        direction: 'INGRESS',
-        allow: [{ protocol: 'tcp', ports: workPorts }],
-        sourceServiceAccounts: [flowSa.email, workSa.email],
-        targetServiceAccounts: [workSa.email],
-      });
-    }
 
     // VMs.
     const startupScript = renderStartupScript();

@@ -7,7 +7,7 @@
  * (a metadata-server token) and a per-instance custom role (get/start/stop) authorize the
  * Compute Engine calls.
  *
- * No cdktf imports: the flow role loads this. Runtime wiring (cli/daemon-command.ts):
+ * No cdktf imports: the flow role loads this. Runtime wiring (cli/flow-command.ts):
  *   const vms = await WorkVmControl.fromMetadata();           // undefined outside the cloud
  *   when the app starts:  vms.startsWithFlow(W) && vms.ensureRunning(W)
  *   before dispatching a call to work W:  if (vms?.controls(W)) await vms.ensureRunning(W); vms?.workBusy(W)

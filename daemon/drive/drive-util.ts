@@ -110,6 +110,14 @@ export class AggregateProgress {
   }
 }
 
+/** The local directory of a putDirectory cannot be walked (missing, unreadable). */
+export function cannotUpload(dir: string, prefix: string, err: unknown): DriveError {
+  const why = (err as NodeJS.ErrnoException)?.code ?? String(err);
+  return new DriveError('NOT_FOUND', prefix, `Cannot upload directory ${dir} to "${prefix}": ${why}.`, {
+    cause: err,
+  });
+}
+
 /**
  * `putDirectory` for any backend: every file under `dir` to `prefix`, `concurrency` at a
  * time, with one aggregate progress for the whole directory.
@@ -123,8 +131,7 @@ export async function putDirectoryWith(
 ): Promise<DriveStat[]> {
   const p = directoryPrefix(prefix);
   const files = await walkFiles(resolve(dir)).catch((err: unknown) => {
-    const why = (err as NodeJS.ErrnoException)?.code ?? String(err);
-    throw new DriveError('NOT_FOUND', p, `Cannot upload directory ${dir} to "${p}": ${why}.`, { cause: err });
+    throw cannotUpload(dir, p, err);
   });
   const total = files.reduce((n, f) => n + f.size, 0);
   const agg = new AggregateProgress(p, total, options.onProgress);

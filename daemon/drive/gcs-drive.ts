@@ -35,6 +35,7 @@ import { validateKey, validatePrefix } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
 import type { OpenDriveOptions } from './drive-options.ts';
 import { compareKeys, getDirectoryWith, putDirectoryWith, tempName } from './drive-util.ts';
+import { errCode, gcsDriveError, httpStatus, isTransient } from './gcs-errors.ts';
 
 const GCS_ENDPOINT = 'https://storage.googleapis.com';
 
@@ -274,6 +275,15 @@ export class GcsDrive implements Drive {
     };
   }
 
+  /** Where a request for `key` went, as its errors name it. */
+  private where(key: string): { object: string; bucket: string; endpoint: string } {
+    return {
+      object: `gs://${this.bucketName}/${this.objectName(key)}`,
+      bucket: this.bucketName,
+      endpoint: this.endpoint,
+    };
+  }
+
   /**
    * Runs `fn`, retrying transient failures with exponential backoff (jittered, capped at
    * 10 s) when the operation can be replayed; maps the final error to a DriveError.
@@ -285,80 +295,12 @@ export class GcsDrive implements Drive {
       } catch (err) {
         const transient = isTransient(err);
         if (!transient || !replayable || attempt > this.maxRetries) {
-          throw this.mapError(err, key, op, attempt);
+          throw gcsDriveError(err, { key, op, attempts: attempt, ...this.where(key) });
         }
         const delay = Math.min(10_000, this.retryDelayMs * 2 ** (attempt - 1));
         await new Promise((r) => setTimeout(r, delay / 2 + Math.random() * (delay / 2)));
       }
     }
-  }
-
-  private mapError(err: unknown, key: string, op: string, attempts: number): DriveError {
-    if (err instanceof DriveError) return err;
-    const status = httpStatus(err);
-    const code = errCode(err);
-    const where = `gs://${this.bucketName}/${this.objectName(key)}`;
-    if (status === 404) {
-      if (/bucket/i.test(errMessage(err)) && !/object/i.test(errMessage(err))) {
-        return new DriveError(
-          'NOT_FOUND',
-          key,
-          `Bucket "${this.bucketName}" does not exist at ${this.endpoint}. Create it (Terraform creates the app's bucket; ` +
-            'for an emulator pass create: true), or fix the Drive URL.',
-          { cause: err },
-        );
-      }
-      return new DriveError(
-        'NOT_FOUND',
-        key,
-        `No object "${key}" in the Drive (${where}). Check the key with \`lightning-local drive ls\`.`,
-        { cause: err },
-      );
-    }
-    if (status === 412) {
-      return new DriveError(
-        'CONFLICT',
-        key,
-        `Precondition failed for "${key}" (${where}): its generation is not the expected one (another writer got ` +
-          'there first). Nothing was written; re-read the object and retry with its current generation.',
-        { cause: err },
-      );
-    }
-    if (
-      code === 'CONTENT_DOWNLOAD_MISMATCH' ||
-      code === 'FILE_NO_UPLOAD' ||
-      code === 'FILE_NO_UPLOAD_DELETE'
-    ) {
-      return new DriveError(
-        'INTEGRITY',
-        key,
-        `Integrity check failed for "${key}" (${where}) during ${op}: the bytes do not match the object's checksum. ` +
-          'Nothing was kept; retry, and if it persists the object or the network path is corrupt.',
-        { cause: err },
-      );
-    }
-    if (status === 401 || status === 403) {
-      return new DriveError(
-        'IO',
-        key,
-        `Permission denied for ${op} of ${where} at ${this.endpoint} (HTTP ${status}). Check the credentials ` +
-          '(gcloud auth application-default login, or the VM service account) and its roles on the bucket.',
-        { cause: err },
-      );
-    }
-    if (isTransient(err)) {
-      return new DriveError(
-        'UNAVAILABLE',
-        key,
-        `GCS at ${this.endpoint} is unavailable for ${op} of "${key}" (${code ?? `HTTP ${status}`}) after ` +
-          `${attempts} attempt${attempts === 1 ? '' : 's'} with backoff. Nothing was written. Check that the endpoint ` +
-          'is reachable (for an emulator: is it running? STORAGE_EMULATOR_HOST / apiEndpoint) and retry.',
-        { cause: err },
-      );
-    }
-    return new DriveError('IO', key, `GCS ${op} of ${where} failed at ${this.endpoint}: ${errMessage(err)}`, {
-      cause: err,
-    });
   }
 }
 
@@ -376,48 +318,6 @@ function progressCounter(
       cb(null, chunk);
     },
   });
-}
-
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-]);
-
-function isTransient(err: unknown): boolean {
-  const status = httpStatus(err);
-  if (status !== undefined && [408, 429, 500, 502, 503, 504].includes(status)) return true;
-  const code = errCode(err);
-  if (code && TRANSIENT_CODES.has(code)) return true;
-  return /ECONNREFUSED|ECONNRESET|socket hang up|other side closed/i.test(errMessage(err));
-}
-
-function httpStatus(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const c = (err as { code?: unknown }).code;
-  if (typeof c === 'number') return c;
-  if (typeof c === 'string' && /^\d{3}$/.test(c)) return Number(c);
-  const s = (err as { response?: { status?: unknown } }).response?.status;
-  return typeof s === 'number' ? s : undefined;
-}
-
-function errCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const c = (err as { code?: unknown }).code;
-  if (typeof c === 'string' && !/^\d{3}$/.test(c)) return c;
-  const cause = (err as { cause?: unknown }).cause;
-  return cause && cause !== err ? errCode(cause) : undefined;
-}
-
-function errMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
-  return `${err.message}${cause}`;
 }
 
 function isValidKey(key: string): boolean {

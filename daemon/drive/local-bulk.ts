@@ -22,7 +22,6 @@ import { randomBytes } from 'node:crypto';
 import {
   type BigIntStats,
   closeSync,
-  constants,
   copyFileSync,
   type Dirent,
   fstatSync,
@@ -41,16 +40,15 @@ import { dirname, join, resolve } from 'node:path';
 import type { DriveStat, GetOptions, PutOptions } from '../../constructs/drive.ts';
 import { RESERVED_SEGMENT_PREFIX, validateKey } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
-import { AggregateProgress, directoryPrefix, mapLimit } from './drive-util.ts';
+import { AggregateProgress, cannotUpload, directoryPrefix, mapLimit } from './drive-util.ts';
 import { adoptSync, LINK_UNSUPPORTED } from './local-adopt.ts';
 import { asKey, code, mapFsError, statOf } from './local-objects.ts';
+import { COPY_NEW_FILE } from './local-write.ts';
 
 /** Files up to this size are copied with synchronous calls (tens of µs of blocking each). */
 export const SMALL_FILE_BYTES = 64 * 1024;
 /** The longest the bulk loop runs before it lets the event loop turn. */
 const SLICE_MS = 8;
-/** copyFile flags for a fresh temp file (see COPY_NEW_FILE in local-drive.ts). */
-const COPY_NEW_FILE = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
 
 /** What the bulk transfers need from a LocalDrive (its private parts, passed explicitly). */
 export interface BulkHost {
@@ -193,6 +191,41 @@ function sortByKey<T extends { key: string }>(items: T[]): T[] {
   return items.sort((a, b) => Buffer.compare(bytes.get(a) as Buffer, bytes.get(b) as Buffer));
 }
 
+/**
+ * The loop of both directions: each plain file through `fast` (synchronous calls, in time
+ * slices), and what it hands back as 'slow' (too big, a race) or is not a plain file (a
+ * symbolic link) through `slow`, the ordinary async put()/get(), `concurrency` at a time.
+ * Results in file order; undefined where `fast` found the object deleted meanwhile.
+ */
+async function transferAll<F extends TreeFile & { readonly key: string }>(
+  files: readonly F[],
+  concurrency: number,
+  agg: AggregateProgress,
+  fast: (f: F) => DriveStat | 'slow' | undefined | Promise<DriveStat | 'slow' | undefined>,
+  slow: (f: F) => Promise<DriveStat>,
+): Promise<(DriveStat | undefined)[]> {
+  const results = new Array<DriveStat | undefined>(files.length);
+  const later: number[] = [];
+  const slice = new TimeSlice();
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i] as F;
+    let r = f.plain ? fast(f) : 'slow';
+    // Awaited only when fast() is async (a put's first file in a directory).
+    if (r instanceof Promise) r = await r;
+    if (r === 'slow') {
+      later.push(i);
+      continue;
+    }
+    results[i] = r;
+    if (r && agg.callback) agg.update({ key: f.key, bytes: r.size, totalBytes: r.size });
+    await slice.pause();
+  }
+  await mapLimit(later, concurrency, async (i) => {
+    results[i] = await slow(files[i] as F);
+  });
+  return results;
+}
+
 /** putDirectory of the local Drive: every file under `dir` to `prefix`, each atomically. */
 export async function putTree(
   host: BulkHost,
@@ -205,14 +238,7 @@ export async function putTree(
   try {
     walked = await walkTree(resolve(dir), options.onProgress !== undefined);
   } catch (err) {
-    throw new DriveError(
-      'NOT_FOUND',
-      p,
-      `Cannot upload directory ${dir} to "${p}": ${code(err) ?? String(err)}.`,
-      {
-        cause: err,
-      },
-    );
+    throw cannotUpload(dir, p, err);
   }
   // Every key is checked before anything is written.
   const files = sortByKey(walked.map((f) => ({ ...f, key: validateKey(`${p}${f.relative}`) })));
@@ -220,24 +246,11 @@ export async function putTree(
   const agg = new AggregateProgress(p, total, options.onProgress);
   const { onProgress: _perFile, ...rest } = options;
   const slowOptions: PutOptions = agg.callback ? { ...rest, onProgress: agg.callback } : rest;
-  const results = new Array<DriveStat>(files.length);
-  const slow: number[] = [];
   const prepared = new Set<string>();
   const nextTemp = tempNames('tmp');
-  const slice = new TimeSlice();
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i] as (typeof files)[number];
-    if (!f.plain) {
-      slow.push(i);
-      continue;
-    }
-    const dest = join(host.root, f.key);
-    const destDir = dirname(dest);
-    if (!prepared.has(destDir)) {
-      await host.prepareDir(f.key, destDir);
-      prepared.add(destDir);
-    }
-    const tmp = join(destDir, nextTemp());
+  /** One small file with synchronous calls; 'slow' hands it to put(). */
+  const putSmall = (f: TreeFile & { key: string }, dest: string): DriveStat | 'slow' => {
+    const tmp = join(dirname(dest), nextTemp());
     let st: BigIntStats | undefined;
     try {
       // Handed over (linkSource): the file itself becomes the object, whatever its size.
@@ -250,25 +263,27 @@ export async function putTree(
     } catch (err) {
       tryUnlink(tmp);
       // ENOENT on the temp file: a concurrent delete pruned the directory; put() recreates it.
-      if (!(err instanceof DriveError) && code(err) === 'ENOENT') {
-        slow.push(i);
-        continue;
-      }
+      if (!(err instanceof DriveError) && code(err) === 'ENOENT') return 'slow';
       throw mapFsError(err, f.key, 'write');
     }
-    if (!st) {
-      slow.push(i); // bigger than a quick synchronous copy
-      continue;
-    }
-    results[i] = statOf(f.key, st);
-    if (agg.callback) agg.update({ key: f.key, bytes: Number(st.size), totalBytes: Number(st.size) });
-    await slice.pause();
-  }
-  await mapLimit(slow, host.concurrency, async (i) => {
-    const f = files[i] as (typeof files)[number];
-    results[i] = await host.put(f.key, f.absolute, slowOptions);
-  });
-  return results;
+    return st ? statOf(f.key, st) : 'slow'; // no st: bigger than a quick synchronous copy
+  };
+  const results = await transferAll(
+    files,
+    host.concurrency,
+    agg,
+    (f) => {
+      const dest = join(host.root, f.key);
+      const destDir = dirname(dest);
+      if (prepared.has(destDir)) return putSmall(f, dest);
+      return host.prepareDir(f.key, destDir).then(() => {
+        prepared.add(destDir);
+        return putSmall(f, dest);
+      });
+    },
+    (f) => host.put(f.key, f.absolute, slowOptions),
+  );
+  return results as DriveStat[]; // a put answers for every file
 }
 
 /**
@@ -300,43 +315,31 @@ export async function getTree(
   const total = files.reduce((n, f) => n + f.size, 0);
   const agg = new AggregateProgress(p, total, options.onProgress);
   const slowOptions: GetOptions = agg.callback ? { onProgress: agg.callback } : {};
-  const results = new Array<DriveStat | undefined>(files.length);
-  const slow: number[] = [];
   const made = new Set<string>();
   const nextTemp = tempNames('get');
-  const slice = new TimeSlice();
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i] as (typeof files)[number];
-    if (!f.plain) {
-      slow.push(i);
-      continue;
-    }
-    const dest = join(destRoot, f.key.slice(p.length));
-    const destDir = dirname(dest);
-    try {
-      if (!made.has(destDir)) {
-        mkdirSync(destDir, { recursive: true });
-        made.add(destDir);
+  const results = await transferAll(
+    files,
+    host.concurrency,
+    agg,
+    (f) => {
+      const dest = join(destRoot, f.key.slice(p.length));
+      const destDir = dirname(dest);
+      try {
+        if (!made.has(destDir)) {
+          mkdirSync(destDir, { recursive: true });
+          made.add(destDir);
+        }
+        const placed = placeSync(host.fetchMode, f.absolute, dest, () => join(destDir, nextTemp()));
+        if (placed === 'slow') return 'slow';
+        // The stat of what was placed (not of the key, which a writer may replace meanwhile).
+        return statOf(f.key, statSync(dest, { bigint: true }));
+      } catch (err) {
+        if (code(err) === 'ENOENT' && statOrUndefined(f.absolute) === undefined) return undefined; // deleted meanwhile
+        throw mapFsError(err, f.key, 'read');
       }
-      const placed = placeSync(host.fetchMode, f.absolute, dest, () => join(destDir, nextTemp()));
-      if (placed === 'slow') {
-        slow.push(i);
-        continue;
-      }
-      // The stat of what was placed (not of the key, which a writer may replace meanwhile).
-      results[i] = statOf(f.key, statSync(dest, { bigint: true }));
-    } catch (err) {
-      if (code(err) === 'ENOENT' && statOrUndefined(f.absolute) === undefined) continue; // deleted meanwhile
-      throw mapFsError(err, f.key, 'read');
-    }
-    const size = (results[i] as DriveStat).size;
-    if (agg.callback) agg.update({ key: f.key, bytes: size, totalBytes: size });
-    await slice.pause();
-  }
-  await mapLimit(slow, host.concurrency, async (i) => {
-    const f = files[i] as (typeof files)[number];
-    results[i] = await host.get(f.key, join(destRoot, f.key.slice(p.length)), slowOptions);
-  });
+    },
+    (f) => host.get(f.key, join(destRoot, f.key.slice(p.length)), slowOptions),
+  );
   return results.filter((r): r is DriveStat => r !== undefined);
 }
 

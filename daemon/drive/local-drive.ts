@@ -17,37 +17,16 @@
  * - Generations: `<inode>.<mtime ns>.<size>`. The temp file gets a randomised sub-millisecond
  *   mtime so that a recycled inode with the same size still yields a new generation.
  * - Directory transfers (local-bulk.ts) keep all of the above per object.
+ *
+ * This file is the Drive API over the directory tree; the bytes of one write are in
+ * local-write.ts, putting it under its key (create-only, conditional, plain) in local-commit.ts.
  */
-import { createHash } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
-import {
-  chmod,
-  copyFile,
-  link,
-  mkdir,
-  open,
-  readFile,
-  realpath,
-  rename,
-  rmdir,
-  stat,
-  unlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { copyFile, link, mkdir, readFile, realpath, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import type {
-  Drive,
-  DriveStat,
-  GetOptions,
-  PutOptions,
-  PutSource,
-  TransferProgress,
-} from '../../constructs/drive.ts';
-import { RESERVED_SEGMENT_PREFIX, validateKey, validatePrefix } from '../../constructs/drive-key.ts';
+import type { Drive, DriveStat, GetOptions, PutOptions, PutSource } from '../../constructs/drive.ts';
+import { validateKey, validatePrefix } from '../../constructs/drive-key.ts';
 import { DriveError } from '../../constructs/errors.ts';
 import {
   compareKeys,
@@ -59,8 +38,10 @@ import {
 } from './drive-util.ts';
 import { adoptSync } from './local-adopt.ts';
 import { type BulkHost, copySmallFileSync, getTree, putTree } from './local-bulk.ts';
-import { asKey, code, generationOf, mapFsError, statOf } from './local-objects.ts';
+import { commitTemp } from './local-commit.ts';
+import { asKey, code, mapFsError, statOf } from './local-objects.ts';
 import { assertInsideRoot, denormalizedPath, isAscii } from './local-paths.ts';
+import { COPY_NEW_FILE, fsyncFile, writeTemp } from './local-write.ts';
 
 export interface LocalDriveProps {
   /** Drive name, as in `Path.drive`. @default 'default' */
@@ -80,19 +61,6 @@ export interface LocalDriveProps {
   /** Files transferred at once by putDirectory/getDirectory. @default 16 */
   readonly concurrency?: number;
 }
-
-/** How long a conditional writer waits for the per-key lock before giving up. */
-const LOCK_TIMEOUT_MS = 30_000;
-/**
- * copyFile flags for a fresh temp file: a copy-on-write clone where the filesystem can, else
- * copy_file_range. EXCL (the name is new anyway) also keeps libuv from ftruncate()ing the new
- * file, which on ext4 makes close() wait for the whole file to be written back (auto_da_alloc):
- * measured here, 1 GiB took 0.75 s with the truncate and 0.38 s (as fast as cp) without.
- */
-const COPY_NEW_FILE = constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL;
-
-/** Progress for a file copy is polled at this interval (copyFile itself reports nothing). */
-const COPY_POLL_MS = 250;
 
 export class LocalDrive implements Drive {
   readonly name: string;
@@ -172,122 +140,14 @@ export class LocalDrive implements Drive {
         const size = Number(small.size);
         options.onProgress?.({ key: k, bytes: size, totalBytes: size });
       } else {
-        await this.writeTemp(k, tmp, source, options.onProgress);
-        // A unique mtime makes the generation change even when the inode number is recycled.
-        const now = Date.now() / 1000;
-        await utimes(tmp, now, now + Math.random() / 1000);
-        if (typeof source === 'string') await chmod(tmp, 0o444); // bytes and streams are created 0o444
+        await writeTemp(k, tmp, source, options.onProgress, this.durable);
       }
-      if (options.ifGeneration === '0') {
-        // link() fails with EEXIST if the key exists: create-only, race-free across processes.
-        try {
-          await link(tmp, dest);
-        } catch (err) {
-          if (code(err) === 'EEXIST') throw conflict(k, '0', await this.generationOrNone(dest));
-          throw err;
-        }
-        await unlink(tmp);
-      } else if (options.ifGeneration !== undefined) {
-        const expected = options.ifGeneration;
-        await this.withKeyLock(k, dir, async () => {
-          const current = await this.generationOrNone(dest);
-          if (current !== expected) throw conflict(k, expected, current);
-          await rename(tmp, dest);
-        });
-      } else {
-        await rename(tmp, dest);
-      }
+      await commitTemp(k, tmp, dest, options.ifGeneration);
       return statOf(k, await stat(dest, { bigint: true }));
     } catch (err) {
       await unlink(tmp).catch(() => {});
       throw err;
     }
-  }
-
-  private async writeTemp(
-    key: string,
-    tmp: string,
-    source: PutSource,
-    onProgress: ((p: TransferProgress) => void) | undefined,
-  ): Promise<void> {
-    if (typeof source === 'string' && !onProgress) {
-      try {
-        // FICLONE: a copy-on-write clone on btrfs/xfs, copy_file_range elsewhere.
-        await copyFile(source, tmp, COPY_NEW_FILE);
-      } catch (err) {
-        if (code(err) === 'ENOENT' && !(await stat(source).catch(() => undefined))) {
-          throw new DriveError(
-            'NOT_FOUND',
-            key,
-            `Cannot put "${key}": source file ${source} does not exist.`,
-            {
-              cause: err,
-            },
-          );
-        }
-        throw err;
-      }
-      if (this.durable) await fsyncFile(tmp);
-      return;
-    }
-    if (typeof source === 'string') {
-      const size = (
-        await stat(source).catch((err: unknown) => {
-          throw new DriveError(
-            'NOT_FOUND',
-            key,
-            `Cannot put "${key}": source file ${source} is not readable (${code(err)}).`,
-            {
-              cause: err,
-            },
-          );
-        })
-      ).size;
-      onProgress?.({ key, bytes: 0, totalBytes: size });
-      const poll = onProgress
-        ? setInterval(() => {
-            stat(tmp).then(
-              (s) => onProgress({ key, bytes: s.size, totalBytes: size }),
-              () => {},
-            );
-          }, COPY_POLL_MS)
-        : undefined;
-      try {
-        // FICLONE: a copy-on-write clone on btrfs/xfs, copy_file_range elsewhere.
-        await copyFile(source, tmp, COPY_NEW_FILE);
-      } finally {
-        if (poll) clearInterval(poll);
-      }
-      if (this.durable) await fsyncFile(tmp);
-      onProgress?.({ key, bytes: size, totalBytes: size });
-      return;
-    }
-    if (source instanceof Uint8Array) {
-      await writeFile(tmp, source, { flag: 'wx', mode: 0o444, flush: this.durable });
-      onProgress?.({ key, bytes: source.byteLength, totalBytes: source.byteLength });
-      return;
-    }
-    if (source instanceof Readable) {
-      let bytes = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          bytes += chunk.length;
-          onProgress?.({ key, bytes, totalBytes: null });
-          cb(null, chunk);
-        },
-      });
-      await pipeline(
-        source,
-        counter,
-        createWriteStream(tmp, { flags: 'wx', mode: 0o444, flush: this.durable }),
-      );
-      return;
-    }
-    throw new DriveError(
-      'IO',
-      key,
-      `Cannot put "${key}": the source must be a file path, bytes or a Readable stream.`,
-    );
   }
 
   async get(key: string, destPath: string, options: GetOptions = {}): Promise<DriveStat> {
@@ -508,62 +368,6 @@ export class LocalDrive implements Drive {
     this.knownDirs.add(dir);
   }
 
-  private async generationOrNone(abs: string): Promise<string | null> {
-    try {
-      const st = await stat(abs, { bigint: true });
-      return st.isFile() ? generationOf(st) : null;
-    } catch (err) {
-      if (code(err) === 'ENOENT') return null;
-      throw err;
-    }
-  }
-
-  /**
-   * Serialises conditional writers of one key across processes with an O_EXCL lock file in
-   * the key's directory. The lock is held only for a stat and a rename; a lock left by a
-   * process that died is broken once its pid is gone.
-   */
-  private async withKeyLock<T>(key: string, dir: string, fn: () => Promise<T>): Promise<T> {
-    const base = key.slice(key.lastIndexOf('/') + 1);
-    const lockPath = join(
-      dir,
-      `${RESERVED_SEGMENT_PREFIX}lock-${createHash('sha256').update(base).digest('hex').slice(0, 32)}`,
-    );
-    const deadline = Date.now() + LOCK_TIMEOUT_MS;
-    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-      try {
-        const fh = await open(lockPath, 'wx');
-        try {
-          await fh.writeFile(String(process.pid));
-        } finally {
-          await fh.close();
-        }
-        break;
-      } catch (err) {
-        if (code(err) !== 'EEXIST') throw err;
-        const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
-        if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) {
-          await unlink(lockPath).catch(() => {});
-          continue;
-        }
-        if (Date.now() > deadline) {
-          throw new DriveError(
-            'UNAVAILABLE',
-            key,
-            `Timed out waiting for the write lock of "${key}" (${lockPath}, held by pid ${holder}). ` +
-              'If no writer is running, delete that file.',
-          );
-        }
-        await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await unlink(lockPath).catch(() => {});
-    }
-  }
-
   /** Removes directories emptied by a delete, up to (not including) the root, like GCS prefixes. */
   private async pruneEmptyDirs(dir: string): Promise<void> {
     let d = dir;
@@ -576,34 +380,5 @@ export class LocalDrive implements Drive {
       }
       d = dirname(d);
     }
-  }
-}
-
-function conflict(key: string, expected: string, current: string | null): DriveError {
-  const want = expected === '0' ? 'absent' : `at generation ${expected}`;
-  const have = current === null ? 'absent' : `at generation ${current}`;
-  return new DriveError(
-    'CONFLICT',
-    key,
-    `Precondition failed for "${key}": expected it ${want}, but it is ${have} (another writer got there first). ` +
-      'Nothing was written; re-read the object and retry with its current generation.',
-  );
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return code(err) === 'EPERM';
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -1,4 +1,4 @@
-/** Types of cli/fresh-bundle.mjs (plain JavaScript: bin.js reads it before tsx is registered). */
+/** Types of daemon/flow/fresh-bundle.mjs (plain JavaScript: bin.js reads it before tsx is registered). */
 
 /** Where an app's bundle lives and its entry points. */
 export interface BundlePaths {
@@ -16,4 +16,3 @@ export function bundlePaths(appFile: string): BundlePaths;
 export function sha256File(file: string): string | null;
 export function isFreshBundle(appFile: string): boolean;
 export function freshRunBundle(args: readonly string[]): BundlePaths | null;
-export const BUNDLED_RUN: unique symbol;

@@ -79,6 +79,3 @@ export function freshRunBundle(args) {
   }
   return null;
 }
-
-/** Set by bin.js when it started the CLI from an app's bundle: loadAppFile loads app.mjs then. */
-export const BUNDLED_RUN = Symbol.for('lightning-local.bundledRun');

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LightningApp } from '../../constructs/app.ts';
 import type { JsonValue } from '../../constructs/json.ts';
@@ -14,7 +15,7 @@ import { localDriveDir } from '../drive/open-drive.ts';
 import { cachedBundle } from './bundle-cache.ts';
 import type { AppEnd, EventLoop, LoopObserver } from './event-loop.ts';
 import { startFlowRuntime } from './flow-runtime.ts';
-import { BUNDLED_RUN, bundlePaths } from './fresh-bundle.mjs';
+import { type BundlePaths, bundlePaths } from './fresh-bundle.mjs';
 import type { CompactionStep } from './journal.ts';
 import { LocalDaemons } from './local-daemons.ts';
 
@@ -63,6 +64,12 @@ export interface LocalAppOptions {
   readonly worksPerProcess?: number;
   /** Daemon hosts of one kind kept in use at once. @default the number of cores, at most 4 */
   readonly hostsPerGroup?: number;
+  /**
+   * The app's bundle this process (the flow) was started from: cli/bin.js found it fresh
+   * (ADR 0022). The app is loaded from it and the daemons reuse it. Ignored unless it is the
+   * bundle of `appFile`. @default none: the flow loaded the app through tsx
+   */
+  readonly startedFromBundle?: BundlePaths;
 }
 
 export interface LocalApp {
@@ -77,6 +84,8 @@ export interface LocalApp {
   readonly resumed: boolean;
   /** Whether the daemons' bundle was rebuilt, reused, or not used (tsx daemons). */
   readonly bundle: BundleUse;
+  /** True when this flow runs from that bundle too (`startedFromBundle`). */
+  readonly flowFromBundle: boolean;
   /** Resolves once the app ended and every daemon process has exited. */
   readonly finished: Promise<AppEnd>;
   /** Ends the app (like Ctrl-C) and waits for it to finish. */
@@ -91,18 +100,19 @@ export type BundleUse = 'rebuilt' | 'reused' | 'none';
 /**
  * Bundles the app and runtime into `.lightning/bundle/` for the daemons, or reuses the bundle
  * there when none of its sources changed (bundle-cache.ts). esbuild is loaded only here (the
- * flow process), never by a daemon. When bin.js started this flow from that bundle, it has
- * just found it fresh.
+ * flow process), never by a daemon. When bin.js started this flow from that bundle
+ * (`fromBundle`), it has just found it fresh.
  */
 async function localBundle(
   appFile: string,
   observer: LoopObserver | undefined,
+  fromBundle: boolean,
 ): Promise<{ paths?: { cli: string; app: string }; use: BundleUse }> {
   const paths = bundlePaths(appFile);
-  if (flowFromBundle(appFile)) return { paths, use: 'reused' };
+  if (fromBundle) return { paths, use: 'reused' };
   try {
     const { bundleAppAndRuntime, writeRuntimeFiles, runtimeSourceFiles } = await import(
-      '../../constructs/cloud/app-bundle.ts'
+      '../../constructs/bundle/app-bundler.ts'
     );
     const reused = await cachedBundle(appFile, paths.outdir, async () => {
       const inputs = await bundleAppAndRuntime(appFile, paths.outdir, undefined, { inPlace: true });
@@ -118,11 +128,6 @@ async function localBundle(
   }
 }
 
-/** True when bin.js started this process (the flow) from the app's fresh bundle. */
-export function flowFromBundle(appFile: string): boolean {
-  return (globalThis as Record<symbol, { appFile?: string } | undefined>)[BUNDLED_RUN]?.appFile === appFile;
-}
-
 function isScriptWork(app: LightningApp, work: string): boolean {
   try {
     return app.find(work) instanceof ScriptWork;
@@ -132,7 +137,11 @@ function isScriptWork(app: LightningApp, work: string): boolean {
 }
 
 export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
-  const { app, appFile, appDir } = await loadAppFile(options.appFile, { requireScripts: true });
+  const fromBundle = options.startedFromBundle?.appFile === resolve(options.appFile);
+  const { app, appFile, appDir } = await loadAppFile(options.appFile, {
+    requireScripts: true,
+    ...(fromBundle ? { compiled: options.startedFromBundle!.app } : {}),
+  });
   const token = randomBytes(32).toString('hex');
   let daemons: LocalDaemons | undefined;
   const flow = await startFlowRuntime({
@@ -155,7 +164,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const driveUrl = options.driveUrl ?? pathToFileURL(driveDir).href;
   const flowAddress = `127.0.0.1:${flow.port}`;
   const built =
-    options.bundle === false ? { use: 'none' as const } : await localBundle(appFile, options.observer);
+    options.bundle === false
+      ? { use: 'none' as const }
+      : await localBundle(appFile, options.observer, fromBundle);
   const bundle = built.paths;
   daemons = new LocalDaemons({
     ...(bundle ? { bundle } : {}),
@@ -199,6 +210,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     driveUrl,
     resumed: flow.resumed,
     bundle: built.use,
+    flowFromBundle: fromBundle,
     finished,
     stop: async (exitCode = 130, message = 'stopped') => {
       loop.requestEnd(exitCode, message);

@@ -9,7 +9,14 @@ import { WORK_HOST_SUFFIX } from './ui-auth.ts';
 
 export const STATIC_TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
+  // The page's ES modules (index.html loads app.js, which imports the rest).
   'app.js': 'text/javascript; charset=utf-8',
+  'model.js': 'text/javascript; charset=utf-8',
+  'works.js': 'text/javascript; charset=utf-8',
+  'tabs.js': 'text/javascript; charset=utf-8',
+  'runs.js': 'text/javascript; charset=utf-8',
+  'state-view.js': 'text/javascript; charset=utf-8',
+  'logs.js': 'text/javascript; charset=utf-8',
   'charts.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
@@ -20,7 +27,7 @@ export const STATIC_TYPES: Record<string, string> = {
 /**
  * The chart library (uPlot, a runtime dependency, ADR 0018) is served from its npm package
  * as shipped: `vendor/<file>` is `node_modules/uplot/dist/<file>`. The cloud bundle has no
- * node_modules, so app-bundle.ts copies the two files to `ui-static/vendor/`, looked at first.
+ * node_modules, so the app bundler (constructs/bundle/app-bundler.ts) copies the two files to `ui-static/vendor/`, looked at first.
  */
 export function vendorFile(staticRoot: string, name: string): string {
   const bundled = join(staticRoot, name);

@@ -20,6 +20,9 @@
  * request is checked for its Host header (ui-auth.ts) and, except the login, for the UI token;
  * a work-origin request for the capability in its host name. Errors are JSON `{error: {code, message, fix}}` for the API. Anything unexpected
  * becomes a generic 500; the server keeps serving.
+ *
+ * This file routes, logs in, serves the static files and sends work requests to the proxy;
+ * the `/api/` routes are answered by ui-api.ts.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -29,21 +32,11 @@ import type { Duplex } from 'node:stream';
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import { resolveLayout } from '../../constructs/layout.ts';
 import type { EventLoop } from '../flow/event-loop.ts';
-import { type PatchOperation, StateLimits } from '../state/json-patch.ts';
-import { patchFromJson } from '../state/patch-shape.ts';
+import { StateLimits } from '../state/json-patch.ts';
 import { EventStream } from './event-stream.ts';
-import {
-  codeName,
-  describeOps,
-  escapeHtml,
-  HttpError,
-  isBrowserNavigation,
-  json,
-  readBody,
-  refererWork,
-  requireJson,
-} from './http-answers.ts';
+import { escapeHtml, HttpError, isBrowserNavigation, json, refererWork } from './http-answers.ts';
 import { STATIC_TYPES, staticDir, UI_HEADERS, vendorFile } from './static-files.ts';
+import { UiApi, unknownWork } from './ui-api.ts';
 import { COOKIE_NAME, hostAllowed, UiAuth, WORK_HOST_SUFFIX, workLabelFromHost } from './ui-auth.ts';
 import { type ProxyTarget, proxyHttp, proxyUpgrade } from './work-proxy.ts';
 
@@ -86,8 +79,7 @@ export class UiServer {
   private readonly port: number;
   private readonly fallback: boolean;
   private readonly tokenFile: string | undefined;
-  private readonly maxBodyBytes: number;
-  private readonly log: (line: string) => void;
+  private readonly api: UiApi;
   private readonly server: Server;
   private readonly staticRoot = staticDir();
   private readonly staticCache = new Map<string, Buffer>();
@@ -100,14 +92,18 @@ export class UiServer {
     this.port = props.port ?? 7501;
     this.fallback = props.fallbackToFreePort ?? false;
     this.tokenFile = props.tokenFile;
-    this.maxBodyBytes = props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024;
     this.auth = new UiAuth(props.token);
-    this.log = props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`));
     this.events = new EventStream({
       loop: this.loop,
       // Checked here, before the server listens: a wrong layout is a clear error at start.
       layout: resolveLayout(this.loop.app),
       ...(props.logLinesPerWork ? { logLinesPerWork: props.logLinesPerWork } : {}),
+    });
+    this.api = new UiApi({
+      loop: this.loop,
+      events: this.events,
+      maxBodyBytes: props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024,
+      log: props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`)),
     });
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => this.fail(res, err));
@@ -203,7 +199,7 @@ export class UiServer {
       return this.loginPage(res, 401, 'This UI needs a login.');
     }
 
-    if (path.startsWith('/api/')) return this.api(req, res, url);
+    if (path.startsWith('/api/')) return this.api.handle(req, res, url);
     const work = /^\/w\/([^/]+)(\/.*)?$/.exec(path);
     if (work) return this.proxy(req, res, decodeURIComponent(work[1]!), work[2], url.search);
 
@@ -266,140 +262,6 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
     res.end(body);
   }
 
-  private async api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const path = url.pathname;
-    if (path === '/api/state' && req.method === 'GET') return json(res, 200, this.loop.snapshot());
-    if (path === '/api/history' && req.method === 'GET') return json(res, 200, this.events.historySnapshot());
-    if (path === '/api/runs' && req.method === 'GET')
-      return json(res, 200, { runs: this.events.runHistory() });
-    if (path === '/api/events' && req.method === 'GET') return this.events.addClient(res);
-    const state = /^\/api\/state\/([^/]+)$/.exec(path);
-    if (state) {
-      if (req.method !== 'PATCH') {
-        throw new HttpError(
-          405,
-          'METHOD_NOT_ALLOWED',
-          `${req.method} ${path}: use PATCH with a JSON Patch body.`,
-        );
-      }
-      return this.patch(req, res, decodeURIComponent(state[1]!));
-    }
-    const action = /^\/api\/works\/([^/]+)\/(stop|restart)$/.exec(path);
-    if (action) {
-      if (req.method !== 'POST') {
-        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} ${path}: use POST.`);
-      }
-      // A JSON content type cannot come from a plain cross-site form (like PATCH).
-      requireJson(req);
-      const work = decodeURIComponent(action[1]!);
-      return action[2] === 'stop' ? this.stopWork(res, work) : this.restartWork(res, work);
-    }
-    const logs = /^\/api\/logs\/([^/]+)$/.exec(path);
-    if (logs && req.method === 'GET') {
-      const work = decodeURIComponent(logs[1]!);
-      const tailText = url.searchParams.get('tail') ?? '200';
-      const tail = Number(tailText);
-      if (!Number.isInteger(tail) || tail < 0) {
-        throw new HttpError(
-          400,
-          'INVALID_ARGUMENT',
-          `tail=${tailText} is not a whole number ≥ 0.`,
-          'e.g. ?tail=200',
-        );
-      }
-      const lines = this.events.logTail(work, tail);
-      if (!lines) {
-        throw new HttpError(
-          404,
-          'NOT_FOUND',
-          `no work named "${work}" in app ${this.loop.app.name}.`,
-          `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
-        );
-      }
-      return json(res, 200, { work, lines });
-    }
-    throw new HttpError(
-      404,
-      'NOT_FOUND',
-      `no API endpoint ${req.method} ${path}.`,
-      'See docs/ui.md for the API.',
-    );
-  }
-
-  /**
-   * Stops a work's current call as the flow's `work.stop()` would (SIGTERM, then SIGKILL after
-   * its grace period; phase `stopped`). A work the flow waits for (not parallel) then makes
-   * its run() raise, which ends the app unless the flow handles it: the same as in code.
-   */
-  private async stopWork(res: ServerResponse, name: string): Promise<void> {
-    await this.workAction(name, () => this.loop.stop(name));
-    this.log(`work ${name} stopped from UI`);
-    json(res, 202, { ok: true, work: name });
-  }
-
-  /**
-   * Runs a work's last call again with the same arguments (EventLoop.rerun): the Restart
-   * button of a work whose call ended. 409 while the call is still in flight.
-   */
-  private async restartWork(res: ServerResponse, name: string): Promise<void> {
-    await this.workAction(name, () => this.loop.rerun(name));
-    this.log(`work ${name} restarted from UI`);
-    json(res, 202, { ok: true, work: name });
-  }
-
-  /** Runs a loop request for a work; its refusals become 404 (unknown work) or 409. */
-  private async workAction(name: string, request: () => Promise<void>): Promise<void> {
-    try {
-      await request();
-    } catch (err) {
-      if (!(err instanceof DaemonError)) throw err;
-      if (err.grpcCode === GrpcCode.NOT_FOUND) {
-        throw new HttpError(
-          404,
-          'NOT_FOUND',
-          `no work named "${name}" in app ${this.loop.app.name}.`,
-          `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
-        );
-      }
-      throw new HttpError(409, codeName(err.grpcCode), err.message);
-    }
-  }
-
-  private async patch(req: IncomingMessage, res: ServerResponse, component: string): Promise<void> {
-    requireJson(req);
-    const text = await readBody(req, this.maxBodyBytes);
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, 'INVALID_ARGUMENT', `the body is not valid JSON (${(err as Error).message}).`);
-    }
-    let ops: PatchOperation[] = [];
-    try {
-      ops = patchFromJson(body);
-      await this.loop.patchState(component, ops);
-    } catch (err) {
-      if (err instanceof DaemonError) {
-        const status =
-          err.grpcCode === GrpcCode.NOT_FOUND
-            ? 404
-            : err.grpcCode === GrpcCode.RESOURCE_EXHAUSTED
-              ? 413
-              : err.grpcCode === GrpcCode.FAILED_PRECONDITION
-                ? 409
-                : 400;
-        const fix =
-          status === 404
-            ? `Components: ${Object.keys(this.loop.snapshot()).join(', ')}.`
-            : `Nothing was applied; ${err.fix ?? 'fix the patch and send it again'}.`;
-        throw new HttpError(status, codeName(err.grpcCode), err.message, fix);
-      }
-      throw err;
-    }
-    this.log(`state set from UI: ${component === 'root' ? '' : `${component} `}${describeOps(ops)}`);
-    json(res, 200, { ok: true, component, applied: ops.length });
-  }
-
   private proxy(
     req: IncomingMessage,
     res: ServerResponse,
@@ -444,12 +306,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
   private target(req: IncomingMessage, work: string, prefix: string): ProxyTarget {
     const status = this.loop.statusOf(work);
     if (!status) {
-      throw new HttpError(
-        404,
-        'NOT_FOUND',
-        `no work named "${work}" in app ${this.loop.app.name}.`,
-        `Works: ${this.loop.workNames().join(', ') || '(none)'}.`,
-      );
+      throw unknownWork(this.loop, work);
     }
     if (!status.url) {
       throw new HttpError(

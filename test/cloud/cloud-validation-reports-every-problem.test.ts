@@ -1,225 +1,17 @@
 /**
- * Every validation rule of the GCP synthesis, one case each: the error names the construct
- * path, says what is wrong, and carries a fix. One case checks that all problems of an app
- * are reported together.
+ * Every app-level validation rule of the GCP synthesis (cloud settings, the app tree), one
+ * case each: the error names the construct path, says what is wrong, and carries a fix. One
+ * case checks that all problems of an app are reported together. (A Work's CloudCompute
+ * rules: cloud-compute-validation-names-the-work-and-the-fix.test.ts.)
  */
-import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import type { GcpCloudProps } from '../../constructs/cloud/cloud-props.ts';
 import { planApp } from '../../constructs/cloud/plan.ts';
-import { CloudCompute, type CloudComputeProps } from '../../constructs/cloud-compute.ts';
-import { ValidationError, type ValidationProblem } from '../../constructs/errors.ts';
-import { Flow, LightningApp, ScriptWork, type ScriptWorkProps, WorkMap } from '../../constructs/index.ts';
-
-interface WorkSpec {
-  readonly id: string;
-  readonly compute?: CloudComputeProps;
-  readonly port?: ScriptWorkProps['port'];
-}
-
-function buildApp(
-  cloud: Partial<GcpCloudProps> | undefined,
-  works: readonly WorkSpec[] = [{ id: 'train' }],
-  withEmptyMap = false,
-): LightningApp {
-  const app = new LightningApp({
-    name: 'demo',
-    ...(cloud === undefined ? {} : { cloud: { project: 'my-project', ...cloud } as GcpCloudProps }),
-  });
-  class Root extends Flow {
-    constructor(scope: Construct) {
-      super(scope, 'root');
-      for (const w of works) {
-        new ScriptWork(this, w.id, {
-          script: 'train.py',
-          ...(w.compute ? { compute: new CloudCompute(w.compute) } : {}),
-          ...(w.port !== undefined ? { port: w.port } : {}),
-        });
-      }
-      if (withEmptyMap)
-        new WorkMap(this, 'trials', (scope, key) => new ScriptWork(scope, key, { script: 'train.py' }));
-    }
-    override run(): void {}
-  }
-  new Root(app);
-  return app;
-}
-
-function problemsOf(app: LightningApp): readonly ValidationProblem[] {
-  try {
-    planApp(app);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ValidationError);
-    return (err as ValidationError).problems;
-  }
-  throw new Error('expected a ValidationError, but the app planned fine');
-}
-
-type Case = readonly [name: string, app: () => LightningApp, path: string, message: RegExp, fix: RegExp];
-
-const work =
-  (compute: CloudComputeProps, extra: Partial<GcpCloudProps> = {}) =>
-  () =>
-    buildApp(extra, [{ id: 'train', compute }]);
+import { CloudCompute } from '../../constructs/cloud-compute.ts';
+import { ValidationError } from '../../constructs/errors.ts';
+import { LightningApp } from '../../constructs/index.ts';
+import { buildApp, type Case, expectProblem, problemsOf } from './support/validation-app.ts';
 
 const cases: readonly Case[] = [
-  // CloudCompute on a Work
-  ['unknown GPU type', work({ gpuType: 'V200' as never }), 'root.train', /unknown gpuType "V200"/, /T4, L4/],
-  [
-    'fractional GPU count',
-    work({ gpuType: 'T4', gpuCount: 1.5 }),
-    'root.train',
-    /gpuCount 1.5 is not a whole number/,
-    /1, 2, 4 or 8/,
-  ],
-  [
-    'GPU count without a GPU type',
-    work({ gpuCount: 2 }),
-    'root.train',
-    /gpuCount is 2 but no gpuType/,
-    /set gpuType/,
-  ],
-  [
-    'malformed machine type',
-    work({ machineType: 'Big Machine' }),
-    'root.train',
-    /not a GCE machine type name/,
-    /e2-standard-4/,
-  ],
-  [
-    'GPU count no machine type carries',
-    work({ gpuType: 'L4', gpuCount: 3 }),
-    'root.train',
-    /no machine type carries 3× L4/,
-    /set machineType/,
-  ],
-  [
-    'GPU on a machine family that cannot take one',
-    work({ machineType: 'e2-standard-8', gpuType: 'T4' }),
-    'root.train',
-    /cannot run on e2-standard-8: E2 machine types cannot take GPUs/,
-    /n1-standard-8/,
-  ],
-  [
-    'wrong GPU for an accelerator-optimized type',
-    work({ machineType: 'g2-standard-4', gpuType: 'A100' }),
-    'root.train',
-    /g2-standard-4 comes with 1× L4.*not A100/,
-    /a2-highgpu-1g/,
-  ],
-  [
-    'wrong GPU count for an accelerator-optimized type',
-    work({ machineType: 'a2-highgpu-1g', gpuCount: 2 }),
-    'root.train',
-    /comes with exactly 1 GPU\(s\), not 2/,
-    /a2-highgpu-2g/,
-  ],
-  [
-    'A100 asked on N1',
-    work({ machineType: 'n1-standard-8', gpuType: 'A100' }),
-    'root.train',
-    /A100 \(nvidia-tesla-a100\) is not offered on N1/,
-    /a2-highgpu-1g/,
-  ],
-  [
-    'N1 GPU count not sold',
-    work({ machineType: 'n1-standard-8', gpuType: 'T4', gpuCount: 3 }),
-    'root.train',
-    /N1 takes 1, 2 or 4 T4 GPUs, not 3/,
-    /gpuCount that T4 is sold in/,
-  ],
-  [
-    'N1 too large for its T4s',
-    work({ machineType: 'n1-standard-64', gpuType: 'T4' }),
-    'root.train',
-    /n1-standard-64 has 64 vCPUs.*at most 48 vCPUs/,
-    /n1-standard-8/,
-  ],
-  [
-    'GPU not offered in the zone, region has it elsewhere',
-    work({ machineType: 'g2-standard-4' }, { zone: 'us-central1-f' }),
-    'root.train',
-    /L4 \(nvidia-l4\) is not offered in zone us-central1-f/,
-    /us-central1-a or us-central1-b or us-central1-c/,
-  ],
-  [
-    'GPU not offered in the region at all',
-    work({ machineType: 'a3-highgpu-1g' }, { region: 'europe-west1', zone: 'europe-west1-b' }),
-    'root.train',
-    /H100 .* not offered in zone europe-west1-b/,
-    /accelerator-types list/,
-  ],
-  [
-    'disk size not a whole number',
-    work({ diskSizeGb: 10.5 }),
-    'root.train',
-    /diskSizeGb 10.5 is not a whole number/,
-    /100/,
-  ],
-  [
-    'disk below the image minimum',
-    work({ machineType: 'g2-standard-4', diskSizeGb: 30 }),
-    'root.train',
-    /30 GB is smaller than image .*needs \(50 GB\)/,
-    /at least 50/,
-  ],
-  [
-    'disk below the Debian minimum',
-    work({ diskSizeGb: 5 }),
-    'root.train',
-    /5 GB is smaller than image debian-cloud\/debian-12/,
-    /at least 10/,
-  ],
-  ['disk over the limit', work({ diskSizeGb: 70000 }), 'root.train', /over the 64 TB limit/, /smaller/],
-  [
-    'unsupported disk type',
-    work({ diskType: 'local-ssd' as never }),
-    'root.train',
-    /diskType "local-ssd" is not supported/,
-    /pd-balanced/,
-  ],
-  [
-    'idle timeout too short',
-    work({ idleTimeoutSeconds: 5 }),
-    'root.train',
-    /idleTimeoutSeconds 5 is below 60/,
-    /at least 60/,
-  ],
-  [
-    'unknown startWith',
-    work({ startWith: 'later' as never }),
-    'root.train',
-    /startWith "later"/,
-    /'first-run'/,
-  ],
-  [
-    'malformed image',
-    work({ image: 'ubuntu' }),
-    'root.train',
-    /image "ubuntu" is not/,
-    /debian-cloud\/debian-12/,
-  ],
-  [
-    'invalid label key',
-    work({ labels: { Team: 'x' } }),
-    'root.train',
-    /label key "Team" is invalid/,
-    /lowercase letter first/,
-  ],
-  [
-    'invalid label value',
-    work({ labels: { team: 'Vision Team' } }),
-    'root.train',
-    /label team="Vision Team" has an invalid value/,
-    /lowercase/,
-  ],
-  [
-    'reserved label key',
-    work({ labels: { 'lightning-app': 'x' } }),
-    'root.train',
-    /label key lightning-app is reserved/,
-    /drop the "lightning-" prefix/,
-  ],
   // App-level cloud settings
   [
     'no cloud settings',
@@ -414,13 +206,7 @@ describe('GCP synthesis validation', () => {
   });
 
   it.each(cases)('reports %s', (_name, make, path, message, fix) => {
-    const problems = problemsOf(make());
-    const match = problems.find((p) => p.path === path && message.test(p.message));
-    expect(
-      match,
-      `no problem at ${path} matching ${message}; got:\n${problems.map((p) => `${p.path}: ${p.message}`).join('\n')}`,
-    ).toBeDefined();
-    expect(match!.fix).toMatch(fix);
+    expectProblem(make(), path, message, fix);
   });
 
   it('reports an app without a root flow', () => {

@@ -5,13 +5,13 @@
  * behind; a symlinked directory still cannot carry a putDirectory outside the root; files
  * too big for the synchronous path and symlinked files go through the ordinary path.
  */
-import { spawn } from 'node:child_process';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RESERVED_SEGMENT_PREFIX } from '../../constructs/drive-key.ts';
 import { LocalDrive } from '../../daemon/drive/local-drive.ts';
+import { localDriveProcess } from '../support/local-drive-process.ts';
 
 let base: string;
 beforeEach(async () => {
@@ -46,26 +46,11 @@ describe('local Drive bulk transfers', () => {
     const drive = await new LocalDrive(root).init();
     await makeTree(join(base, 'src-a'), 'a');
     await makeTree(join(base, 'src-b'), 'b');
-    const script = join(base, 'writer.mts');
-    const driveModule = new URL('../../daemon/drive/local-drive.ts', import.meta.url).href;
-    await writeFile(
-      script,
-      `import { LocalDrive } from ${JSON.stringify(driveModule)};
-const d = new LocalDrive(${JSON.stringify(root)});
-for (let r = 0; r < 4; r++) await d.putDirectory(process.argv[2], 'tree/');
-console.log('done');`,
+    const run = await localDriveProcess(
+      base,
+      root,
+      "for (let r = 0; r < 4; r++) await d.putDirectory(process.argv[2], 'tree/');\nconsole.log('done');",
     );
-    const tsx = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
-    const run = (src: string) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn(tsx, [script, src], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-        });
-        child.on('error', reject);
-        child.on('close', () => resolve(out.trim()));
-      });
     const writers = Promise.all([run(join(base, 'src-a')), run(join(base, 'src-b'))]);
     let finished = false;
     void writers.finally(() => {

@@ -3,13 +3,13 @@
  * modified in place, and create-only writers racing from separate processes get exactly one
  * winner.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LocalDrive } from '../../daemon/drive/local-drive.ts';
 import { openDrive } from '../../daemon/drive/open-drive.ts';
+import { localDriveProcess } from '../support/local-drive-process.ts';
 
 let base: string;
 beforeEach(async () => {
@@ -60,13 +60,10 @@ describe('local Drive', () => {
   it('create-only writers in separate processes: exactly one wins', async () => {
     const root = join(base, 'drive');
     await new LocalDrive(root).init();
-    const script = join(base, 'writer.mts');
-    const driveModule = new URL('../../daemon/drive/local-drive.ts', import.meta.url).href;
-    await writeFile(
-      script,
-      `import { LocalDrive } from ${JSON.stringify(driveModule)};
-const d = new LocalDrive(${JSON.stringify(root)});
-const me = process.argv[2];
+    const run = await localDriveProcess(
+      base,
+      root,
+      `const me = process.argv[2];
 try {
   await d.put('leader', Buffer.from(me.repeat(1 << 20)), { ifGeneration: '0' });
   console.log('won');
@@ -74,17 +71,6 @@ try {
   console.log(e.driveCode);
 }`,
     );
-    const tsx = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
-    const run = (id: string) =>
-      new Promise<string>((resolve, reject) => {
-        const child = spawn(tsx, [script, id], { stdio: ['ignore', 'pipe', 'inherit'] });
-        let out = '';
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-        });
-        child.on('error', reject);
-        child.on('close', () => resolve(out.trim()));
-      });
     const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map(run));
     expect(outcomes.filter((o) => o === 'won')).toHaveLength(1);
     expect(outcomes.filter((o) => o === 'CONFLICT')).toHaveLength(3);

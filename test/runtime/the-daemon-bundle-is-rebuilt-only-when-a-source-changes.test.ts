@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bundleAppAndRuntime } from '../../constructs/cloud/app-bundle.ts';
+import { bundleAppAndRuntime } from '../../constructs/bundle/app-bundler.ts';
 import { cachedBundle } from '../../daemon/flow/bundle-cache.ts';
 
 const dirs: string[] = [];

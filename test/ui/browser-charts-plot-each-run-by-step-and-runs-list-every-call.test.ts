@@ -82,8 +82,8 @@ describe('charts and runs in the browser', () => {
       .locator('figure[data-series="root.train:/loss"][data-runs="1,2"]')
       .waitFor({ timeout: 30_000 });
     // Wait for run 2 to report a few steps, then read what uPlot plots.
-    // `plots` is app.js's top-level map of uPlot instances (a global binding of the page's script).
-    const lossData = "plots.get('root.train:/loss')?.plot.data";
+    // Each chart's figure carries its uPlot instance (charts.js).
+    const lossData = 'document.querySelector(\'figure[data-series="root.train:/loss"]\')?.uplot?.data';
     await page.waitForFunction(`(${lossData})?.[2]?.filter((v) => v !== null).length >= 3`, undefined, {
       timeout: 30_000,
     });

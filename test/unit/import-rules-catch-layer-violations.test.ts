@@ -55,6 +55,16 @@ describe('import rules', () => {
       'runtime-not-to-synthesis',
       { 'daemon/work/x.ts': "import '../../constructs/cloud/synth.ts';" },
     ],
+    [
+      'bundler → synthesis',
+      'bundler-below-synthesis',
+      { 'constructs/bundle/x.ts': "import '../cloud/synth.ts';" },
+    ],
+    [
+      'authoring API → bundler',
+      'constructs-core-not-to-synthesis',
+      { 'constructs/x.ts': "import './bundle/app-bundler.ts';" },
+    ],
     ['runtime → cdktf', 'no-cdktf-outside-synthesis', { 'daemon/flow/x.ts': "import 'cdktf';" }],
     ['constructs → cdktf', 'no-cdktf-outside-synthesis', { 'constructs/x.ts': "import 'cdktf';" }],
     ['work daemon → flow', 'work-daemon-not-to-flow', { 'daemon/work/x.ts': "import '../flow/y.ts';" }],
@@ -69,6 +79,7 @@ describe('import rules', () => {
     const dir = tree(name.replace(/\W+/g, '-'), {
       ...Object.fromEntries(targets.map((t) => [t, 'export {};'])),
       'constructs/cloud/synth.ts': 'export {};',
+      'constructs/bundle/app-bundler.ts': 'export {};',
       ...files,
     });
     expect(brokenRules(dir, ['cli', 'constructs', 'daemon'])).toEqual([rule]);

@@ -3,7 +3,8 @@
  * `BINDING` slot of a Flow, Work or WorkMap). A process-wide `globalThis` hook or an untyped
  * symbol property written onto a construct is a side channel beside it: a ScriptWork runner on
  * `globalThis` made two daemons in one process share one runner (see
- * test/runtime/in-process-daemons-run-their-own-scripts.test.ts).
+ * test/runtime/in-process-daemons-run-their-own-scripts.test.ts). What a launcher knows
+ * (cli/bin.js: the app's fresh bundle, ADR 0022) is an argument of the CLI's `main()` too.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -14,7 +15,7 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 function sources(): string[] {
   return ['cli', 'constructs', 'daemon']
     .flatMap((dir) => readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true }))
-    .filter((e) => e.isFile() && /\.(ts|mjs)$/.test(e.name) && !e.parentPath.includes('/static'))
+    .filter((e) => e.isFile() && /\.(ts|mjs|js)$/.test(e.name) && !e.parentPath.includes('/static'))
     .map((e) => relative(ROOT, join(e.parentPath, e.name)));
 }
 
@@ -27,20 +28,28 @@ function sideChannels(text: string): string[] {
 }
 
 /**
- * Reads of a process-wide fact that is not a construct↔runtime channel, with why. Each names
- * one file; a new globalThis use anywhere else still fails.
+ * The registered symbols (`Symbol.for`) the code may define: the typed binding slot and the
+ * brands that let `instanceof`-style checks work across two copies of the constructs (the
+ * bundled runtime and the app's own import). Anything else keyed by a process-wide symbol is a
+ * side channel, like the `lightning-local.bundledRun` hook bin.js once set on globalThis.
  */
-const LAUNCHER_FACTS: Record<string, string> = {
-  'constructs/load-app.ts':
-    "cli/bin.js started this process from the app's fresh bundle (ADR 0022) and says so before any module loads; the loader reads which file to import. To become an explicit argument of the bundled CLI's entry (issue 13).",
-  'daemon/flow/local-app.ts': 'the same launcher fact: the flow started from the fresh bundle reuses it',
-};
+const ALLOWED_SYMBOLS = [
+  'lightning-local.Flow',
+  'lightning-local.LightningApp',
+  'lightning-local.Work',
+  'lightning-local.WorkMap',
+  'lightning-local.binding',
+];
+
+function registeredSymbols(text: string): string[] {
+  return [...text.matchAll(/Symbol\.for\(\s*['"`]([^'"`]+)['"`]\s*\)/g)].map((m) => m[1]!);
+}
 
 describe('constructs and runtime roles', () => {
   it('meet only through the typed binding', () => {
-    const found = sources()
-      .filter((f) => !LAUNCHER_FACTS[f])
-      .flatMap((f) => sideChannels(readFileSync(join(ROOT, f), 'utf8')).map((l) => `${f}: ${l}`));
+    const found = sources().flatMap((f) =>
+      sideChannels(readFileSync(join(ROOT, f), 'utf8')).map((l) => `${f}: ${l}`),
+    );
     expect(found).toEqual([]);
   });
 
@@ -54,9 +63,18 @@ describe('constructs and runtime roles', () => {
     ).toHaveLength(2);
   });
 
-  it('the listed launcher facts are still there (remove an entry once its file stops reading one)', () => {
-    for (const f of Object.keys(LAUNCHER_FACTS)) {
-      expect(sideChannels(readFileSync(join(ROOT, f), 'utf8')), f).not.toEqual([]);
-    }
+  it('define no registered symbols beyond the binding and the brands', () => {
+    const found = sources().flatMap((f) =>
+      registeredSymbols(readFileSync(join(ROOT, f), 'utf8'))
+        .filter((name) => !ALLOWED_SYMBOLS.includes(name))
+        .map((name) => `${f}: Symbol.for('${name}')`),
+    );
+    expect(found).toEqual([]);
+    // Control: the list is not stale, and the removed hook would be caught.
+    const all = new Set(sources().flatMap((f) => registeredSymbols(readFileSync(join(ROOT, f), 'utf8'))));
+    expect([...all].sort()).toEqual(ALLOWED_SYMBOLS);
+    expect(registeredSymbols("export const BUNDLED_RUN = Symbol.for('lightning-local.bundledRun');")).toEqual(
+      ['lightning-local.bundledRun'],
+    );
   });
 });

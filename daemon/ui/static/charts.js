@@ -1,6 +1,7 @@
-// lightning-local UI: the Overview charts (uPlot). Loaded after app.js (both deferred), whose
-// globals (model, $, el, fmt, shortName) it uses; app.js calls renderCharts() and resizeCharts()
-// on events, which arrive after both scripts ran.
+// lightning-local UI: the Overview charts (uPlot, a classic script loaded before the modules:
+// the global `uPlot`). app.js calls renderCharts() on events; tabs.js resizeCharts() on Overview.
+
+import { $, el, fmt, model, shortName } from './model.js';
 
 // ---------- charts (uPlot, served from its npm package; see docs/adr/0018) ----------
 
@@ -104,8 +105,7 @@ function chartOptions(key, card, { byStep, ids }) {
   };
 }
 
-// biome-ignore lint/correctness/noUnusedVariables: app.js (another classic script) calls it
-function renderCharts() {
+export function renderCharts() {
   const box = $('charts');
   const keys = chartKeys();
   if (keys.length === 0 || typeof uPlot === 'undefined') return;
@@ -139,13 +139,15 @@ function renderCharts() {
       known?.plot.destroy();
       const plot = new uPlot(chartOptions(key, card, chart), chart.data, card.querySelector('.chart-plot'));
       plots.set(key, { plot, signature });
+      // The figure carries its plot: what uPlot draws can be read from the page (the browser tests do).
+      card.uplot = plot;
     }
     card.dataset.runs = chart.ids.join(',');
     card.dataset.axis = chart.byStep ? model.axes[splitKey(key)[0]] : 'time';
   }
 }
 
-function resizeCharts() {
+export function resizeCharts() {
   for (const [key, { plot }] of plots) {
     const card = $('charts').querySelector(`[data-series="${CSS.escape(key)}"]`);
     if (card?.clientWidth) plot.setSize({ width: chartWidth(card), height: 220 });
