@@ -19,6 +19,7 @@ export const STATIC_TYPES: Record<string, string> = {
   'logs.js': 'text/javascript; charset=utf-8',
   'charts.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'views.css': 'text/css; charset=utf-8',
   'favicon.svg': 'image/svg+xml',
   'vendor/uPlot.iife.min.js': 'text/javascript; charset=utf-8',
   'vendor/uPlot.min.css': 'text/css; charset=utf-8',

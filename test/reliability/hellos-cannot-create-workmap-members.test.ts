@@ -4,14 +4,13 @@
  * name works the flow has created; others end NOT_FOUND (a real daemon retries, so one that
  * reconnects to a resumed flow before run() re-created its member gets in on a later try).
  */
-import { create, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work, WorkMap } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { ATTACH_PATH, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
-import { DaemonMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
+import { encodeKind, rawFlowClient } from '../support/raw-flow-client.ts';
 
 class Idle extends Work {
   override async execute(): Promise<void> {}
@@ -26,30 +25,12 @@ class Root extends Flow {
 const TOKEN = 'test-token-hellos';
 
 function helloFrom(address: string, work: string): Promise<grpc.StatusObject> {
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      attach: {
-        path: ATTACH_PATH,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    'FlowService',
-  );
-  const client = new Client(address, grpc.credentials.createInsecure());
-  const md = new grpc.Metadata();
-  md.set('authorization', `Bearer ${TOKEN}`);
-  const call = (
-    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
-  ).attach(md);
+  const client = rawFlowClient(address);
+  const call = client.attach(TOKEN);
   call.on('error', () => {});
   call.on('data', () => {});
-  const message = create(DaemonMessageSchema, {
-    kind: {
+  call.write(
+    encodeKind({
       case: 'hello',
       value: {
         protocolVersion: PROTOCOL_VERSION,
@@ -59,9 +40,8 @@ function helloFrom(address: string, work: string): Promise<grpc.StatusObject> {
         pid: 1,
         hostname: 't',
       },
-    },
-  });
-  call.write(Buffer.from(toBinary(DaemonMessageSchema, message)));
+    }),
+  );
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       call.cancel();

@@ -13,15 +13,15 @@
  * - no prototype is polluted and the flow keeps serving a well-behaved daemon.
  * Prints one line of figures. LIGHTNING_FAULT_SEED picks another seed.
  */
-import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { ATTACH_PATH, opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
+import { opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
 import type { PatchOperation } from '../../daemon/state/json-patch.ts';
-import { DaemonMessageSchema, Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { encodeKind, type Kind, type RawFlowClient, rawFlowClient } from '../support/raw-flow-client.ts';
 import { prng } from './seeded-random.ts';
 
 class Idle extends Work<Record<string, unknown>> {
@@ -35,11 +35,10 @@ class Root extends Flow {
 const TOKEN = 'fuzz-token-0123456789';
 const FRAMES = 10_000;
 const S = grpc.status;
-type Kind = MessageInitShape<typeof DaemonMessageSchema>['kind'];
 
 let loop: EventLoop;
 let server: FlowServer;
-let client: grpc.Client;
+let client: RawFlowClient;
 
 beforeAll(async () => {
   const app = new LightningApp({ name: 'fuzz' });
@@ -48,21 +47,7 @@ beforeAll(async () => {
   server = new FlowServer(loop, { token: TOKEN });
   const port = await server.listen();
   loop.start();
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      attach: {
-        path: ATTACH_PATH,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    'FlowService',
-  );
-  client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+  client = rawFlowClient(`127.0.0.1:${port}`, {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   });
@@ -75,26 +60,20 @@ afterAll(async () => {
 
 /** One stream: frames in, its final status out (the flow's answer, or OK when we end it). */
 function stream(token = TOKEN) {
-  const md = new grpc.Metadata();
-  if (token) md.set('authorization', `Bearer ${token}`);
-  const call = (
-    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
-  ).attach(md);
+  const call = client.attach(token);
   const welcomes: Buffer[] = [];
   call.on('data', (b: Buffer) => welcomes.push(b));
   call.on('error', () => {});
   const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
   return {
     sendBytes: (b: Buffer | Uint8Array) => call.write(Buffer.from(b)),
-    send: (kind: Kind) => call.write(encode(kind)),
+    send: (kind: Kind) => call.write(encodeKind(kind)),
     end: () => call.end(),
     ended,
     welcomes,
   };
 }
 
-const encode = (kind: Kind) =>
-  Buffer.from(toBinary(DaemonMessageSchema, create(DaemonMessageSchema, { kind })));
 const hello = (
   over: Partial<{ work: string; instanceId: string; epoch: bigint; protocolVersion: number }> = {},
 ): Kind => ({
@@ -157,7 +136,7 @@ describe('hostile frames', () => {
       code: grpc.status;
       fresh?: 'no-hello' | 'no-token';
     };
-    const validDelta = () => encode(delta(epoch, seq + 1, [{ op: 'add', path: '/x', value: 1 }]));
+    const validDelta = () => encodeKind(delta(epoch, seq + 1, [{ op: 'add', path: '/x', value: 1 }]));
     const catalogue: Hostile[] = [
       {
         name: 'random bytes',
@@ -177,7 +156,7 @@ describe('hostile frames', () => {
         weight: 4,
         code: S.INVALID_ARGUMENT,
         frames: () => {
-          const b = encode(delta(epoch, seq + 1, [{ op: 'add', path: '/t', value: 'y'.repeat(200) }]));
+          const b = encodeKind(delta(epoch, seq + 1, [{ op: 'add', path: '/t', value: 'y'.repeat(200) }]));
           return [b.subarray(0, 3 + int(b.length - 10))];
         },
       },
@@ -199,7 +178,7 @@ describe('hostile frames', () => {
             random() < 0.5
               ? { op: 'add', path: `/${key}`, value: { polluted: true } }
               : { op: 'add', path: '/obj', value: JSON.parse(`{"${key}": {"polluted": true}}`) };
-          return [encode(delta(epoch, seq + 1, [{ op: 'add', path: '/ok', value: 1 }, op]))];
+          return [encodeKind(delta(epoch, seq + 1, [{ op: 'add', path: '/ok', value: 1 }, op]))];
         },
       },
       {
@@ -215,7 +194,7 @@ describe('hostile frames', () => {
             [{ op: 'move', from: '/x', path: '/x/y' }],
             [{ op: 'test', path: '/n0', value: 'never' }],
           ];
-          return [encode(delta(epoch, seq + 1, ops[int(ops.length)]!))];
+          return [encodeKind(delta(epoch, seq + 1, ops[int(ops.length)]!))];
         },
       },
       {
@@ -226,7 +205,7 @@ describe('hostile frames', () => {
           const ops = opsToWire([{ op: 'add', path: '/deep', value: 0 }]);
           ops[0]!.valueJson = nested(65 + int(100_000));
           return [
-            encode({
+            encodeKind({
               case: 'delta',
               value: { work: 'root.w', epoch: BigInt(epoch), seq: BigInt(seq + 1), ops },
             }),
@@ -238,7 +217,9 @@ describe('hostile frames', () => {
         weight: 1,
         code: S.RESOURCE_EXHAUSTED,
         frames: () => [
-          encode(delta(epoch, seq + 1, [{ op: 'add', path: '/big', value: 'v'.repeat(1024 * 1024 + 1) }])),
+          encodeKind(
+            delta(epoch, seq + 1, [{ op: 'add', path: '/big', value: 'v'.repeat(1024 * 1024 + 1) }]),
+          ),
         ],
       },
       {
@@ -246,7 +227,7 @@ describe('hostile frames', () => {
         weight: 0.3,
         code: S.RESOURCE_EXHAUSTED,
         frames: () => [
-          encode(
+          encodeKind(
             delta(epoch, seq + 1, [{ op: 'add', path: '/huge', value: 'h'.repeat(4 * 1024 * 1024 + 1) }]),
           ),
         ],
@@ -255,15 +236,15 @@ describe('hostile frames', () => {
         name: 'stale epoch',
         weight: 3,
         code: S.FAILED_PRECONDITION,
-        frames: () => [encode(delta(epoch + 1 + int(5), seq + 1, [{ op: 'add', path: '/s', value: 1 }]))],
+        frames: () => [encodeKind(delta(epoch + 1 + int(5), seq + 1, [{ op: 'add', path: '/s', value: 1 }]))],
       },
-      { name: 'second hello', weight: 2, code: S.FAILED_PRECONDITION, frames: () => [encode(hello())] },
+      { name: 'second hello', weight: 2, code: S.FAILED_PRECONDITION, frames: () => [encodeKind(hello())] },
       {
         name: 'status without a phase',
         weight: 2,
         code: S.INVALID_ARGUMENT,
         frames: () => [
-          encode({
+          encodeKind({
             case: 'status',
             value: { work: 'root.w', epoch: BigInt(epoch), seq: BigInt(seq + 1), phase: Phase.UNSPECIFIED },
           }),
@@ -275,26 +256,26 @@ describe('hostile frames', () => {
         code: S.INVALID_ARGUMENT,
         frames: () => {
           const parts = snapshotParts(epoch, seq + 1, JSON.stringify(model), 3);
-          return [encode(parts[1 + int(2)]!)];
+          return [encodeKind(parts[1 + int(2)]!)];
         },
       },
       {
         name: 'delta between snapshot parts',
         weight: 2,
         code: S.INVALID_ARGUMENT,
-        frames: () => [encode(snapshotParts(epoch, seq + 1, JSON.stringify(model), 2)[0]!), validDelta()],
+        frames: () => [encodeKind(snapshotParts(epoch, seq + 1, JSON.stringify(model), 2)[0]!), validDelta()],
       },
       {
         name: 'snapshot parts over the document limit',
         weight: 0.15,
         code: S.RESOURCE_EXHAUSTED,
-        frames: () => snapshotParts(epoch, seq + 1, `"${'p'.repeat(10 * 1024 * 1024)}"`, 10).map(encode),
+        frames: () => snapshotParts(epoch, seq + 1, `"${'p'.repeat(10 * 1024 * 1024)}"`, 10).map(encodeKind),
       },
       {
         name: 'snapshot that is not an object',
         weight: 1,
         code: S.INVALID_ARGUMENT,
-        frames: () => snapshotParts(epoch, seq + 1, '[1,2,3]', 1).map(encode),
+        frames: () => snapshotParts(epoch, seq + 1, '[1,2,3]', 1).map(encodeKind),
       },
       {
         name: 'no hello first',
@@ -308,21 +289,21 @@ describe('hostile frames', () => {
         weight: 1,
         code: S.NOT_FOUND,
         fresh: 'no-hello',
-        frames: () => [encode(hello({ work: `root.nobody${int(1000)}` }))],
+        frames: () => [encodeKind(hello({ work: `root.nobody${int(1000)}` }))],
       },
       {
         name: 'wrong protocol version',
         weight: 1,
         code: S.FAILED_PRECONDITION,
         fresh: 'no-hello',
-        frames: () => [encode(hello({ protocolVersion: 99 }))],
+        frames: () => [encodeKind(hello({ protocolVersion: 99 }))],
       },
       {
         name: 'no token',
         weight: 1,
         code: S.UNAUTHENTICATED,
         fresh: 'no-token',
-        frames: () => [encode(hello())],
+        frames: () => [encodeKind(hello())],
       },
     ];
     const totalWeight = catalogue.reduce((a, h) => a + h.weight, 0);

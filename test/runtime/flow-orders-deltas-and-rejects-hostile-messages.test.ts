@@ -4,20 +4,15 @@
  * input. Each rejection must carry the right gRPC code, change nothing, and leave the flow
  * serving the next stream.
  */
-import { create, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import {
-  ATTACH_PATH,
-  decodeFlowMessage,
-  opsToWire,
-  PROTOCOL_VERSION,
-} from '../../daemon/protocol/flow-service.ts';
+import { decodeFlowMessage, opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
 import type { PatchOperation } from '../../daemon/state/json-patch.ts';
-import { DaemonMessageSchema, type FlowMessage, Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { type FlowMessage, Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { encodeKind, type Kind, rawFlowClient } from '../support/raw-flow-client.ts';
 
 class Idle extends Work<{ a?: number; nested?: object }> {
   override async execute(): Promise<void> {}
@@ -45,32 +40,10 @@ afterEach(async () => {
   await server.close();
 });
 
-type Kind = MessageInitShape<typeof DaemonMessageSchema>['kind'];
-
 /** A raw daemon: sends bytes it builds itself, records what the flow answers and how the stream ends. */
 function rawDaemon(token = TOKEN) {
-  const Client = grpc.makeGenericClientConstructor(
-    {
-      attach: {
-        path: ATTACH_PATH,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: (b: Buffer) => b,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
-    },
-    'FlowService',
-  );
-  const client = new Client(address, grpc.credentials.createInsecure(), {
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-  });
-  const md = new grpc.Metadata();
-  md.set('authorization', `Bearer ${token}`);
-  const call = (
-    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
-  ).attach(md);
+  const client = rawFlowClient(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+  const call = client.attach(token);
   const received: FlowMessage[] = [];
   const waiters: (() => void)[] = [];
   const ended = new Promise<grpc.StatusObject>((resolve) => {
@@ -94,8 +67,7 @@ function rawDaemon(token = TOKEN) {
       check();
     });
   return {
-    send: (kind: Kind) =>
-      call.write(Buffer.from(toBinary(DaemonMessageSchema, create(DaemonMessageSchema, { kind })))),
+    send: (kind: Kind) => call.write(encodeKind(kind)),
     sendBytes: (b: Buffer) => call.write(b),
     next,
     ended,
