@@ -444,7 +444,7 @@ export class EventLoop extends OutsideRequests {
       call: null,
       lifecycle: new CallLifecycle(name),
       ackDue: false,
-      lastArgsKey: null,
+      lastArgs: null,
       lastArgsHash: null,
       lastSession: null,
       restoredInFlight: false,
