@@ -177,7 +177,10 @@ function sumCpu(pids: readonly number[]): number {
   return pids.reduce((sum, p) => sum + safe(() => cpuSeconds(p)), 0);
 }
 
-/** For debugging: `tsx bench/runtime/run-ours.ts 10 paced:100:3,tight:100:2` or `... 10 idle 5` */
+/**
+ * For debugging: `tsx bench/runtime/run-ours.ts 10 paced:100:3,tight:100:2 [worksPerProcess]` or
+ * `... 10 idle 5 [worksPerProcess]`
+ */
 if (process.argv[1] === import.meta.filename) {
   const works = Number(process.argv[2] ?? 1);
   const spec = process.argv[3] ?? 'tight:100:2';
@@ -192,6 +195,7 @@ if (process.argv[1] === import.meta.filename) {
             const [mode, param, seconds] = x.split(':');
             return { mode: mode as 'tight' | 'paced', param: Number(param), seconds: Number(seconds) };
           }),
+          process.argv[4] ? { layout: { worksPerProcess: Number(process.argv[4]) } } : {},
         );
   console.log(JSON.stringify(result, null, 2));
 }

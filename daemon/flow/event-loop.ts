@@ -29,36 +29,28 @@
  *   it are requests (work-replica.ts), applied once by the owner. A write made outside a
  *   drain (a timer in run()) schedules one.
  *
- * Files: this one (public API, queue, drain, passes, binding constructs), loop-core.ts
- * (state, calls, status), daemon-streams.ts (hello, sequencing, snapshots, daemons going
- * away), outside-requests.ts (post, patchState, stop, rerun, observers: what the CLI and the
- * UI ask), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume), drain-changes.ts
- * (journal batch), pass-outcome.ts, loop-types.ts.
+ * Files: this one (public API, queue, drain, passes), loop-bindings.ts (how the constructs'
+ * state, status, run() and stop() reach the loop), loop-core.ts (state, calls, status),
+ * daemon-streams.ts (hello, sequencing, snapshots, daemons going away), outside-requests.ts
+ * (reads of state and what the CLI and the UI ask: post, patchState, stop, rerun,
+ * observers), work-replica.ts, call-lifecycle.ts, restore-work.ts (--resume),
+ * drain-changes.ts (journal batch), pass-outcome.ts, loop-types.ts.
  */
 
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
-import type { Flow } from '../../constructs/flow.ts';
-import type { JsonValue } from '../../constructs/json.ts';
 import { BINDING } from '../../constructs/runtime-binding.ts';
-import type { Work } from '../../constructs/work.ts';
-import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
   type DaemonMessage,
   FlowMessageSchema,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { PartAssembler } from '../protocol/document-parts.ts';
-import { DocumentBudget } from '../state/document-budget.ts';
-import { cloneState, type PatchOperation, StateLimits, toStateValue } from '../state/json-patch.ts';
-import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
-import { CallLifecycle } from './call-lifecycle.ts';
+import { cloneState } from '../state/json-patch.ts';
+import { flushPendingArrays } from '../state/state-recorder.ts';
 import type { ComponentDocs } from './journal.ts';
-import type { AppEnd, DaemonSession, EventLoopOptions, LoopEvent, WorkRecord } from './loop-types.ts';
-import { OutsideRequests, prefixed } from './outside-requests.ts';
+import { LoopBindings } from './loop-bindings.ts';
+import type { AppEnd, DaemonSession, EventLoopOptions, LoopEvent } from './loop-types.ts';
 import { CallPending, flowErrorEnd, swallowedWaitEnd } from './pass-outcome.ts';
-import { restoreWork } from './restore-work.ts';
-import { WorkReplica } from './work-replica.ts';
 
 export type {
   AppEnd,
@@ -72,7 +64,7 @@ export type {
 
 const MAX_PASSES = 100;
 
-export class EventLoop extends OutsideRequests {
+export class EventLoop extends LoopBindings {
   private resolveDone!: (end: AppEnd) => void;
 
   /** Resolves when the app has ended (stopApp/failApp/error/shutdown). */
@@ -92,8 +84,6 @@ export class EventLoop extends OutsideRequests {
   }
 
   /** Starts the app: asks for every declared work's daemon and runs the first pass. */
-  private startedAt: number | null = null;
-
   start(): void {
     this.startedAt = Date.now();
     for (const [name, vars] of this.flowVars)
@@ -136,71 +126,10 @@ export class EventLoop extends OutsideRequests {
     return this.ended !== null;
   }
 
-  /** The app state tree: `{ "root": {vars}, "root.train": {status, vars} }` (a copy). */
-  snapshot(): Record<string, { vars: JsonValue; status?: WorkStatus }> {
-    const out: Record<string, { vars: JsonValue; status?: WorkStatus }> = {};
-    for (const [name, vars] of this.flowVars) out[name] = { vars: cloneState(vars) };
-    for (const rec of this.works.values())
-      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.replica.vars) };
-    return out;
-  }
-
-  workNames(): string[] {
-    return [...this.works.keys()];
-  }
-
-  statusOf(work: string): WorkStatus | undefined {
-    const rec = this.works.get(work);
-    return rec ? { ...rec.status } : undefined;
-  }
-
-  /** A work's current call (its hash and arguments, a copy), or undefined before its first. */
-  callOf(work: string): { callHash: string; args: JsonValue } | undefined {
-    // A restored call that ended failed or stopped is forgotten until run() dispatches it
-    // again (ADR 0020); its arguments are still the ones it ran with.
-    const rec = this.works.get(work);
-    const call = rec?.call ?? (rec?.forgottenCall ? { ...rec.forgottenCall } : null);
-    return call ? { callHash: call.hash, args: JSON.parse(call.argsJson) as JsonValue } : undefined;
-  }
-
-  /**
-   * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
-   * daemon epoch and last applied seq, whether the flow holds the document, how many of the
-   * flow's writes the owner has not confirmed, and the owner's confirmed state (a copy).
-   */
-  replicaOf(
-    work: string,
-  ):
-    | { epoch: number; appliedSeq: number; ownedByFlow: boolean; unconfirmed: number; confirmed: JsonValue }
-    | undefined {
-    const rec = this.works.get(work);
-    if (!rec) return undefined;
-    return {
-      epoch: rec.epoch,
-      appliedSeq: rec.appliedSeq,
-      ownedByFlow: rec.replica.ownedByFlow,
-      unconfirmed: rec.replica.unconfirmedCount,
-      confirmed: cloneState(rec.replica.confirmedState),
-    };
-  }
-
   /** True when no event is queued or about to be handled. */
   get isIdle(): boolean {
     return this.queue.length === 0 && !this.scheduled && !this.draining;
   }
-
-  /**
-   * Every write to state through a recording view lands here. Inside a drain it makes the
-   * loop run another pass; outside one (a timer or promise started in run()) it schedules a
-   * drain, so the write is sent, journaled and seen by a pass like any other change.
-   */
-  private stateWritten(): void {
-    this.changed = true;
-    this.passChanged = true;
-    if (!this.draining) this.schedule();
-  }
-
-  private draining = false;
 
   protected override drain(): void {
     this.scheduled = false;
@@ -403,82 +332,5 @@ export class EventLoop extends OutsideRequests {
     this.observer.onNotice?.(
       `internal error in the event loop (the app goes on): ${(err as Error)?.stack ?? err}`,
     );
-  }
-
-  private bindFlow(flow: Flow, overrides?: Readonly<Record<string, JsonValue>>): void {
-    const restored = this.restored?.[flow.name]?.vars as Record<string, JsonValue> | undefined;
-    const base = restored ?? (flow.initialState as Record<string, unknown>);
-    const vars = toStateValue({ ...base, ...(overrides ?? {}) }, '') as Record<string, JsonValue>;
-    this.flowVars.set(flow.name, vars);
-    const sink = (op: PatchOperation) => {
-      this.changes.record(flow.name, prefixed(op, '/vars'));
-      this.stateWritten();
-    };
-    const label = `${flow.name}.state`;
-    const state = recordingView(vars, '', sink, label, undefined, new DocumentBudget(vars, label));
-    flow[BINDING] = {
-      state,
-      stopApp: (message) => {
-        this.endRequest ??= { exitCode: 0, message };
-      },
-      failApp: (message) => {
-        this.endRequest ??= { exitCode: 1, message };
-      },
-    };
-  }
-
-  private bindWork(work: Work): void {
-    const name = work.name;
-    if (this.works.has(name)) return;
-    const rec: WorkRecord = {
-      name,
-      work,
-      replica: undefined as unknown as WorkReplica, // set below, its hooks need `rec`
-      status: initialStatus(),
-      epoch: 0,
-      instanceId: null,
-      appliedSeq: 0,
-      awaitingSnapshot: false,
-      snapshotParts: new PartAssembler(`snapshot of ${name}`),
-      session: null,
-      call: null,
-      lifecycle: new CallLifecycle(name),
-      ackDue: false,
-      lastArgsKey: null,
-      lastArgsHash: null,
-      lastSession: null,
-      restoredInFlight: false,
-      forgottenCall: null,
-    };
-    let vars = toStateValue(work.initialState, '') as Record<string, JsonValue>;
-    const restored = this.restored?.[name];
-    if (restored) vars = restoreWork(rec, restored) ?? vars;
-    rec.replica = new WorkReplica(vars, {
-      journal: (op) => this.changes.record(rec.name, prefixed(op, '/vars')),
-      rebind: () => this.rebindWorkState(rec),
-    });
-    // A daemon that kept running while the flow restarted still owns the document.
-    if (rec.instanceId !== null) rec.replica.handToDaemon();
-    this.works.set(name, rec);
-    this.rebindWorkState(rec);
-    if (this.startedAt !== null) this.changes.recordWork(rec);
-  }
-
-  private rebindWorkState(rec: WorkRecord): void {
-    const sink = (op: PatchOperation) => {
-      rec.replica.localWrite(op);
-      this.stateWritten();
-    };
-    const label = `${rec.name}.state`;
-    // The flow's writes travel to the work's daemon as ops: one value is limited like an op's.
-    const budget = new DocumentBudget(rec.replica.vars, label, undefined, StateLimits.maxValueBytes);
-    const state = recordingView(rec.replica.vars, '', sink, label, () => rec.replica.beforeWrite(), budget);
-    const status = readonlyView<WorkStatus>(rec.status, `${rec.name}.status`);
-    rec.work[BINDING] = {
-      state,
-      status,
-      run: (args, options) => this.declareCall(rec, args, options),
-      stop: () => this.stopWork(rec),
-    };
   }
 }

@@ -145,7 +145,7 @@ export interface WorkRecord {
    * again (same hash) it runs as a `resume` rerun, and this says why.
    */
   forgottenCall: { readonly hash: string; readonly argsJson: string; readonly why: string } | null;
-  /** The last run() arguments seen (stable JSON text) and their hash. */
-  lastArgsKey: string | null;
+  /** The last run() arguments validated (a copy of them) and their hash. */
+  lastArgs: JsonValue | null;
   lastArgsHash: string | null;
 }

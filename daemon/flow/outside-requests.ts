@@ -1,16 +1,73 @@
 /**
- * What the world outside the loop may ask of it (the CLI, the UI's HTTP API, tests): post a
- * function, end the app, observe it, patch state, stop or re-run a work. Each request runs on
+ * What the world outside the loop may ask of it (the CLI, the UI's HTTP API, tests): read
+ * its state (copies), post a function, end the app, observe it, patch state, stop or re-run a
+ * work. Each request runs on
  * the loop (see the invariants in event-loop.ts); the ones that answer settle once it ran, and
  * are refused with FAILED_PRECONDITION when the app has ended or ends first, never left waiting.
  */
 import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
+import type { JsonValue } from '../../constructs/json.ts';
+import type { WorkStatus } from '../../constructs/work-status.ts';
 import { DocumentBudget } from '../state/document-budget.ts';
-import { applyPatch, captureOps, type PatchOperation, toStateValue } from '../state/json-patch.ts';
+import {
+  applyPatch,
+  captureOps,
+  cloneState,
+  type PatchOperation,
+  toStateValue,
+} from '../state/json-patch.ts';
 import { DaemonStreams } from './daemon-streams.ts';
 import type { LoopObserver } from './loop-types.ts';
 
 export abstract class OutsideRequests extends DaemonStreams {
+  /** The app state tree: `{ "root": {vars}, "root.train": {status, vars} }` (a copy). */
+  snapshot(): Record<string, { vars: JsonValue; status?: WorkStatus }> {
+    const out: Record<string, { vars: JsonValue; status?: WorkStatus }> = {};
+    for (const [name, vars] of this.flowVars) out[name] = { vars: cloneState(vars) };
+    for (const rec of this.works.values())
+      out[rec.name] = { status: { ...rec.status }, vars: cloneState(rec.replica.vars) };
+    return out;
+  }
+
+  workNames(): string[] {
+    return [...this.works.keys()];
+  }
+
+  statusOf(work: string): WorkStatus | undefined {
+    const rec = this.works.get(work);
+    return rec ? { ...rec.status } : undefined;
+  }
+
+  /** A work's current call (its hash and arguments, a copy), or undefined before its first. */
+  callOf(work: string): { callHash: string; args: JsonValue } | undefined {
+    // A restored call that ended failed or stopped is forgotten until run() dispatches it
+    // again (ADR 0020); its arguments are still the ones it ran with.
+    const rec = this.works.get(work);
+    const call = rec?.call ?? (rec?.forgottenCall ? { ...rec.forgottenCall } : null);
+    return call ? { callHash: call.hash, args: JSON.parse(call.argsJson) as JsonValue } : undefined;
+  }
+
+  /**
+   * Where the flow's replica of a work's state stands (ADR 0013), for tests and tools: the
+   * daemon epoch and last applied seq, whether the flow holds the document, how many of the
+   * flow's writes the owner has not confirmed, and the owner's confirmed state (a copy).
+   */
+  replicaOf(
+    work: string,
+  ):
+    | { epoch: number; appliedSeq: number; ownedByFlow: boolean; unconfirmed: number; confirmed: JsonValue }
+    | undefined {
+    const rec = this.works.get(work);
+    if (!rec) return undefined;
+    return {
+      epoch: rec.epoch,
+      appliedSeq: rec.appliedSeq,
+      ownedByFlow: rec.replica.ownedByFlow,
+      unconfirmed: rec.replica.unconfirmedCount,
+      confirmed: cloneState(rec.replica.confirmedState),
+    };
+  }
+
   /** Runs `fn` on the loop (e.g. a state patch from the HTTP API); it may change state. */
   post(fn: () => void): void {
     this.enqueue({ kind: 'call', fn });

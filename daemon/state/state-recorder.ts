@@ -31,82 +31,11 @@ import { LightningError } from '../../constructs/errors.ts';
 import type { JsonValue } from '../../constructs/json.ts';
 import { compareAsStrings, relativeIndex } from './array-defaults.ts';
 import type { DocumentBudget } from './document-budget.ts';
-import { checkKey, cloneState, escapeToken, type PatchOperation, toStateValue } from './json-patch.ts';
+import { checkKey, cloneState, escapeToken, toStateValue } from './json-patch.ts';
+import { emit, markArray, type OpSink } from './pending-arrays.ts';
+import { currentPointer, type Meta } from './view-paths.ts';
 
-export type OpSink = (op: PatchOperation) => void;
-
-interface Meta {
-  /** The path when the view was made; still right while every `parent` link holds. */
-  readonly pointer: string;
-  /** The container the object was read from, and its key there (none for a root view). */
-  readonly parent: { readonly target: object; readonly key: string; readonly meta: Meta } | null;
-  readonly sink: OpSink;
-  readonly readonly: boolean;
-  readonly label: string;
-  /** Called before a write changes the document (the flow keeps the owner's copy apart then). */
-  readonly beforeWrite: (() => void) | undefined;
-  /** The document's size limit: a write that would exceed it throws before it changes anything. */
-  readonly budget: DocumentBudget | undefined;
-}
-
-// Marked arrays per sink: pointer → the live array, replaced whole when flushed.
-const pendingArrays = new Map<OpSink, Map<string, unknown[]>>();
-let flushQueued = false;
-
-function isWithin(path: string, ancestor: string): boolean {
-  return path.startsWith(`${ancestor}/`);
-}
-
-function markArray(meta: Meta, pointer: string, arr: unknown[]): void {
-  let marks = pendingArrays.get(meta.sink);
-  if (!marks) {
-    marks = new Map();
-    pendingArrays.set(meta.sink, marks);
-  }
-  for (const p of marks.keys()) {
-    if (p === pointer || isWithin(pointer, p)) return; // already covered
-    if (isWithin(p, pointer)) marks.delete(p); // now covered by this one
-  }
-  marks.set(pointer, arr);
-  if (!flushQueued) {
-    flushQueued = true;
-    queueMicrotask(() => {
-      flushQueued = false;
-      flushPendingArrays();
-    });
-  }
-}
-
-/** Records the pending whole-array replaces (of one sink, or all). Call before sending ops. */
-export function flushPendingArrays(sink?: OpSink): void {
-  for (const [s, marks] of pendingArrays) {
-    if (sink && s !== sink) continue;
-    pendingArrays.delete(s);
-    for (const [pointer, arr] of marks)
-      s({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
-  }
-}
-
-/** Sends `op` to the sink in order with marked arrays (see the module comment). */
-function emit(meta: Meta, op: PatchOperation): void {
-  const marks = pendingArrays.get(meta.sink);
-  if (marks && marks.size > 0) {
-    for (const [pointer, arr] of marks) {
-      if (op.path === pointer) {
-        // The marked array itself is replaced or removed: this op supersedes the mark (whose
-        // array is no longer in the document).
-        marks.delete(pointer);
-        break;
-      }
-      if (isWithin(op.path, pointer)) return; // carried by the replace
-      if (isWithin(pointer, op.path)) {
-        marks.delete(pointer);
-        meta.sink({ op: 'replace', path: pointer, value: toStateValue(arr, pointer) });
-      }
-    }
-  }
-  meta.sink(op);
-}
+export { flushPendingArrays, type OpSink } from './pending-arrays.ts';
 
 // Views are cached per (target, sink, pointer): the same object re-read at the same place
 // yields the same proxy, and an object that moved (inside an array) gets a fresh view.
@@ -128,61 +57,6 @@ function viewOf(target: object, meta: Meta): object {
   const proxy = new Proxy(target, handler(meta));
   byPointer.set(meta.pointer, proxy);
   return proxy;
-}
-
-/**
- * The object's path now. Fast path: every link still holds, so the path it was made with is
- * right. Otherwise an element that moved inside its array is found by identity.
- */
-function currentPointer(meta: Meta, target: object): string {
-  let m = meta;
-  let t = target;
-  for (let link = m.parent; link; link = m.parent) {
-    if ((link.target as Record<string, unknown>)[link.key] !== t) return resolveMoved(meta, target);
-    m = link.meta;
-    t = link.target;
-  }
-  return meta.pointer;
-}
-
-function resolveMoved(meta: Meta, target: object): string {
-  const link = meta.parent;
-  if (!link) return meta.pointer;
-  const parentPointer = resolveMoved(link.meta, link.target);
-  const container = link.target as Record<string, unknown>;
-  let key = link.key;
-  if (container[key] !== target) {
-    const index = Array.isArray(container) ? container.indexOf(target) : -1;
-    if (index < 0) {
-      throw new LightningError(
-        'STATE_VALUE',
-        `${meta.label}${meta.pointer} is no longer in the state: the object read there was removed or ` +
-          'replaced since (assigning copies a value, so a view of the old object writes nowhere).',
-        {
-          fix: `read it again from the state after the change and write there, e.g. \`${jsPath(meta)}.x = …\``,
-        },
-      );
-    }
-    key = String(index);
-  }
-  return `${parentPointer}/${escapeToken(key)}`;
-}
-
-/** `this.state.items[0]` for a view of `/items/0` (for error messages). */
-function jsPath(meta: Meta): string {
-  const base = meta.label.endsWith('.state') ? 'this.state' : meta.label;
-  const parts = meta.pointer
-    .split('/')
-    .slice(1)
-    .map((t) => t.replaceAll('~1', '/').replaceAll('~0', '~'));
-  return (
-    base +
-    parts
-      .map((p) =>
-        /^\d+$/.test(p) ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`,
-      )
-      .join('')
-  );
 }
 
 /**
@@ -209,7 +83,7 @@ function arrayMethod(
     const pointer = write();
     const where = `${meta.label}${pointer}`;
     // Marked first: any write during the method (a comparator's) is carried by the replace.
-    markArray(meta, pointer, arr);
+    markArray(meta.sink, pointer, arr);
     let result: unknown;
     switch (name) {
       case 'splice': {
@@ -339,7 +213,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (value === arr.length) return true;
         arr.length = value as number;
-        markArray(meta, pointer, arr);
+        markArray(meta.sink, pointer, arr);
         return true;
       }
       if (value === undefined) {
@@ -353,7 +227,7 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         }
         if (Object.hasOwn(target, key)) {
           delete target[key];
-          emit(meta, { op: 'remove', path: childPointer });
+          emit(meta.sink, { op: 'remove', path: childPointer });
         }
         return true;
       }
@@ -363,16 +237,16 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
         const arr = target as unknown as unknown[];
         if (key === String(arr.length)) {
           arr.push(stateValue);
-          emit(meta, { op: 'add', path: `${pointer}/-`, value: cloneState(stateValue) });
+          emit(meta.sink, { op: 'add', path: `${pointer}/-`, value: cloneState(stateValue) });
         } else {
           (target as Record<string, unknown>)[key] = stateValue;
-          markArray(meta, pointer, arr);
+          markArray(meta.sink, pointer, arr);
         }
         return true;
       }
       const existed = Object.hasOwn(target, key);
       target[key] = stateValue;
-      emit(meta, { op: existed ? 'replace' : 'add', path: childPointer, value: cloneState(stateValue) });
+      emit(meta.sink, { op: existed ? 'replace' : 'add', path: childPointer, value: cloneState(stateValue) });
       return true;
     },
     deleteProperty(target, key) {
@@ -384,10 +258,10 @@ function handler(meta: Meta): ProxyHandler<Record<string | symbol, unknown>> {
       delete target[key];
       if (Array.isArray(target)) {
         // Part of pop or a hand-written splice: the array is sent whole (see the module comment).
-        markArray(meta, pointer, target as unknown as unknown[]);
+        markArray(meta.sink, pointer, target as unknown as unknown[]);
         return true;
       }
-      emit(meta, { op: 'remove', path: `${pointer}/${escapeToken(key)}` });
+      emit(meta.sink, { op: 'remove', path: `${pointer}/${escapeToken(key)}` });
       return true;
     },
     defineProperty() {

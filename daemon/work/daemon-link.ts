@@ -7,17 +7,14 @@
  * a status is sent after the ops produced before it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { DaemonError, GrpcCode, LightningError } from '../../constructs/errors.ts';
+import { DaemonError, GrpcCode } from '../../constructs/errors.ts';
 import type { JsonObject, JsonValue } from '../../constructs/json.ts';
-import { BINDING } from '../../constructs/runtime-binding.ts';
 import { Work, type WorkContext } from '../../constructs/work.ts';
 import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts';
 import {
-  type DaemonMessage,
   DaemonMessageSchema,
   type FlowMessage,
   LogChunk_Stream,
@@ -25,14 +22,7 @@ import {
   type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { deltaBatches, PartAssembler, splitText } from '../protocol/document-parts.ts';
-import {
-  decodeFlowMessage,
-  FlowServiceClient,
-  grpcChannelOptions,
-  opsFromWire,
-  opsToWire,
-  PROTOCOL_VERSION,
-} from '../protocol/flow-service.ts';
+import { FlowServiceClient, grpcChannelOptions, opsFromWire, opsToWire } from '../protocol/flow-service.ts';
 import { phaseToWire } from '../protocol/status-codec.ts';
 import { DocumentBudget } from '../state/document-budget.ts';
 import {
@@ -45,10 +35,11 @@ import {
 } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
+import { type FlowStream, openFlowStream } from './flow-stream.ts';
+import { LogBuffer } from './log-buffer.ts';
 import type { StateEndpoint } from './state-endpoint.ts';
+import { bindServedWork, refuseOtherComponents } from './work-bindings.ts';
 import type { WorkDaemonOptions } from './work-daemon-options.ts';
-
-const MAX_BUFFERED_LOG_LINES = 2000;
 
 export abstract class DaemonLink {
   readonly work: Work;
@@ -58,7 +49,7 @@ export abstract class DaemonLink {
   protected readonly workDir: string;
   protected readonly diag: (line: string) => void;
   protected client: InstanceType<typeof FlowServiceClient> | null = null;
-  protected call: grpc.ClientDuplexStream<DaemonMessage, Buffer> | null = null;
+  protected call: FlowStream | null = null;
   protected connected = false;
   protected epoch = 0;
   protected seq = 0;
@@ -73,9 +64,8 @@ export abstract class DaemonLink {
   protected readonly status: { -readonly [K in keyof WorkStatus]: WorkStatus[K] } = initialStatus();
   protected pendingOps: PatchOperation[] = [];
   protected flushScheduled = false;
-  protected logBuffer: { stream: LogChunk_Stream; lines: string[] }[] = [];
+  protected readonly logs = new LogBuffer();
   protected logFlushScheduled = false;
-  protected bufferedLogLines = 0;
   /** True while the stream's write buffer is full (see flushOps). */
   protected blocked = false;
   /** Writes merged into a pending one (for benchmarks and tests). */
@@ -102,60 +92,30 @@ export abstract class DaemonLink {
       this.opts.credentials ?? grpc.credentials.createInsecure(),
       grpcChannelOptions(),
     );
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${this.opts.token}`);
-    const call = (
-      this.client as unknown as { attach(md: grpc.Metadata): grpc.ClientDuplexStream<DaemonMessage, Buffer> }
-    ).attach(metadata);
-    this.call = call;
     this.welcomeParts.reset();
-    let ended = false;
-    const onEnd = (why: string) => {
-      if (ended) return;
-      ended = true;
-      if (this.call === call) {
-        this.call = null;
-        this.connected = false;
-        this.blocked = false;
-      }
-      if (!this.stopping) {
-        this.diag(
-          `connection to the flow at ${this.opts.flowAddress} ended (${why}); reconnecting in ${this.backoffMs} ms`,
-        );
-        this.scheduleReconnect();
-      }
-    };
-    call.on('data', (bytes: Buffer) => {
-      try {
-        this.handle(decodeFlowMessage(bytes));
-      } catch (err) {
-        this.diag(`rejected a message from the flow: ${(err as Error).message}`);
-        call.cancel();
-      }
-    });
-    call.on('error', (err: grpc.ServiceError) => {
-      if (err.code === grpc.status.UNAUTHENTICATED) {
-        this.diag(`the flow refused our token (${err.details}). Check LIGHTNING_TOKEN.`);
-      }
-      onEnd(`${grpc.status[err.code] ?? err.code}: ${err.details}`);
-    });
-    call.on('end', () => onEnd('stream ended'));
-    call.on('close', () => onEnd('stream closed'));
-    call.write(
-      create(DaemonMessageSchema, {
-        kind: {
-          case: 'hello',
-          value: {
-            protocolVersion: PROTOCOL_VERSION,
-            work: this.work.name,
-            instanceId: this.instanceId,
-            epoch: BigInt(this.epoch),
-            pid: process.pid,
-            hostname: hostname(),
-          },
+    const call: FlowStream = openFlowStream(
+      this.client,
+      this.opts.token,
+      { work: this.work.name, instanceId: this.instanceId, epoch: this.epoch },
+      {
+        onMessage: (message) => this.handle(message),
+        diag: this.diag,
+        onEnd: (why) => {
+          if (this.call === call) {
+            this.call = null;
+            this.connected = false;
+            this.blocked = false;
+          }
+          if (!this.stopping) {
+            this.diag(
+              `connection to the flow at ${this.opts.flowAddress} ended (${why}); reconnecting in ${this.backoffMs} ms`,
+            );
+            this.scheduleReconnect();
+          }
         },
-      }),
+      },
     );
+    this.call = call;
   }
   protected scheduleReconnect(): void {
     if (this.reconnectTimer || this.stopping) return;
@@ -285,63 +245,7 @@ export abstract class DaemonLink {
       this.budget,
     );
     const status = readonlyView<WorkStatus>(this.status, `${this.opts.workName}.status`);
-    this.work[BINDING] = {
-      state,
-      status,
-      run: () => {
-        throw new LightningError(
-          'WRONG_ROLE',
-          `${this.work.name}.run() is called by the flow, not from inside a work`,
-          {
-            fix: "call it in the flow's run(); inside a work, call your own functions directly",
-          },
-        );
-      },
-      stop: () => {
-        throw new LightningError('WRONG_ROLE', `${this.work.name}.stop() is called by the flow`, {
-          fix: 'to end a call from inside the work, return (success) or throw (failure)',
-        });
-      },
-      runScript: (args, ctx) => this.runScript(args, ctx),
-    };
-  }
-  /**
-   * Every other component of the app is owned elsewhere (ADR 0013): touching it from inside
-   * this work fails at once, naming the owner and the way to pass data instead.
-   */
-  private bindOthers(): void {
-    const me = this.work.name;
-    const refuse = (name: string, what: string, owner = `${name}'s own daemon`): never => {
-      throw new LightningError(
-        'NOT_OWNER',
-        `${name}.${what} is not reachable from inside ${me}: it is owned by ${owner} (ADR 0013). A work reads and writes only this.state.`,
-        {
-          fix: `pass values to it through run() arguments, or let the flow read ${me}.state and write ${name}.state`,
-        },
-      );
-    };
-    for (const w of this.opts.app.works()) {
-      if (w === this.work) continue;
-      w[BINDING] = {
-        get state(): object {
-          return refuse(w.name, 'state');
-        },
-        get status(): WorkStatus {
-          return refuse(w.name, 'status');
-        },
-        run: () => refuse(w.name, 'run()'),
-        stop: () => refuse(w.name, 'stop()'),
-      };
-    }
-    for (const f of this.opts.app.flows()) {
-      f[BINDING] = {
-        get state(): object {
-          return refuse(f.name, 'state', "the flow's event loop");
-        },
-        stopApp: () => refuse(f.name, 'stopApp()', "the flow's event loop"),
-        failApp: () => refuse(f.name, 'failApp()', "the flow's event loop"),
-      };
-    }
+    bindServedWork(this.work, { state, status, runScript: (args, ctx) => this.runScript(args, ctx) });
   }
 
   protected recordOp(op: PatchOperation): void {
@@ -446,15 +350,7 @@ export abstract class DaemonLink {
     this.send({ case: 'status', value: this.statusMessage() });
   }
   protected log(stream: LogChunk_Stream, lines: string[]): void {
-    if (this.bufferedLogLines + lines.length > MAX_BUFFERED_LOG_LINES) {
-      // Disconnected for long: keep the newest lines, say that some were dropped.
-      this.logBuffer = [
-        { stream: LogChunk_Stream.DAEMON, lines: ['[log lines dropped while the flow was unreachable]'] },
-      ];
-      this.bufferedLogLines = 1;
-    }
-    this.logBuffer.push({ stream, lines });
-    this.bufferedLogLines += lines.length;
+    this.logs.push(stream, lines);
     if (!this.logFlushScheduled) {
       this.logFlushScheduled = true;
       setImmediate(() => this.flushLogs());
@@ -462,16 +358,14 @@ export abstract class DaemonLink {
   }
   protected flushLogs(): void {
     this.logFlushScheduled = false;
-    if (!this.connected || this.logBuffer.length === 0) return;
+    if (!this.connected || this.logs.isEmpty) return;
     const now = BigInt(Date.now());
-    for (const chunk of this.logBuffer) {
+    for (const chunk of this.logs.take()) {
       this.send({
         case: 'log',
         value: { work: this.work.name, stream: chunk.stream, lines: chunk.lines, timestampMs: now },
       });
     }
-    this.logBuffer = [];
-    this.bufferedLogLines = 0;
   }
 
   constructor(opts: WorkDaemonOptions) {
@@ -492,7 +386,8 @@ export abstract class DaemonLink {
     this.workDir = opts.workDir ?? join(opts.appDir, '.lightning', 'works', found.name);
     this.vars = toStateValue(found.initialState, '') as Record<string, JsonValue>;
     this.bindState();
-    this.bindOthers();
+    // Every other component is owned elsewhere: touching it from inside this work fails at once.
+    refuseOtherComponents(opts.app, found);
   }
 
   /** Runs the served ScriptWork's script for one call (its binding's `runScript`). */

@@ -1,14 +1,13 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TransferProgress } from '../../constructs/drive.ts';
 import type { JsonObject } from '../../constructs/json.ts';
-import { type Path, Payload } from '../../constructs/path.ts';
+import type { Path } from '../../constructs/path.ts';
 import { ScriptWork } from '../../constructs/script-work.ts';
-import type { Work, WorkContext } from '../../constructs/work.ts';
-import { pendingStatus, RERUN_REASONS, type WorkPhase } from '../../constructs/work-status.ts';
+import type { WorkContext } from '../../constructs/work.ts';
+import { pendingStatus, type WorkPhase } from '../../constructs/work-status.ts';
 import { LogChunk_Stream, type Run } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { fetchPath, releaseOutputs, uploadOutputs } from '../drive/path-transfer.ts';
+import { releaseOutputs, uploadOutputs } from '../drive/path-transfer.ts';
 import { formatProgress, type ProgressSnapshot, throttledProgress } from '../drive/transfer-progress.ts';
 import {
   applyPatch,
@@ -18,6 +17,7 @@ import {
   parseStateJson,
   toStateValue,
 } from '../state/json-patch.ts';
+import { callContext, PREEMPTED_FILE, portFor } from './call-context.ts';
 import { CallFailure } from './call-failure.ts';
 import { type CheckpointSlot, dropCheckpoint, restoreCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { DaemonLink } from './daemon-link.ts';
@@ -34,8 +34,7 @@ export type { WorkDaemonOptions } from './work-daemon-options.ts';
  */
 export const PREEMPTION_GRACE_MS = 20_000;
 
-/** Created in the work's directory when the VM gets a preemption notice ($LIGHTNING_PREEMPTED_FILE). */
-export const PREEMPTED_FILE = '.lightning-preempted';
+export { PREEMPTED_FILE } from './call-context.ts';
 
 interface CurrentCall {
   readonly hash: string;
@@ -214,7 +213,7 @@ export class WorkDaemon extends DaemonLink {
     let timeout: NodeJS.Timeout | undefined;
     try {
       const args = parseStateJson(run.argsJson || '{}', 'run arguments') as JsonObject;
-      const port = await this.portFor(work);
+      const port = await portFor(work);
       let resolvedArgs: JsonObject;
       let resumeFrom: string | undefined;
       try {
@@ -360,77 +359,21 @@ export class WorkDaemon extends DaemonLink {
     };
   }
 
-  private async portFor(work: Work): Promise<number | undefined> {
-    const p = work.servesPort;
-    if (p === undefined) return undefined;
-    if (p !== 'auto') return p;
-    return new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const port = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(port));
-      });
-    });
-  }
-
   private context(signal: AbortSignal, port: number | undefined, run: Run, resumeFrom?: string): WorkContext {
-    const drive = this.opts.drive;
-    const rerun = RERUN_REASONS.find((r) => r === run.rerun) ?? null;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    delete env.LIGHTNING_TOKEN; // the app token is the daemon's, never the script's
-    Object.assign(env, this.opts.env ?? {}, this.work.props.env ?? {}, {
-      LIGHTNING_STATE_URL: this.endpoint?.url ?? '',
-      LIGHTNING_STATE_TOKEN: this.stateToken,
-      LIGHTNING_WORK_NAME: this.work.name,
-      LIGHTNING_WORK_DIR: this.workDir,
-      LIGHTNING_DRIVE_URL: drive.url,
-      // Calls are at-least-once (ADR 0020): a script that must not repeat a side effect
-      // checks these. LIGHTNING_RERUN is empty on a call's first run.
-      LIGHTNING_ATTEMPT: String(run.attempt),
-      LIGHTNING_RERUN: rerun ?? '',
-      // Appears when the VM gets a preemption notice (a running process's env cannot change).
-      LIGHTNING_PREEMPTED_FILE: join(this.workDir, PREEMPTED_FILE),
-    });
-    if (resumeFrom) env.LIGHTNING_RESUME_FROM = resumeFrom;
-    if (port !== undefined) {
-      env.PORT = String(port);
-      env.LIGHTNING_PORT = String(port);
-      // The host other machines reach this work's servers at (its url names it): a Work that
-      // publishes its own URL builds it from this, never from the bind address LIGHTNING_HOST.
-      env.LIGHTNING_ADVERTISE_HOST = this.urlHost;
-    }
-    const workDir = this.workDir;
-    const log = (line: string) => this.log(LogChunk_Stream.DAEMON, [line]);
-    return {
-      signal,
-      attempt: run.attempt,
-      rerun,
-      ...(resumeFrom ? { resumeFrom } : {}),
-      workDir,
-      appDir: this.opts.appDir,
-      port,
-      drive,
-      env,
-      log,
-      fetch: async (path: Path, dest?: string) => {
-        const target = join(workDir, dest ?? path.basename);
-        log(`fetching ${path.key} (from ${path.origin}) → ${dest ?? path.basename}`);
-        const progress = this.transferProgress();
-        const local = await fetchPath(drive, path, target, progress.onProgress);
-        progress.finish();
-        return local;
+    return callContext(
+      {
+        work: this.work,
+        workDir: this.workDir,
+        appDir: this.opts.appDir,
+        drive: this.opts.drive,
+        env: this.opts.env ?? {},
+        stateUrl: this.endpoint?.url ?? '',
+        stateToken: this.stateToken,
+        urlHost: this.urlHost,
+        log: (line) => this.log(LogChunk_Stream.DAEMON, [line]),
+        transferProgress: () => this.transferProgress(),
       },
-      putPayload: async (name: string, value: unknown) => {
-        const key = `works/${this.work.name}/payloads/${name}.json`;
-        await drive.put(key, Buffer.from(JSON.stringify(toStateValue(value, name))));
-        return new Payload(drive.name, key, this.work.name);
-      },
-      loadPayload: async <T>(payload: Payload) => {
-        const p = Payload.isPayloadJson(payload) ? Payload.fromJSON(payload) : payload;
-        return JSON.parse((await drive.read(p.key)).toString('utf8')) as T;
-      },
-    };
+      { signal, port, run, ...(resumeFrom ? { resumeFrom } : {}) },
+    );
   }
 }

@@ -62,6 +62,39 @@ describe('work.run() call hashing', () => {
     const runs = (await readFile(join(dir, '.lightning/works/root.w/runs.txt'), 'utf8')).trim().split('\n');
     expect(runs).toEqual(['run 1', 'run 2']);
   });
+
+  it('re-runs when run() mutates the same arguments object in place', async () => {
+    // The loop recognises a repeated call by comparing the arguments with a copy of the last
+    // ones: had it kept the caller's object, a change made inside it would never be seen.
+    running = await startApp({
+      'count.sh': countingScript,
+      'app.ts': `
+        import { Flow, LightningApp, ScriptWork } from '@api';
+        class Root extends Flow<{ lr: number }> {
+          readonly w = new ScriptWork(this, 'w', { script: 'count.sh', args: (a: { opt: { lr: number } }) => [String(a.opt.lr)], parallel: true });
+          private readonly args = { opt: { lr: 0 } };
+          constructor(app: LightningApp) { super(app, 'root', { state: { lr: 1 } }); }
+          override run() { this.args.opt.lr = this.state.lr; this.w.run(this.args); }
+        }
+        const app = new LightningApp({ name: 'calls-in-place' });
+        new Root(app);
+        export default app;`,
+    });
+    const { local, until, dir } = running;
+    const status = () => local.loop.statusOf('root.w')!;
+    await until(() => status().phase === 'succeeded', 30_000, 'first call to succeed');
+    const firstHash = status().callHash;
+    local.loop.post(() => {
+      (local.loop.app.root.state as { lr: number }).lr = 2;
+    });
+    await until(
+      () => status().phase === 'succeeded' && status().callHash !== firstHash,
+      30_000,
+      'second call',
+    );
+    const runs = (await readFile(join(dir, '.lightning/works/root.w/runs.txt'), 'utf8')).trim().split('\n');
+    expect(runs).toEqual(['run 1', 'run 2']);
+  });
 });
 
 describe('parallel vs blocking calls', () => {
