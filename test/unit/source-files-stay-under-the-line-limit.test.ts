@@ -26,14 +26,6 @@ const GENERATED = /^proto\/gen\//;
  * fails the last test below, so the list cannot go stale.
  */
 const BEING_SPLIT: Record<string, string> = {
-  // s3-perf (issue 13): the event loop, the daemon link, the state recorder, the work daemon,
-  // the bench scenarios (daemon-streams.ts, also theirs, is at 401: under the limit already).
-  'daemon/flow/event-loop.ts': 's3-perf',
-  'daemon/work/daemon-link.ts': 's3-perf',
-  'daemon/state/state-recorder.ts': 's3-perf',
-  'daemon/work/work-daemon.ts': 's3-perf',
-  'bench/scenarios.ts': 's3-perf',
-  // s3-cloud (issue 13): the VM boot program.
   'daemon/cloud/vm-boot.mjs': 's3-cloud',
 };
 
