@@ -3,21 +3,23 @@
  * Terraform created (WorkVmControl: started before a call, stopped when idle, started again
  * after a preemption, all stopped when the app ends) and the VMs of WorkMap members the flow
  * creates itself (RunTimeVms: created when a call needs one, started again or replaced after a
- * preemption, deleted when idle and when the app ends). Outside the cloud both are absent and
- * this does nothing.
+ * preemption, deleted when idle and when the app ends). Idle counts calls, GPU utilisation
+ * (from the daemons' heartbeats) and requests to the works' UI tabs (daemon/cloud/idle-watch.ts).
+ * Outside the cloud both are absent and this does nothing.
  */
 
 import type { WorkStatus } from '../constructs/work-status.ts';
 import { CapacityError } from '../daemon/cloud/capacity-search.ts';
 import { RunTimeVms } from '../daemon/cloud/run-time-vms.ts';
+import { WorkActivity } from '../daemon/cloud/work-activity.ts';
 import { WorkVmControl } from '../daemon/cloud/work-vm-control.ts';
-import type { DaemonHost } from '../daemon/flow/event-loop.ts';
+import type { DaemonHost, EventLoop } from '../daemon/flow/event-loop.ts';
 import type { LogPrinter } from './log-printer.ts';
 
 export interface FlowCloudVmsOptions {
   readonly printer: LogPrinter;
-  /** The loop's `hostReport`: progress in a waiting work's status, or (with a reason) its call fails. */
-  readonly report: (work: string, message: string, failReason?: string) => void;
+  /** The flow's event loop (created after this: read when first needed). */
+  readonly loop: () => EventLoop;
   /** Stop every work VM before the app starts (an earlier app left them running). */
   readonly restartWorkVms?: boolean;
 }
@@ -25,6 +27,10 @@ export interface FlowCloudVmsOptions {
 export interface FlowCloudVms {
   /** Every status change of a work: busy works keep their VMs, idle ones may lose them. */
   onStatus(work: string, status: WorkStatus): void;
+  /** A heartbeat of a work's daemon (its GPU utilisation). */
+  onHeartbeat(work: string, beat: { readonly gpuUtilizationPercent?: number }): void;
+  /** The UI proxied a request to a work's tab: activity, and a work stopped while idle starts again. */
+  onUiRequest(work: string): void;
   /** The loop's host: makes sure a work's VM runs when its daemon is needed. */
   readonly host: DaemonHost;
   /**
@@ -35,10 +41,33 @@ export interface FlowCloudVms {
 }
 
 export async function flowCloudVms(options: FlowCloudVmsOptions): Promise<FlowCloudVms> {
-  const { printer, report } = options;
+  const { printer } = options;
+  const report = (work: string, message: string, failReason?: string) =>
+    options.loop().hostReport(work, message, failReason);
+  const activity = new WorkActivity();
+  /** Server works whose running call the idle stop ended: a request to their tab starts them again. */
+  const idleStopped = new Set<string>();
+  // A server's call keeps running while idle: stop it first (its status then says why), so the
+  // VM's stop does not look like a lost daemon.
+  const beforeIdleStop = async (work: string, detail: string) => {
+    const loop = options.loop();
+    if (loop.statusOf(work)?.phase !== 'running') return;
+    idleStopped.add(work);
+    await loop.stop(work, `stopped: ${detail}`);
+    for (let i = 0; i < 240 && loop.statusOf(work)?.phase === 'running'; i++)
+      await new Promise((r) => setTimeout(r, 250));
+  };
+  const idle = { activity, beforeIdleStop };
   if (options.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
-  const vms = await WorkVmControl.fromMetadata();
+  const vms = await WorkVmControl.fromMetadata({
+    ...idle,
+    onEvent: (e) => {
+      if (e.action === 'idle-stop') printer.onLog(e.work, 'daemon', [`VM stopped: ${e.detail}`]);
+      if (e.action === 'error') printer.onLog(e.work, 'daemon', [`VM error: ${e.detail}`]);
+    },
+  });
   const runTime = await RunTimeVms.fromMetadata({
+    ...idle,
     onEvent: (e) => {
       printer.onLog(e.work, 'daemon', [`VM ${e.action}: ${e.detail}`]);
       if (e.action === 'attempt') report(e.work, `creating its VM: ${e.detail}`);
@@ -93,11 +122,26 @@ export async function flowCloudVms(options: FlowCloudVmsOptions): Promise<FlowCl
   return {
     host,
     onStatus(work, status) {
-      const busy = status.phase === 'pending' || status.phase === 'running';
       const control = runTime?.manages(work) ? runTime : vms?.controls(work) ? vms : undefined;
       if (!control) return;
-      if (busy) control.workBusy(work);
+      if (status.phase === 'pending') idleStopped.delete(work);
+      // A running server (its url answers) may be idle too: IdleWatch weighs its GPU and tab.
+      if (status.phase === 'running' && status.url) control.workIdle(work, true);
+      else if (status.phase === 'pending' || status.phase === 'running') control.workBusy(work);
       else if (status.phase !== 'not_started') control.workIdle(work);
+    },
+    onHeartbeat(work, beat) {
+      if (beat.gpuUtilizationPercent !== undefined) activity.gpu(work, beat.gpuUtilizationPercent);
+    },
+    onUiRequest(work) {
+      activity.uiRequest(work);
+      if (!idleStopped.has(work) || options.loop().statusOf(work)?.phase !== 'stopped') return;
+      idleStopped.delete(work);
+      printer.onNotice(`a request to the tab of ${work}: running its call again after its idle stop`);
+      options
+        .loop()
+        .rerun(work)
+        .catch((err: unknown) => printer.onNotice(`cannot run ${work} again: ${(err as Error).message}`));
     },
     async end(keep) {
       const workVms = vms ? await endWorkVms(vms, keep) : 'none';

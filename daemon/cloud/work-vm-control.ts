@@ -140,6 +140,8 @@ export class WorkVmControl {
       await this.options.beforeIdleStop?.(work, detail);
       this.onEvent({ work, action: 'idle-stop', detail });
       await this.stop(work);
+      // The stopped call's status re-armed the watch meanwhile: the VM is stopped already.
+      this.idleWatch.busy(work);
     } catch (err) {
       this.onEvent({ work, action: 'error', detail: (err as Error).message });
     }

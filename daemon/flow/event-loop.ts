@@ -46,6 +46,7 @@ import { initialStatus, type WorkStatus } from '../../constructs/work-status.ts'
 import {
   type DaemonMessage,
   FlowMessageSchema,
+  type Heartbeat,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { PartAssembler } from '../protocol/document-parts.ts';
@@ -112,6 +113,14 @@ export class EventLoop extends OutsideRequests {
 
   onMessage(session: DaemonSession, message: DaemonMessage): void {
     this.enqueue({ kind: 'message', session, message });
+  }
+
+  /** A heartbeat from `work`'s daemon: observers hear of it; no state changes, no pass runs. */
+  onHeartbeat(work: string, beat: Heartbeat): void {
+    this.observer.onHeartbeat(
+      work,
+      beat.gpuUtilizationPercent === undefined ? {} : { gpuUtilizationPercent: beat.gpuUtilizationPercent },
+    );
   }
 
   onClosed(session: DaemonSession): void {

@@ -68,6 +68,8 @@ export interface UiServerProps {
    * the terminal shows it: `state set from UI: root epochs=5`. @default a line on stdout
    */
   readonly log?: (line: string) => void;
+  /** Each request proxied to a work's tab, before it is answered (the cloud's idle stop). @default none */
+  readonly onWorkRequest?: (work: string) => void;
 }
 
 export interface UiAddress {
@@ -88,6 +90,7 @@ export class UiServer {
   private readonly tokenFile: string | undefined;
   private readonly maxBodyBytes: number;
   private readonly log: (line: string) => void;
+  private readonly onWorkRequest: (work: string) => void;
   private readonly server: Server;
   private readonly staticRoot = staticDir();
   private readonly staticCache = new Map<string, Buffer>();
@@ -103,6 +106,7 @@ export class UiServer {
     this.maxBodyBytes = props.maxBodyBytes ?? StateLimits.maxValueBytes + 64 * 1024;
     this.auth = new UiAuth(props.token);
     this.log = props.log ?? ((line) => process.stdout.write(`lightning ${line}\n`));
+    this.onWorkRequest = props.onWorkRequest ?? (() => {});
     this.events = new EventStream({
       loop: this.loop,
       // Checked here, before the server listens: a wrong layout is a clear error at start.
@@ -443,6 +447,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
 
   private target(req: IncomingMessage, work: string, prefix: string): ProxyTarget {
     const status = this.loop.statusOf(work);
+    if (status) this.onWorkRequest(work);
     if (!status) {
       throw new HttpError(
         404,
