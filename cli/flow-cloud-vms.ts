@@ -99,8 +99,9 @@ export async function flowCloudVms(options: FlowCloudVmsOptions): Promise<FlowCl
           );
           runTime.restartAfterPreemption(work).catch(noVm(work));
         }
-        // Created when a call needs it, not at the app's start.
-        else if (why === 'call') runTime.ensureVm(work).catch(noVm(work));
+        // Created when a call needs it; a work with fallbacks that starts with the flow at once.
+        else if (why === 'call' || (why === 'start' && runTime.startsWithFlow(work)))
+          runTime.ensureVm(work).catch(noVm(work));
         return;
       }
       if (!vms?.controls(work)) return;

@@ -127,6 +127,7 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
     maps[map.component] = {
       candidates: map.templates.map((t) => t.candidate),
       idleTimeoutSeconds: map.idleTimeoutSeconds,
+      ...(map.single ? { single: { startWithFlow: map.single.startWithFlow } } : {}),
     };
   }
 

@@ -97,16 +97,22 @@ export class RunTimeVms {
     }
   }
 
-  /** The WorkMap `work` is a member of, if the flow creates its VM. */
+  /** The WorkMap `work` is a member of (or `work` itself, a work with fallbacks), if the flow creates its VM. */
   private mapOf(work: string): string | undefined {
+    if (this.config.maps[work]?.single) return work;
     const i = work.lastIndexOf('.');
     const map = i > 0 ? work.slice(0, i) : '';
     return map in this.config.maps ? map : undefined;
   }
 
-  /** Whether the flow creates `work`'s VM (it is a WorkMap member). */
+  /** Whether the flow creates `work`'s VM (a WorkMap member, or a work with fallbacks). */
   manages(work: string): boolean {
     return this.mapOf(work) !== undefined;
+  }
+
+  /** Whether `work`'s VM is created at the app's start (a work with fallbacks that starts with the flow). */
+  startsWithFlow(work: string): boolean {
+    return this.config.maps[work]?.single?.startWithFlow === true;
   }
 
   /** The member's VM, if it exists now. */
