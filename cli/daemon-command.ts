@@ -73,11 +73,14 @@ export function registerDaemonCommands(program: Command): void {
       if (opts.advertiseHost !== undefined) checkAdvertiseHost(opts.advertiseHost);
       // Loaded here, not at the top: `run` and `flow` load this module too and never serve a
       // work (the daemon code and its dependencies cost a third of a second of start-up).
-      const [{ WorkDaemon }, { killAllScriptsNow }, { watchPreemption }] = await Promise.all([
-        import('../daemon/work/work-daemon.ts'),
-        import('../daemon/work/script-runner.ts'),
-        import('../daemon/work/preemption-watcher.ts'),
-      ]);
+      const [{ WorkDaemon }, { killAllScriptsNow }, { watchPreemption }, { sampleGpuUtilization }] =
+        await Promise.all([
+          import('../daemon/work/work-daemon.ts'),
+          import('../daemon/work/script-runner.ts'),
+          import('../daemon/work/preemption-watcher.ts'),
+          import('../daemon/work/gpu-sampler.ts'),
+        ]);
+      const cloud = process.env.LIGHTNING_CLOUD === '1';
       const loaded = await loadAppFile(appFile);
       const { app } = loaded;
       const appDir = opts.appDir ? resolve(opts.appDir) : loaded.appDir;
@@ -94,6 +97,12 @@ export function registerDaemonCommands(program: Command): void {
         env,
         ...(opts.advertiseHost ? { advertiseHost: opts.advertiseHost } : {}),
         ...(opts.tlsCa ? { credentials: grpc.credentials.createSsl(readFileSync(opts.tlsCa)) } : {}),
+        // On a cloud VM the flow's idle stop weighs GPU use: sent with each heartbeat.
+        ...(cloud ? { gpuUtilization: () => sampleGpuUtilization() } : {}),
+        // Tests shorten heartbeats (and so GPU samples) with LIGHTNING_HEARTBEAT_MS.
+        ...(Number(process.env.LIGHTNING_HEARTBEAT_MS) > 0
+          ? { heartbeatMs: Number(process.env.LIGHTNING_HEARTBEAT_MS) }
+          : {}),
       });
       const stop = (why: string) => void daemon.shutdown(why);
       // On GCE a preemption starts with an ACPI soft off: systemd's SIGTERM may arrive before
@@ -116,13 +125,12 @@ export function registerDaemonCommands(program: Command): void {
       await daemon.start();
       // On a cloud VM: a Spot VM's preemption notice lets the script flush a checkpoint and
       // the flow run the call again on the restarted VM (ADR 0026).
-      const preemption =
-        process.env.LIGHTNING_CLOUD === '1'
-          ? watchPreemption({
-              onNotice: () => void daemon.preemptionNotice(),
-              onError: (m) => process.stderr.write(`lightning daemon: ${m}\n`),
-            })
-          : undefined;
+      const preemption = cloud
+        ? watchPreemption({
+            onNotice: () => void daemon.preemptionNotice(),
+            onError: (m) => process.stderr.write(`lightning daemon: ${m}\n`),
+          })
+        : undefined;
       void daemon.exited.then(() => preemption?.close());
       // An orderly end exits 0 (systemd's Restart=on-failure leaves it ended); handles that
       // may linger (IPC channel, grpc) must not keep the process up.

@@ -11,13 +11,11 @@ import type { Command } from 'commander';
 import pc from 'picocolors';
 import { ValidationError } from '../constructs/errors.ts';
 import { loadAppFile } from '../constructs/load-app.ts';
-import { CapacityError } from '../daemon/cloud/capacity-search.ts';
-import { RunTimeVms } from '../daemon/cloud/run-time-vms.ts';
-import { WorkVmControl } from '../daemon/cloud/work-vm-control.ts';
 import { ensureStateDir } from '../daemon/drive/open-drive.ts';
-import type { DaemonHost, LoopObserver } from '../daemon/flow/event-loop.ts';
+import type { LoopObserver } from '../daemon/flow/event-loop.ts';
 import { startFlowRuntime } from '../daemon/flow/flow-runtime.ts';
 import { UiServer } from '../daemon/ui/ui-server.ts';
+import { flowCloudVms } from './flow-cloud-vms.ts';
 import { LogPrinter } from './log-printer.ts';
 import { collect, requireToken } from './options.ts';
 
@@ -95,82 +93,23 @@ export function registerFlowCommand(program: Command): void {
       const { app, appDir } = await loadAppFile(appFile);
       await ensureStateDir(appDir);
       const printer = new LogPrinter(appDir);
-      // In the cloud, work VMs that are stopped (first-run, idle, preempted, or stopped when an
-      // earlier app ended) are started before a call, stopped after idleTimeoutSeconds, and all
-      // stopped when the app ends (ADR 0012); outside the cloud this is undefined.
-      if (opts.restartWorkVms) await (await WorkVmControl.fromMetadata())?.stopAll();
-      const vms = await WorkVmControl.fromMetadata();
-      // WorkMap members run on VMs the flow creates from templates and deletes at the end (ADR 0025).
-      const runTime = await RunTimeVms.fromMetadata({
-        onEvent: (e) => {
-          printer.onLog(e.work, 'daemon', [`VM ${e.action}: ${e.detail}`]);
-          if (e.action === 'attempt') loop.hostReport(e.work, `creating its VM: ${e.detail}`);
-        },
-        onTotalSpendReached: (works, message) => {
-          printer.onNotice(message);
-          for (const w of works) {
-            loop.hostReport(w, message, 'spend_cap');
-            // A GPU work whose VM Terraform created: stop that VM (members' VMs are deleted).
-            if (vms?.controls(w))
-              vms
-                .stop(w)
-                .catch((err: unknown) =>
-                  printer.onNotice(`cannot stop the VM of ${w}: ${(err as Error).message}`),
-                );
-          }
-        },
+      // In the cloud: the work VMs Terraform created and the WorkMap members' VMs the flow
+      // creates (started, stopped, replaced and deleted as calls need them); else nothing.
+      const cloud = await flowCloudVms({
+        printer,
+        loop: () => loop,
+        restartWorkVms: opts.restartWorkVms === true,
       });
       const observer: LoopObserver = {
         onLog: (w, st, lines) => printer.onLog(w, st, lines),
         onNotice: (m) => printer.onNotice(m),
         onStatus: (work, status, previous) => {
           printer.onStatus(work, status, previous);
-          if (runTime?.manages(work)) {
-            if (status.phase === 'pending' || status.phase === 'running') runTime.workBusy(work);
-            else if (status.phase !== 'not_started') runTime.workIdle(work);
-            return;
-          }
-          if (!vms?.controls(work)) return;
-          if (status.phase === 'pending' || status.phase === 'running') vms.workBusy(work);
-          else if (status.phase !== 'not_started') vms.workIdle(work);
+          cloud.onStatus(work, status);
         },
+        onHeartbeat: (work, beat) => cloud.onHeartbeat(work, beat),
       };
-      const host: DaemonHost = {
-        ensureDaemon: (work, why) => {
-          if (runTime?.manages(work)) {
-            // Not yet: a preempted run-time VM is neither restarted nor replaced (ADR 0026).
-            if (why === 'preempted') {
-              loop.hostReport(
-                work,
-                `the run-time VM of ${work} was preempted; run-time (WorkMap) VMs are not restarted after a preemption yet: run the member again`,
-                'preempted',
-              );
-              return;
-            }
-            // Created when a call needs it, not at the app's start.
-            if (why === 'call')
-              runTime.ensureVm(work).catch((err: unknown) => {
-                const reason = err instanceof CapacityError ? err.reason : 'no_vm';
-                loop.hostReport(work, `no VM for ${work}: ${(err as Error).message}`, reason);
-              });
-            return;
-          }
-          if (!vms?.controls(work)) return;
-          const refused = runTime?.startRefusal(work);
-          if (refused) {
-            loop.hostReport(work, refused, 'spend_cap');
-            return;
-          }
-          // At start only the VMs that run with the flow (normally already RUNNING: one GET).
-          if (why === 'start' && !vms.startsWithFlow(work)) return;
-          if (why === 'preempted')
-            printer.onNotice(`the VM of ${work} was preempted: starting it again once GCE has stopped it`);
-          const running = why === 'preempted' ? vms.restartAfterPreemption(work) : vms.ensureRunning(work);
-          running.catch((err: unknown) => {
-            printer.onNotice(`cannot start the VM of ${work}: ${(err as Error).message}`);
-          });
-        },
-      };
+      const host = cloud.host;
       // A bad --ui fails before the flow starts listening.
       const uiAddress = opts.ui ? parseHostPort('--ui', opts.ui) : undefined;
       const credentials =
@@ -195,7 +134,12 @@ export function registerFlowCommand(program: Command): void {
       if (flow.resumed) process.stdout.write('lightning: resuming from the journal\n');
       // Created before the loop starts, so it sees the first events.
       const ui = uiAddress
-        ? new UiServer({ loop, ...uiAddress, tokenFile: join(appDir, '.lightning', 'ui-token') })
+        ? new UiServer({
+            loop,
+            ...uiAddress,
+            tokenFile: join(appDir, '.lightning', 'ui-token'),
+            onWorkRequest: (work) => cloud.onUiRequest(work),
+          })
         : undefined;
       process.stdout.write(
         `${pc.bold('lightning')} flow of ${app.name} listening on ${opts.listen.replace(/:\d+$/, `:${port}`)}\n`,
@@ -217,8 +161,7 @@ export function registerFlowCommand(program: Command): void {
       const graceMs = Math.max(10_000, ...app.works().map((w) => (w.props.stopGraceSeconds ?? 10) * 1000));
       await loop.goodbyes(graceMs + 2000);
       // A redeploy stops the VMs even with --keep-vms: they must boot the new bundle.
-      const workVms = vms ? await endWorkVms(vms, opts.keepVms === true && !redeploy) : 'none';
-      if (runTime) await deleteRunTimeVms(runTime);
+      const workVms = await cloud.end(opts.keepVms === true && !redeploy);
       await flow.close();
       await ui?.close();
       await printer.close();
@@ -230,49 +173,6 @@ export function registerFlowCommand(program: Command): void {
       }
       process.exitCode = end.exitCode;
     });
-}
-
-/**
- * The app has ended: stop every work VM (waiting until each is TERMINATED) so nothing keeps
- * billing, or with `keep` leave them running. Either way nothing starts them again.
- */
-async function endWorkVms(vms: WorkVmControl, keep: boolean): Promise<'stopped' | 'kept' | 'stop-failed'> {
-  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
-  const names = [...vms.instances().values()];
-  if (keep) {
-    vms.close();
-    say(
-      `--keep-vms: left ${names.length} work VM${names.length === 1 ? '' : 's'} running (${names.join(', ')}); they bill until you stop them`,
-    );
-    return 'kept';
-  }
-  say(
-    `the app has ended: stopping ${names.length} work VM${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
-  );
-  let failed = false;
-  for (const r of await vms.stopAll()) {
-    if (r.outcome === 'stopped') say(`stopped the VM of ${r.work} (${r.instance})`);
-    else if (r.outcome === 'was-stopped') say(`the VM of ${r.work} (${r.instance}) was already stopped`);
-    else {
-      failed = true;
-      say(`could not stop the VM of ${r.work} (${r.instance}); it keeps billing: ${r.detail}`);
-    }
-  }
-  return failed ? 'stop-failed' : 'stopped';
-}
-
-/** The app has ended: delete every VM the flow created (WorkMap members); none may keep billing. */
-async function deleteRunTimeVms(runTime: RunTimeVms): Promise<void> {
-  const say = (m: string) => process.stdout.write(`lightning: ${m}\n`);
-  const results = await runTime.deleteAll();
-  for (const r of results) {
-    if (r.outcome === 'error')
-      say(`could not delete run-time VM ${r.instance} (${r.work}); it keeps billing: ${r.detail}`);
-    else say(`deleted run-time VM ${r.instance} of ${r.work} in ${r.zone}`);
-  }
-  say(
-    `run-time VMs: ${results.filter((r) => r.outcome !== 'error').length} deleted, ${results.filter((r) => r.outcome === 'error').length} left`,
-  );
 }
 
 /** `--ui host:port` → host (brackets of an IPv6 literal removed) and port. */

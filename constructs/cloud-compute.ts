@@ -60,13 +60,14 @@ export interface CloudComputeProps {
   readonly image?: string;
   /**
    * Shapes to try, in order, when no zone of the region has capacity (or quota) for this one.
-   * Applies to VMs the flow creates at run time (WorkMap members, ADR 0025); a Work whose VM
-   * Terraform creates cannot fail over. @default [] (only this shape)
+   * The flow creates such VMs at run time from instance templates (ADR 0025): a WorkMap's
+   * members, and a Work declaring this (or `onDemandFallback`), whose VM Terraform then does
+   * not create. @default [] (only this shape)
    */
   readonly fallback?: readonly (CloudComputePreset | CloudCompute)[];
   /**
    * When every Spot attempt failed, try the same shapes on-demand (dearer, not preemptible).
-   * Run-time VMs only, like `fallback`. @default false
+   * Like `fallback`, it makes the flow place a Work's VM instead of Terraform. @default false
    */
   readonly onDemandFallback?: boolean;
 }

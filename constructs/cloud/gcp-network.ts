@@ -111,7 +111,11 @@ export function addAppNetwork(
     sourceRanges: [IAP_SOURCE_RANGE],
     targetServiceAccounts: [flowSa.email, workSa.email],
   });
-  const declared = plan.works.flatMap((w) => w.ports);
+  // Static works placed by the flow (capacity fallbacks) are run-time maps of one: their ports too.
+  const declared = [
+    ...plan.works,
+    ...plan.runTimeMaps.map((m) => ({ ports: m.single?.ports ?? [] })),
+  ].flatMap((w) => w.ports);
   const workPorts = declared.includes('auto')
     ? ['1024-65535']
     : [...new Set(declared as number[])].sort((a, b) => a - b).map(String);

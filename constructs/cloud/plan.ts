@@ -17,7 +17,7 @@ import {
   type TargetSource,
 } from './deploy-target.ts';
 import { bucketNameProblem, fitName, isToken, LABEL_VALUE, shortHash, slug } from './gce-names.ts';
-import { planRunTimeMap, type RunTimeMapPlan, runTimeNamePrefix } from './run-time-plan.ts';
+import { placedByFlow, type RunTimeMapPlan, runTimeNamePrefix } from './run-time-plan.ts';
 import { chooseZone, zoneProblem } from './zones.ts';
 
 export interface VmPlan {
@@ -51,7 +51,10 @@ export interface AppPlan {
   readonly flow: VmPlan;
   /** Works whose VMs Terraform creates (every Work that is not a WorkMap member). */
   readonly works: readonly VmPlan[];
-  /** WorkMaps: their members' VMs are created by the flow at run time (ADR 0025). */
+  /**
+   * VMs the flow creates at run time (ADR 0025): WorkMaps' members, and works whose compute has
+   * a `fallback` or `onDemandFallback` (`single`).
+   */
   readonly runTimeMaps: readonly RunTimeMapPlan[];
   /** Name prefix of every run-time VM (the flow's create/delete grant is limited to it). */
   readonly runTimeNamePrefix: string;
@@ -268,26 +271,7 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     const path = componentName(map);
     const compute = map.props.compute ?? map.values()[0]?.props.compute ?? new CloudCompute();
     for (const p of compute.validate(path, undefined)) problems.add(p.path, p.message, p.fix);
-    if (zone === undefined) continue;
-    const computes = [{ label: compute.props.machineType ?? 'compute', compute }, ...compute.fallbacks()];
-    const planned = planRunTimeMap(
-      appName,
-      region,
-      zone,
-      path,
-      computes,
-      compute.props.onDemandFallback ?? false,
-    );
-    for (const t of planned.templates) {
-      if (t.candidate.zones.length === 0) {
-        problems.add(
-          path,
-          `no zone of ${region} offers ${t.candidate.gpuType} (${t.candidate.label})`,
-          'use a GPU the region has (see the GPU table in docs/deploy-gcp.md), or another region',
-        );
-      }
-    }
-    runTimeMaps.push(planned);
+    if (zone !== undefined) runTimeMaps.push(placedByFlow(appName, region, zone, path, compute, problems));
   }
   const caps: Record<'maxHourlySpend' | 'maxTotalSpend', number | null> = {
     maxHourlySpend: null,
@@ -306,14 +290,19 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     if (WorkMap.isWorkMap(work.node.scope)) continue; // a member: the flow creates its VM
     const component = work.name;
     const compute = work.props.compute ?? new CloudCompute();
-    for (const p of compute.validate(component, zone)) problems.add(p.path, p.message, p.fix);
+    const ports = portsOf(work.servesPort, component, problems);
     if (compute.props.fallback?.length || compute.props.onDemandFallback) {
-      problems.add(
-        component,
-        'fallback/onDemandFallback apply only to VMs the flow creates (WorkMap members); Terraform creates this VM in one zone',
-        'remove them, or make the work a WorkMap member (new WorkMap(this, "jobs", factory, { compute }))',
-      );
+      // Terraform creates a VM in one zone and cannot fail over: the flow places this work's VM
+      // from instance templates, as a WorkMap member's (docs/deploy-gcp.md, GPU capacity).
+      for (const p of compute.validate(component, undefined)) problems.add(p.path, p.message, p.fix);
+      if (zone !== undefined)
+        runTimeMaps.push({
+          ...placedByFlow(appName, region, zone, component, compute, problems),
+          single: { startWithFlow: compute.resolve().startWith === 'flow', ports },
+        });
+      continue;
     }
+    for (const p of compute.validate(component, zone)) problems.add(p.path, p.message, p.fix);
     const name = fitName(appName, slug(component) || 'work');
     if (name.startsWith(rtPrefix)) {
       problems.add(
@@ -331,20 +320,6 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
       );
     }
     byVmName.set(name, component);
-    const port = work.servesPort;
-    // 'auto' picks a free port on the work's VM at run time: the firewall then opens the
-    // unprivileged range, still only to the flow's service account.
-    const ports: (number | 'auto')[] = [];
-    if (port === 'auto') ports.push('auto');
-    else if (port !== undefined) {
-      if (port < 1024)
-        problems.add(
-          component,
-          `port ${port} is privileged; the work runs as an unprivileged user`,
-          'use a port of 1024 or more',
-        );
-      else ports.push(port);
-    }
     works.push({
       component,
       role: 'work',
@@ -395,4 +370,23 @@ export function planApp(app: LightningApp, cloudIn?: GcpCloudProps, overrides: P
     ...caps,
     names,
   };
+}
+
+/**
+ * The ports a work serves, for the firewall. 'auto' picks a free port on the work's VM at run
+ * time: the firewall then opens the unprivileged range, still only to the app's accounts.
+ */
+function portsOf(port: number | 'auto' | undefined, component: string, problems: ProblemCollector) {
+  const ports: (number | 'auto')[] = [];
+  if (port === 'auto') ports.push('auto');
+  else if (port !== undefined) {
+    if (port < 1024)
+      problems.add(
+        component,
+        `port ${port} is privileged; the work runs as an unprivileged user`,
+        'use a port of 1024 or more',
+      );
+    else ports.push(port);
+  }
+  return ports;
 }

@@ -12,6 +12,7 @@
  * order. Only the app's region: the VMs must reach the flow through the app's subnet.
  */
 import type { CloudCompute, ResolvedCompute } from '../cloud-compute.ts';
+import type { ProblemCollector } from '../errors.ts';
 import { GPUS } from './catalog.ts';
 import { fitName, shortHash, slug } from './gce-names.ts';
 import { priceOf } from './price-table.ts';
@@ -40,6 +41,8 @@ export interface RunTimeMapConfig {
   readonly candidates: readonly RunTimeCandidate[];
   /** Delete a member's VM after its work has been idle this long (the next call creates one again); null: keep it until the app ends. */
   readonly idleTimeoutSeconds: number | null;
+  /** The key is one work's path (not a WorkMap's): its VM is created at the app's start when set. @default a WorkMap */
+  readonly single?: { readonly startWithFlow: boolean };
 }
 
 /** What the flow VM's metadata `lightning-run-time-vms` holds. */
@@ -49,7 +52,7 @@ export interface RunTimeVmsConfig {
   readonly app: string;
   /** Every run-time VM's name starts with it; the flow's IAM grant is limited to such names. */
   readonly namePrefix: string;
-  /** By WorkMap construct path (`root.trials`). */
+  /** By WorkMap construct path (`root.trials`), or by a work's (`root.train`) for a work with fallbacks. */
   readonly maps: Readonly<Record<string, RunTimeMapConfig>>;
   /** Spend caps (USD), or null. */
   readonly maxHourlySpend: number | null;
@@ -69,8 +72,13 @@ export interface RunTimeTemplatePlan {
 }
 
 export interface RunTimeMapPlan {
-  /** WorkMap construct path. */
+  /** WorkMap construct path, or the work's for a `single`. */
   readonly component: string;
+  /**
+   * Set for one work (not a WorkMap) whose compute declares `fallback`/`onDemandFallback`:
+   * the flow places its VM like a member's, at the app's start when it starts with the flow.
+   */
+  readonly single?: { readonly startWithFlow: boolean; readonly ports: readonly (number | 'auto')[] };
   readonly templates: readonly RunTimeTemplatePlan[];
   readonly idleTimeoutSeconds: number | null;
 }
@@ -144,4 +152,34 @@ export function planRunTimeMap(
     templates,
     idleTimeoutSeconds: computes[0]?.compute.resolve().idleTimeoutSeconds ?? null,
   };
+}
+
+/** Templates for VMs the flow places (a WorkMap's members, or one work with fallbacks). */
+export function placedByFlow(
+  appName: string,
+  region: string,
+  zone: string,
+  path: string,
+  compute: CloudCompute,
+  problems: ProblemCollector,
+): RunTimeMapPlan {
+  const computes = [{ label: compute.props.machineType ?? 'compute', compute }, ...compute.fallbacks()];
+  const planned = planRunTimeMap(
+    appName,
+    region,
+    zone,
+    path,
+    computes,
+    compute.props.onDemandFallback ?? false,
+  );
+  for (const t of planned.templates) {
+    if (t.candidate.zones.length === 0) {
+      problems.add(
+        path,
+        `no zone of ${region} offers ${t.candidate.gpuType} (${t.candidate.label})`,
+        'use a GPU the region has (see the GPU table in docs/deploy-gcp.md), or another region',
+      );
+    }
+  }
+  return planned;
 }

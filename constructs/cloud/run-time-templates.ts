@@ -36,6 +36,8 @@ export const RUN_TIME_VM_PERMISSIONS = [
   'compute.instances.delete',
   'compute.instances.get',
   'compute.instances.list',
+  // A preempted member's VM is started again in place (its disk keeps Node and the bundle).
+  'compute.instances.start',
   'compute.instances.setMetadata',
   'compute.instances.setLabels',
   'compute.instances.setServiceAccount',
@@ -125,6 +127,7 @@ export function addRunTimeVms(scope: Construct, props: RunTimeVmsProps): RunTime
     maps[map.component] = {
       candidates: map.templates.map((t) => t.candidate),
       idleTimeoutSeconds: map.idleTimeoutSeconds,
+      ...(map.single ? { single: { startWithFlow: map.single.startWithFlow } } : {}),
     };
   }
 

@@ -48,7 +48,7 @@ export class CapacityError extends LightningError {
   }
 }
 
-const STOCKOUT = /^ZONE_RESOURCE_POOL_EXHAUSTED/;
+export const STOCKOUT = /^ZONE_RESOURCE_POOL_EXHAUSTED/;
 
 /** Per-run memory of stocked-out zones; one instance per flow run. */
 export class CapacitySearch {
@@ -57,6 +57,14 @@ export class CapacitySearch {
    * separate pools, so a Spot stockout does not block the on-demand twin.
    */
   private readonly blocked = new Set<string>();
+
+  /**
+   * Capacity learned outside an insert (GCE refused to start a stopped VM for lack of it):
+   * `zone` is skipped for `c`'s shape for the rest of the run, as after a stocked-out insert.
+   */
+  block(zone: string, c: RunTimeCandidate): void {
+    this.blocked.add(`${zone}|${c.machineType}|${c.spot ? 'spot' : 'standard'}`);
+  }
 
   /**
    * Places one VM: resolves with the candidate and zone it was created in and every attempt

@@ -1,8 +1,8 @@
 /**
  * The Compute Engine REST calls the flow makes to create and delete the VMs of works created
- * at run time (instances.insert from an instance template, delete, aggregated list, the
- * region's quotas), with the flow VM's own identity (a metadata-server token). Plain `fetch`,
- * no client library: these are five calls, and the runtime bundle stays small.
+ * at run time (instances.insert from an instance template, get, start, delete, aggregated
+ * list, the region's quotas), with the flow VM's own identity (a metadata-server token). Plain `fetch`,
+ * no client library: these are seven calls, and the runtime bundle stays small.
  *
  * Errors keep GCE's code: an insert that GCE accepts but cannot fulfil ends in an operation
  * whose error says why (`ZONE_RESOURCE_POOL_EXHAUSTED`, `QUOTA_EXCEEDED`, ...);
@@ -105,6 +105,27 @@ export class ComputeClient {
       },
     )) as Operation;
     await this.wait(zone, op);
+  }
+
+  /** VM `name`'s status (`RUNNING`, `TERMINATED`, ...), or undefined when there is none. */
+  async status(zone: string, name: string): Promise<string | undefined> {
+    try {
+      return (
+        ((await this.call('GET', `zones/${zone}/instances/${name}`)) as { status?: string }).status ??
+        'UNKNOWN'
+      );
+    } catch (err) {
+      if (err instanceof ComputeApiError && err.httpStatus === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Starts stopped VM `name`; resolves once GCE has started it, throws a ComputeApiError with
+   * GCE's code when it could not (`ZONE_RESOURCE_POOL_EXHAUSTED`: no capacity left in the zone).
+   */
+  async start(zone: string, name: string): Promise<void> {
+    await this.wait(zone, (await this.call('POST', `zones/${zone}/instances/${name}/start`)) as Operation);
   }
 
   /** Deletes VM `name`; 'absent' when there is none (already deleted). */

@@ -13,6 +13,7 @@
  * Runtime wiring (cli/daemon-command.ts):
  *   const rt = await RunTimeVms.fromMetadata({ onEvent });     // undefined outside the cloud
  *   when a call waits for member W:  if (rt?.manages(W)) rt.ensureVm(W)   (rejects with a CapacityError)
+ *   when W's VM got a preemption notice:  rt.restartAfterPreemption(W)
  *   at app end:  await rt?.deleteAll()
  *
  * No cdktf imports: the flow role loads this.
@@ -23,34 +24,14 @@ import {
   type RunTimeVmsConfig,
   runTimeVmName,
 } from '../../constructs/cloud/run-time-plan.ts';
-import { type Attempt, CapacityError, CapacitySearch } from './capacity-search.ts';
+import { CapacityError, CapacitySearch, STOCKOUT } from './capacity-search.ts';
 import { ComputeApiError, ComputeClient } from './compute-api.ts';
+import { IdleWatch } from './idle-watch.ts';
+import type { RunTimeVmDeletion, RunTimeVmEvent, RunTimeVmsOptions } from './run-time-vms-options.ts';
 
-export interface RunTimeVmEvent {
-  readonly work: string;
-  readonly action: 'attempt' | 'created' | 'deleted' | 'failed' | 'spend-cap';
-  readonly detail: string;
-  readonly attempt?: Attempt;
-}
+export type { RunTimeVmDeletion, RunTimeVmEvent, RunTimeVmsOptions } from './run-time-vms-options.ts';
 
-export interface RunTimeVmsOptions {
-  /** @default $GCE_METADATA_HOST, else metadata.google.internal */
-  readonly metadataHost?: string;
-  /** @default $LIGHTNING_COMPUTE_ENDPOINT, else https://compute.googleapis.com */
-  readonly computeEndpoint?: string;
-  /** Operation polling. @default 1000 */
-  readonly pollIntervalMs?: number;
-  /** How often the total spend is checked against maxTotalSpend. @default 15000 */
-  readonly spendCheckMs?: number;
-  /** Clock, ms (spend accounting). @default Date.now */
-  readonly now?: () => number;
-  readonly onEvent?: (e: RunTimeVmEvent) => void;
-  /**
-   * The total spend cap was reached: stop these GPU works and fail their calls. Members' VMs
-   * are deleted here; the VMs Terraform created (other works) are for the caller to stop.
-   */
-  readonly onTotalSpendReached?: (works: readonly string[], message: string) => void;
-}
+import { RunTimeSpend } from './run-time-spend.ts';
 
 /** A member's VM while it exists. */
 interface MemberVm {
@@ -58,15 +39,6 @@ interface MemberVm {
   readonly zone: string;
   readonly candidate: RunTimeCandidate;
   readonly since: number;
-}
-
-/** What became of one VM at the app's end. */
-export interface RunTimeVmDeletion {
-  readonly work: string;
-  readonly instance: string;
-  readonly zone: string;
-  readonly outcome: 'deleted' | 'absent' | 'error';
-  readonly detail?: string;
 }
 
 export const RUN_TIME_LABEL = 'lightning-run-time';
@@ -98,12 +70,7 @@ export class RunTimeVms {
   private readonly pending = new Map<string, Promise<MemberVm>>();
   private readonly deleting = new Map<string, Promise<void>>();
   private readonly templateMetadata = new Map<string, Promise<Record<string, string>>>();
-  private readonly startedAt: number;
-  /** USD of VMs deleted so far (running ones are added when asked). */
-  private spentClosedUsd = 0;
-  private totalReached = false;
-  /** When the total cap stopped the GPU works Terraform created (their price no longer accrues). */
-  private staticGpuStoppedAt: number | null = null;
+  private readonly spend: RunTimeSpend;
   private closed = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -120,23 +87,32 @@ export class RunTimeVms {
     });
     this.now = options.now ?? Date.now;
     this.onEvent = options.onEvent ?? (() => {});
-    this.startedAt = this.now();
+    this.spend = new RunTimeSpend(config, this.now);
+    this.idleWatch = new IdleWatch((work, detail) => void this.idleDelete(work, detail), {
+      ...(options.activity ? { activity: options.activity } : {}),
+    });
     if (config.maxTotalSpend !== null) {
       this.timer = setInterval(() => void this.checkTotalSpend(), options.spendCheckMs ?? 15_000);
       this.timer.unref();
     }
   }
 
-  /** The WorkMap `work` is a member of, if the flow creates its VM. */
+  /** The WorkMap `work` is a member of (or `work` itself, a work with fallbacks), if the flow creates its VM. */
   private mapOf(work: string): string | undefined {
+    if (this.config.maps[work]?.single) return work;
     const i = work.lastIndexOf('.');
     const map = i > 0 ? work.slice(0, i) : '';
     return map in this.config.maps ? map : undefined;
   }
 
-  /** Whether the flow creates `work`'s VM (it is a WorkMap member). */
+  /** Whether the flow creates `work`'s VM (a WorkMap member, or a work with fallbacks). */
   manages(work: string): boolean {
     return this.mapOf(work) !== undefined;
+  }
+
+  /** Whether `work`'s VM is created at the app's start (a work with fallbacks that starts with the flow). */
+  startsWithFlow(work: string): boolean {
+    return this.config.maps[work]?.single?.startWithFlow === true;
   }
 
   /** The member's VM, if it exists now. */
@@ -192,7 +168,7 @@ export class RunTimeVms {
         {
           region: this.config.region,
           quotas: () => this.api.regionQuotas(this.config.region),
-          spendRefusal: (c) => this.spendRefusal(c),
+          spendRefusal: (c) => this.spend.refusal(c, this.vms.values()),
           insert: async (c, zone) => {
             const metadata = { ...(await this.metadataOf(c.template)), 'lightning-work': work };
             await this.api.insertFromTemplate(zone, name, c.template, {
@@ -238,13 +214,16 @@ export class RunTimeVms {
     return m;
   }
 
-  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly idleWatch: IdleWatch;
+
+  private async idleDelete(work: string, detail: string): Promise<void> {
+    await this.options.beforeIdleStop?.(work, detail).catch(() => {});
+    await this.deleteVm(work, detail);
+  }
 
   /** `work` has a call pending or running: cancel its idle deletion. */
   workBusy(work: string): void {
-    const t = this.idleTimers.get(work);
-    if (t) clearTimeout(t);
-    this.idleTimers.delete(work);
+    this.idleWatch.busy(work);
   }
 
   /**
@@ -252,26 +231,76 @@ export class RunTimeVms {
    * unless it gets busy again (a later call creates a new VM). Without it the VM stays until
    * the app ends.
    */
-  workIdle(work: string): void {
+  workIdle(work: string, runningServer = false): void {
     const map = this.mapOf(work);
     const seconds = map ? this.config.maps[map]!.idleTimeoutSeconds : null;
     if (seconds === null || seconds === undefined || this.closed || !this.vms.has(work)) return;
-    this.workBusy(work);
-    const timer = setTimeout(() => {
-      this.idleTimers.delete(work);
-      void this.deleteVm(work, `idle for ${seconds} s`);
-    }, seconds * 1000);
-    timer.unref();
-    this.idleTimers.set(work, timer);
+    this.idleWatch.idle(work, seconds, runningServer);
+  }
+
+  /**
+   * `work`'s VM got a preemption notice (its daemon said so): waits until GCE has stopped it,
+   * then starts it again in place (its disk keeps Node and the bundle: a faster boot). When
+   * GCE refuses the start (no capacity left in the zone) or the VM is gone, or it is still
+   * RUNNING `preemptionStopMs` after the notice, it is deleted and created again through the
+   * capacity search (a refused zone is skipped for that shape from then on). The call then
+   * runs again from its checkpoint in the Drive, on whichever VM. Concurrent calls share one
+   * recovery; rejects with a CapacityError when no VM could be had.
+   */
+  restartAfterPreemption(work: string): Promise<{ readonly name: string; readonly zone: string }> {
+    if (this.closed)
+      return Promise.reject(
+        new CapacityError(`the app has ended; the VM of ${work} is not started again`, 'ended', []),
+      );
+    const pending = this.pending.get(work);
+    if (pending) return pending;
+    const p = this.recover(work).finally(() => this.pending.delete(work));
+    this.pending.set(work, p);
+    return p;
+  }
+
+  private async recover(work: string): Promise<MemberVm> {
+    const vm = this.vms.get(work);
+    if (!vm) return this.create(work);
+    const deadline = this.now() + (this.options.preemptionStopMs ?? 120_000);
+    let status: string | undefined;
+    for (;;) {
+      status = await this.api.status(vm.zone, vm.name);
+      if ((status !== 'RUNNING' && status !== 'STOPPING') || this.now() > deadline || this.closed) break;
+      await new Promise((r) => setTimeout(r, this.options.pollIntervalMs ?? 1000));
+    }
+    let why = status === undefined ? 'it is gone' : `it is still ${status} after the preemption notice`;
+    if (status === 'TERMINATED' || status === 'STOPPED') {
+      try {
+        await this.api.start(vm.zone, vm.name);
+        this.onEvent({ work, action: 'restarted', detail: `${vm.name} in ${vm.zone} after its preemption` });
+        return vm;
+      } catch (err) {
+        if (!(err instanceof ComputeApiError)) throw err;
+        if (STOCKOUT.test(err.gceCode)) this.search.block(vm.zone, vm.candidate);
+        why = `its start was refused (${err.gceCode})`;
+        this.onEvent({
+          work,
+          action: 'attempt',
+          detail: `start of ${vm.name} in ${vm.zone} refused: ${err.gceCode} (${err.message}); creating it again from the template`,
+        });
+      }
+    }
+    await this.removeVm(work, `preempted, and ${why}`);
+    return this.create(work);
   }
 
   /** Deletes `work`'s VM (idle, the app ended, or the spend cap stops it). */
   async deleteVm(work: string, why = 'the app ended'): Promise<RunTimeVmDeletion | undefined> {
     await this.pending.get(work)?.catch(() => {});
+    return this.removeVm(work, why);
+  }
+
+  private async removeVm(work: string, why: string): Promise<RunTimeVmDeletion | undefined> {
     const vm = this.vms.get(work);
     if (!vm) return undefined;
     this.vms.delete(work);
-    this.spentClosedUsd += this.costOf(vm);
+    this.spend.closed(vm);
     const deleting = this.api.delete(vm.zone, vm.name);
     // A call that needs the work again meanwhile waits for the name to be free.
     this.deleting.set(
@@ -302,8 +331,7 @@ export class RunTimeVms {
   async deleteAll(): Promise<RunTimeVmDeletion[]> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    for (const t of this.idleTimers.values()) clearTimeout(t);
-    this.idleTimers.clear();
+    this.idleWatch.close();
     await Promise.all([...this.pending.values()].map((p) => p.catch(() => {})));
     const results = await Promise.all([...this.vms.keys()].map((w) => this.deleteVm(w)));
     const done = results.filter((r): r is RunTimeVmDeletion => r !== undefined);
@@ -321,71 +349,31 @@ export class RunTimeVms {
     return done;
   }
 
-  /** Hourly price of the GPU works Terraform created. */
-  private staticGpuHourly(): number {
-    return (this.config.staticGpuWorks ?? []).reduce((s, w) => s + (w.hourlyUsd ?? 0), 0);
-  }
-
   /** Why `work` (a Terraform-created VM's work) may not be started now, or undefined. */
   startRefusal(work: string): string | undefined {
-    if (this.staticGpuStoppedAt === null) return undefined;
-    if (!(this.config.staticGpuWorks ?? []).some((w) => w.work === work)) return undefined;
-    return `maxTotalSpend ${this.config.maxTotalSpend} USD is reached: GPU works are not started again`;
+    return this.spend.startRefusal(work);
   }
 
   /** USD per hour of what runs now: Terraform's VMs plus the run-time VMs (null: a price is unknown). */
   hourlyUsd(): number | null {
-    let sum = this.config.baseHourlyUsd;
-    if (sum !== null && this.staticGpuStoppedAt !== null) sum -= this.staticGpuHourly();
-    for (const vm of this.vms.values()) {
-      if (sum === null || vm.candidate.hourlyUsd === null) return null;
-      sum += vm.candidate.hourlyUsd;
-    }
-    return sum;
+    return this.spend.hourlyUsd(this.vms.values());
   }
 
   /** USD spent since the flow started (list prices; Terraform's VMs counted as running all along). */
   spentUsd(): number {
-    const hours = (this.now() - this.startedAt) / 3_600_000;
-    let spent = this.spentClosedUsd + (this.config.baseHourlyUsd ?? 0) * hours;
-    if (this.staticGpuStoppedAt !== null)
-      spent -= (this.staticGpuHourly() * (this.now() - this.staticGpuStoppedAt)) / 3_600_000;
-    for (const vm of this.vms.values()) spent += this.costOf(vm);
-    return spent;
-  }
-
-  private costOf(vm: MemberVm): number {
-    return ((vm.candidate.hourlyUsd ?? 0) * (this.now() - vm.since)) / 3_600_000;
-  }
-
-  private spendRefusal(c: RunTimeCandidate): string | undefined {
-    const { maxHourlySpend: hourlyCap, maxTotalSpend: totalCap } = this.config;
-    if (this.totalReached && c.gpuCount > 0)
-      return `maxTotalSpend ${totalCap} USD is reached (spent ${this.spentUsd().toFixed(2)} USD): no new GPU VM`;
-    if (hourlyCap === null) return undefined;
-    const now = this.hourlyUsd();
-    if (now === null || c.hourlyUsd === null)
-      return `maxHourlySpend ${hourlyCap} USD/h is set but the price of ${c.hourlyUsd === null ? c.machineType : 'a running VM'} is not in the price table, so the cap cannot be kept`;
-    const after = now + c.hourlyUsd;
-    if (after > hourlyCap + 1e-9)
-      return `starting ${c.label} (${c.machineType}, ${c.hourlyUsd} USD/h) would take the app to ${after.toFixed(2)} USD/h, over maxHourlySpend ${hourlyCap} USD/h`;
-    return undefined;
+    return this.spend.spentUsd(this.vms.values());
   }
 
   /** Once the total spend reaches maxTotalSpend: delete every GPU VM and report the works. */
   async checkTotalSpend(): Promise<void> {
-    const cap = this.config.maxTotalSpend;
-    if (cap === null || this.totalReached || this.closed) return;
-    const spent = this.spentUsd();
-    if (spent < cap) return;
-    this.totalReached = true;
+    if (this.closed) return;
+    const reached = this.spend.reachTotal(this.vms.values());
+    if (!reached) return;
     const gpuWorks = [...this.vms].filter(([, vm]) => vm.candidate.gpuCount > 0).map(([w]) => w);
-    const staticGpu = (this.config.staticGpuWorks ?? []).map((w) => w.work);
-    if (staticGpu.length > 0) this.staticGpuStoppedAt = this.now();
-    const message = `maxTotalSpend ${cap} USD reached (spent ${spent.toFixed(2)} USD at list prices): GPU works are stopped, their VMs deleted (WorkMap members) or stopped`;
-    for (const work of [...gpuWorks, ...staticGpu])
-      this.onEvent({ work, action: 'spend-cap', detail: message });
-    this.options.onTotalSpendReached?.([...gpuWorks, ...staticGpu], message);
+    const works = [...gpuWorks, ...reached.staticGpu];
+    for (const work of works) this.onEvent({ work, action: 'spend-cap', detail: reached.message });
+    this.options.onTotalSpendReached?.(works, reached.message);
+    const cap = this.config.maxTotalSpend;
     await Promise.all(gpuWorks.map((w) => this.deleteVm(w, `maxTotalSpend ${cap} USD reached`)));
   }
 }

@@ -17,6 +17,8 @@
  * Once closed (app ended) it starts nothing: an ended app's VMs stay stopped.
  */
 import { LightningError } from '../../constructs/errors.ts';
+import { IdleWatch } from './idle-watch.ts';
+import type { WorkActivity } from './work-activity.ts';
 
 export interface WorkVm {
   readonly instance: string;
@@ -53,6 +55,10 @@ export interface WorkVmControlOptions {
    */
   readonly appearTimeoutMs?: number;
   readonly onEvent?: (e: WorkVmEvent) => void;
+  /** GPU and UI activity the idle stop weighs besides calls. @default calls only */
+  readonly activity?: WorkActivity;
+  /** Called before an idle VM is stopped (the flow stops a server's running call first). */
+  readonly beforeIdleStop?: (work: string, detail: string) => Promise<void>;
 }
 
 export class WorkVmControlError extends LightningError {
@@ -103,10 +109,13 @@ export class WorkVmControl {
   private readonly appearTimeoutMs: number;
   private readonly onEvent: (e: WorkVmEvent) => void;
   private readonly starting = new Map<string, Promise<'running' | 'started'>>();
-  private readonly idleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly idleWatch: IdleWatch;
   private closed = false;
 
-  constructor(vms: Readonly<Record<string, WorkVm>>, options: WorkVmControlOptions = {}) {
+  constructor(
+    vms: Readonly<Record<string, WorkVm>>,
+    private readonly options: WorkVmControlOptions = {},
+  ) {
     this.vms = new Map(Object.entries(vms));
     this.metadataHost = options.metadataHost ?? process.env.GCE_METADATA_HOST ?? 'metadata.google.internal';
     this.endpoint = (
@@ -120,6 +129,22 @@ export class WorkVmControl {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 300_000;
     this.appearTimeoutMs = options.appearTimeoutMs ?? 180_000;
     this.onEvent = options.onEvent ?? (() => {});
+    this.idleWatch = new IdleWatch((work, detail) => void this.idleStop(work, detail), {
+      ...(options.activity ? { activity: options.activity } : {}),
+    });
+  }
+
+  private async idleStop(work: string, detail: string): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.options.beforeIdleStop?.(work, detail);
+      this.onEvent({ work, action: 'idle-stop', detail });
+      await this.stop(work);
+      // The stopped call's status re-armed the watch meanwhile: the VM is stopped already.
+      this.idleWatch.busy(work);
+    } catch (err) {
+      this.onEvent({ work, action: 'error', detail: (err as Error).message });
+    }
   }
 
   /** Whether the flow starts/stops this work's VM. */
@@ -201,32 +226,23 @@ export class WorkVmControl {
 
   /** The work has a call running: cancel its idle stop. */
   workBusy(work: string): void {
-    const t = this.idleTimers.get(work);
-    if (t) clearTimeout(t);
-    this.idleTimers.delete(work);
+    this.idleWatch.busy(work);
   }
 
-  /** The work's call ended: stop its VM after its idle timeout unless it gets busy again. */
-  workIdle(work: string): void {
+  /**
+   * The work's call ended (or, `runningServer`, it serves and its call keeps running): stop its
+   * VM after its idle timeout unless it gets busy again (IdleWatch says what counts).
+   */
+  workIdle(work: string, runningServer = false): void {
     const vm = this.vms.get(work);
     if (!vm || vm.idleTimeoutSeconds === null || this.closed) return;
-    this.workBusy(work);
-    const timer = setTimeout(() => {
-      this.idleTimers.delete(work);
-      this.onEvent({ work, action: 'idle-stop', detail: `idle for ${vm.idleTimeoutSeconds} s` });
-      this.stop(work).catch((err: unknown) =>
-        this.onEvent({ work, action: 'error', detail: (err as Error).message }),
-      );
-    }, vm.idleTimeoutSeconds * 1000);
-    timer.unref();
-    this.idleTimers.set(work, timer);
+    this.idleWatch.idle(work, vm.idleTimeoutSeconds, runningServer);
   }
 
   /** Cancels pending idle stops and starts nothing from now on (the VMs are left as they are). */
   close(): void {
     this.closed = true;
-    for (const t of this.idleTimers.values()) clearTimeout(t);
-    this.idleTimers.clear();
+    this.idleWatch.close();
   }
 
   /**

@@ -43,6 +43,7 @@ import { BINDING } from '../../constructs/runtime-binding.ts';
 import {
   type DaemonMessage,
   FlowMessageSchema,
+  type Heartbeat,
   type Hello,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
 import { cloneState } from '../state/json-patch.ts';
@@ -102,6 +103,14 @@ export class EventLoop extends LoopBindings {
 
   onMessage(session: DaemonSession, message: DaemonMessage): void {
     this.enqueue({ kind: 'message', session, message });
+  }
+
+  /** A heartbeat from `work`'s daemon: observers hear of it; no state changes, no pass runs. */
+  onHeartbeat(work: string, beat: Heartbeat): void {
+    this.observer.onHeartbeat(
+      work,
+      beat.gpuUtilizationPercent === undefined ? {} : { gpuUtilizationPercent: beat.gpuUtilizationPercent },
+    );
   }
 
   onClosed(session: DaemonSession): void {

@@ -79,6 +79,7 @@ export class FlowServer {
     this.live.add(call);
     let closed = false;
     let helloSeen = false;
+    let helloWork = '';
     const session: DaemonSession = {
       id: this.nextId++,
       peer: call.getPeer(),
@@ -110,6 +111,7 @@ export class FlowServer {
           }
           helloSeen = true;
           const work = message.kind.value.work;
+          helloWork = work;
           // Only works the flow has created: a hello must not create WorkMap members (anyone
           // with the token could add them without end). A daemon retries NOT_FOUND, so one
           // that dials a resumed flow before run() re-created its member gets in later.
@@ -122,8 +124,12 @@ export class FlowServer {
           this.loop.onHello(session, message.kind.value);
           return;
         }
-        // Heartbeats prove the stream is alive; they change no state, so they never wake the loop.
-        if (message.kind.case === 'heartbeat') return;
+        // Heartbeats prove the stream is alive; they change no state, so they never wake the
+        // loop (observers hear of them: the GPU utilisation they carry).
+        if (message.kind.case === 'heartbeat') {
+          this.loop.onHeartbeat(helloWork, message.kind.value);
+          return;
+        }
         this.loop.onMessage(session, message);
       } catch (err) {
         if (err instanceof DaemonError) session.close(err.grpcCode, err.message);

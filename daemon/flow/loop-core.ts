@@ -56,6 +56,9 @@ export abstract class LoopCore {
     onStateChanged: () => {
       for (const o of this.observers) o.onStateChanged?.();
     },
+    onHeartbeat: (w, beat) => {
+      for (const o of this.observers) o.onHeartbeat?.(w, beat);
+    },
   };
   protected readonly host: DaemonHost | undefined;
   protected readonly defaultStopGraceMs: number;
@@ -288,7 +291,7 @@ export abstract class LoopCore {
     }
     this.host?.ensureDaemon(rec.name, 'preempted');
   }
-  protected stopWork(rec: WorkRecord): void {
+  protected stopWork(rec: WorkRecord, reason = 'stopped by the flow'): void {
     const stage = rec.lifecycle.stage;
     if (stage === 'none' || stage === 'ended') return;
     if (stage === 'retry-wait' || stage === 'awaiting-daemon') {
@@ -297,7 +300,7 @@ export abstract class LoopCore {
       this.setStatus(rec, {
         phase: 'stopped',
         reason: 'stopped',
-        message: stage === 'retry-wait' ? 'stopped by the flow' : 'stopped before it started',
+        message: stage === 'retry-wait' ? reason : 'stopped before it started',
         endedAt: Date.now(),
       });
       return;
@@ -305,7 +308,7 @@ export abstract class LoopCore {
     this.flushOps(rec);
     rec.session?.send(
       create(FlowMessageSchema, {
-        kind: { case: 'stop', value: { reason: 'stopped by the flow', graceMs: this.graceMs(rec) } },
+        kind: { case: 'stop', value: { reason, graceMs: this.graceMs(rec) } },
       }),
     );
   }

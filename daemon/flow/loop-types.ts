@@ -50,6 +50,11 @@ export interface LoopObserver {
   onNotice?(message: string): void;
   /** After every drain that changed state (for UIs, benchmarks and tests). */
   onStateChanged?(): void;
+  /**
+   * A work's daemon sent a heartbeat; `gpuUtilizationPercent` when its machine has GPUs (the
+   * cloud's idle stop weighs it). Off the loop: it changes no state.
+   */
+  onHeartbeat?(work: string, beat: { readonly gpuUtilizationPercent?: number }): void;
 }
 
 /** Hooks into process management (local: spawn processes; cloud: start VMs). */

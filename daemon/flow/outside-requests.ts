@@ -126,13 +126,14 @@ export abstract class OutsideRequests extends DaemonStreams {
    * would: SIGTERM, then SIGKILL after the grace period; phase `stopped`. Nothing to stop is
    * not an error. Rejects with a DaemonError: NOT_FOUND for an unknown work,
    * FAILED_PRECONDITION once the app has ended.
+   * `reason` becomes the stopped status's message (e.g. an idle stop's "stopped: idle 600 s, …").
    * @example await loop.stop('root.train');
    */
-  stop(work: string): Promise<void> {
+  stop(work: string, reason?: string): Promise<void> {
     return this.onLoop(() => {
       const rec = this.works.get(work);
       if (!rec) throw new DaemonError(GrpcCode.NOT_FOUND, `no work named "${work}" in app ${this.app.name}`);
-      this.stopWork(rec);
+      this.stopWork(rec, reason);
     });
   }
 

@@ -61,6 +61,8 @@ export interface UiServerProps {
    * the terminal shows it: `state set from UI: root epochs=5`. @default a line on stdout
    */
   readonly log?: (line: string) => void;
+  /** Each request proxied to a work's tab, before it is answered (the cloud's idle stop). @default none */
+  readonly onWorkRequest?: (work: string) => void;
 }
 
 export interface UiAddress {
@@ -80,6 +82,7 @@ export class UiServer {
   private readonly fallback: boolean;
   private readonly tokenFile: string | undefined;
   private readonly api: UiApi;
+  private readonly onWorkRequest: (work: string) => void;
   private readonly server: Server;
   private readonly staticRoot = staticDir();
   private readonly staticCache = new Map<string, Buffer>();
@@ -93,6 +96,7 @@ export class UiServer {
     this.fallback = props.fallbackToFreePort ?? false;
     this.tokenFile = props.tokenFile;
     this.auth = new UiAuth(props.token);
+    this.onWorkRequest = props.onWorkRequest ?? (() => {});
     this.events = new EventStream({
       loop: this.loop,
       // Checked here, before the server listens: a wrong layout is a clear error at start.
@@ -305,6 +309,7 @@ UI token of this run: <code>${baseLoginHint(this.baseUrl())}&lt;token&gt;</code>
 
   private target(req: IncomingMessage, work: string, prefix: string): ProxyTarget {
     const status = this.loop.statusOf(work);
+    if (status) this.onWorkRequest(work);
     if (!status) {
       throw unknownWork(this.loop, work);
     }

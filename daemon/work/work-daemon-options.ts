@@ -39,6 +39,11 @@ export interface WorkDaemonOptions {
    */
   readonly heartbeatMs?: number;
   /**
+   * Sampled before each heartbeat and sent with it: the busiest GPU's utilisation in percent,
+   * undefined without a GPU (the flow's idle stop weighs it). @default none (cloud: nvidia-smi)
+   */
+  readonly gpuUtilization?: () => Promise<number | undefined>;
+  /**
    * Called with the document as it is in each delta and snapshot sent (JSON text): the
    * owner's sequence of states, for tests and tools that check what the flow observed.
    * @default none

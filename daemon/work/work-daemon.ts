@@ -95,13 +95,20 @@ export class WorkDaemon extends DaemonLink {
       },
     });
     await this.endpoint.listen();
-    this.heartbeat = setInterval(() => {
-      if (this.connected) {
-        this.send({ case: 'heartbeat', value: { timestampMs: BigInt(Date.now()) } });
-      }
-    }, this.opts.heartbeatMs ?? 30_000);
+    this.heartbeat = setInterval(() => void this.beat(), this.opts.heartbeatMs ?? 30_000);
     this.heartbeat.unref();
     this.connect();
+  }
+
+  /** A heartbeat, with the GPUs' utilisation when the machine reports it (the flow's idle stop). */
+  private async beat(): Promise<void> {
+    const gpu = this.connected ? await this.opts.gpuUtilization?.() : undefined;
+    if (!this.connected) return;
+    const value = {
+      timestampMs: BigInt(Date.now()),
+      ...(gpu === undefined ? {} : { gpuUtilizationPercent: gpu }),
+    };
+    this.send({ case: 'heartbeat', value });
   }
 
   /** Stops the current call (if any), closes the stream, resolves `exited`. */

@@ -176,13 +176,6 @@ const cases: readonly Case[] = [
     /1024 or more/,
   ],
   [
-    'fallback on a work whose VM Terraform creates',
-    () => buildApp({}, [{ id: 'train', compute: { machineType: 'g2-standard-4', fallback: ['gpu-t4'] } }]),
-    'root.train',
-    /fallback\/onDemandFallback apply only to VMs the flow creates/,
-    /WorkMap member/,
-  ],
-  [
     'a fallback that is not a preset',
     () => buildApp({}, [{ id: 'train', compute: { fallback: ['gpu-x9' as never] } }]),
     'root.train',

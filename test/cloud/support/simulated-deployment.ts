@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { LightningApp } from '../../../constructs/app.ts';
 import { synthesizeApp } from '../../../constructs/cloud/synth.ts';
-import { type GcpSim, startGcpSim } from '../../support/gcp-sim/gcp-sim.ts';
+import { type GcpSim, type GcpSimOptions, startGcpSim } from '../../support/gcp-sim/gcp-sim.ts';
 import { TerraformWorkspace } from '../../support/terraform/terraform-cli.ts';
 
 export interface SimulatedDeployment {
@@ -20,23 +20,24 @@ export interface SimulatedDeployment {
   close(): Promise<void>;
 }
 
-/** `app` loaded from `appFile`; `name` labels the temp directory. */
+/** `app` loaded from `appFile`; `name` labels the temp directory; `sim` adds to the VMs' image (PATH, env). */
 export async function simulatedDeployment(
   app: LightningApp,
   appFile: string,
   name: string,
+  sim: Pick<GcpSimOptions, 'guestPath' | 'guestEnv'> = {},
 ): Promise<SimulatedDeployment> {
   const outdir = mkdtempSync(join(tmpdir(), `lightning-tf-${name}-`));
   const { stackFile } = await synthesizeApp(app, { appFile, outdir });
   const ws = await TerraformWorkspace.create(dirname(stackFile));
-  const sim = await startGcpSim({ sourceRoot: ws.dir });
+  const gcp = await startGcpSim({ ...sim, sourceRoot: ws.dir });
   await ws.run(['init']);
   return {
-    sim,
+    sim: gcp,
     ws,
-    env: { LIGHTNING_GCP_SIM_URL: sim.url },
+    env: { LIGHTNING_GCP_SIM_URL: gcp.url },
     close: async () => {
-      await sim.close();
+      await gcp.close();
       ws.dispose();
     },
   };

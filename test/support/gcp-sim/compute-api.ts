@@ -59,9 +59,9 @@ export interface ComputeVms {
   list(): ListedVm[];
 }
 
-/** One insert or delete through the API, for the per-run summary. */
+/** One insert, start or delete through the API, for the per-run summary. */
 export interface ComputeEvent {
-  readonly verb: 'insert' | 'delete';
+  readonly verb: 'insert' | 'start' | 'delete';
   readonly name: string;
   readonly zone: string;
   /** 'ok', or the error code (`ZONE_RESOURCE_POOL_EXHAUSTED`, `QUOTA_EXCEEDED`, HTTP 403 …). */
@@ -207,7 +207,24 @@ export class ComputeApi {
       if (!may(project!, resource, permission)) return denied(permission, resource);
       if (verb === '') return { status: 200, json: { kind: 'compute#instance', name, status }, label };
       if (verb === '/stop') this.vms.stop(name!);
-      else this.vms.start(name!);
+      else {
+        // GCE starts a stopped VM only where capacity is left: a start in a stocked-out zone
+        // ends in the same operation error as an insert. Modelled for VMs made from a template
+        // (run-time VMs), whose shape the sim knows; Terraform's VMs always start.
+        const template =
+          status === 'TERMINATED' ? this.vms.list().find((v) => v.name === name)?.template : undefined;
+        const refused = template
+          ? this.capacity.refusal(zone!, template, this.usage(zone!.replace(/-[a-z]$/, '')))
+          : undefined;
+        this.events.push({ verb: 'start', name: name!, zone: zone!, outcome: refused?.code ?? 'ok' });
+        if (refused)
+          return {
+            status: 200,
+            json: this.operation(project!, zone!, 'start', resource, { ...refused }),
+            label,
+          };
+        this.vms.start(name!);
+      }
       return { status: 200, json: this.operation(project!, zone!, verb.slice(1), resource), label };
     }
 

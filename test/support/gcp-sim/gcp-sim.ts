@@ -156,6 +156,11 @@ export async function startGcpSim(options: GcpSimOptions = {}): Promise<GcpSim> 
       },
       create: (vm) => {
         mark(`compute API: insert ${vm.name} in ${vm.zone}`);
+        // A new VM of an earlier one's name is not preempted (the metadata is per instance).
+        metadata.setPreempted(vm.name, false);
+        // A preempted run-time VM the flow deleted and created again (elsewhere) survived too.
+        for (const p of preemptions)
+          if (p.vm === vm.name && p.terminatedAtMs !== undefined) p.restartedAtMs ??= Date.now() - startedAt;
         createVm(simCtx!, { ...vm, by: 'compute-api' });
       },
       delete: (name) => deleteVm(simCtx!, name, 'compute-api'),
