@@ -12,18 +12,28 @@
 import { readFileSync } from 'node:fs';
 
 // The boot program runs on the VM (runtime code): it lives with the cloud runtime and is
-// embedded into the startup script here, at synthesis.
-const BOOT_SOURCE_URL = new URL('../../daemon/cloud/vm-boot.mjs', import.meta.url);
+// embedded into the startup script here, at synthesis. vm-boot.mjs imports vm-boot-gcp.mjs
+// (metadata, token, bundle, secrets): both are written side by side.
+const BOOT_DIR = new URL('../../daemon/cloud/', import.meta.url);
+/** The boot program's files, written to `$ROOT/<name>` on every boot; the first is run. */
+export const BOOT_FILES = ['vm-boot.mjs', 'vm-boot-gcp.mjs'] as const;
 const HEREDOC_END = 'LIGHTNING_BOOT_EOF';
 
-/** The boot program embedded in the script (exported for tests). */
-export function bootProgram(): string {
-  return readFileSync(BOOT_SOURCE_URL, 'utf8');
+/** A file of the boot program, as embedded in the script (exported for tests). */
+export function bootProgram(name: (typeof BOOT_FILES)[number] = 'vm-boot.mjs'): string {
+  return readFileSync(new URL(name, BOOT_DIR), 'utf8');
+}
+
+/** `cat > "$ROOT/<name>"` of each boot file, quoted so that bash expands nothing inside. */
+function writeBootFiles(): string {
+  return BOOT_FILES.map((name) => {
+    const source = bootProgram(name);
+    if (source.includes(HEREDOC_END)) throw new Error(`internal: ${name} must not contain ${HEREDOC_END}`);
+    return `cat > "$ROOT/${name}" <<'${HEREDOC_END}'\n${source.replace(/\n$/, '')}\n${HEREDOC_END}`;
+  }).join('\n');
 }
 
 export function renderStartupScript(): string {
-  const boot = bootProgram();
-  if (boot.includes(HEREDOC_END)) throw new Error(`internal: vm-boot.mjs must not contain ${HEREDOC_END}`);
   return `#!/bin/bash
 # lightning-local startup script: runs on every boot, idempotent. Logs:
 #   sudo journalctl -u google-startup-scripts.service   (this script)
@@ -75,9 +85,7 @@ fi
 log "Node $("$NODE" --version) ready in $(( ($(date +%s%N) - STARTED_NS) / 1000000 )) ms"
 
 mkdir -p "$ROOT/bundles"
-cat > "$ROOT/vm-boot.mjs" <<'${HEREDOC_END}'
-${boot.replace(/\n$/, '')}
-${HEREDOC_END}
+${writeBootFiles()}
 
 if [ -n "\${LIGHTNING_BOOT_FOREGROUND:-}" ]; then
   exec "$NODE" "$ROOT/vm-boot.mjs" run

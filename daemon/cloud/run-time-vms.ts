@@ -10,7 +10,7 @@
  * work's status and its log). The total spend cap is watched here: once reached, GPU VMs are
  * deleted and no new GPU VM is created; the flow fails those works' calls naming the cap.
  *
- * Runtime wiring (cli/daemon-command.ts):
+ * Runtime wiring (cli/flow-command.ts):
  *   const rt = await RunTimeVms.fromMetadata({ onEvent });     // undefined outside the cloud
  *   when a call waits for member W:  if (rt?.manages(W)) rt.ensureVm(W)   (rejects with a CapacityError)
  *   when W's VM got a preemption notice:  rt.restartAfterPreemption(W)

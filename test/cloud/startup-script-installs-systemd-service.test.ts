@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileS
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bootProgram, renderStartupScript } from '../../constructs/cloud/startup-script.ts';
+import { BOOT_FILES, bootProgram, renderStartupScript } from '../../constructs/cloud/startup-script.ts';
 
 let dir: string;
 let result: { status: number | null; stdout: string; stderr: string };
@@ -56,7 +56,8 @@ describe('startup script on a VM with systemd', () => {
 
   it('writes the boot program, creates the user and starts the service without blocking', () => {
     expect(result.status, result.stderr).toBe(0);
-    expect(readFileSync(join(dir, 'opt-lightning', 'vm-boot.mjs'), 'utf8')).toBe(bootProgram());
+    for (const name of BOOT_FILES)
+      expect(readFileSync(join(dir, 'opt-lightning', name), 'utf8'), name).toBe(bootProgram(name));
     expect(calls).toEqual([
       'id lightning',
       'useradd --system --create-home --home-dir /var/lib/lightning --shell /usr/sbin/nologin lightning',
