@@ -282,6 +282,7 @@ export abstract class DaemonStreams extends LoopCore {
             value: {
               epoch: BigInt(rec.epoch),
               reason: `gap: expected seq ${rec.appliedSeq + 1}, got ${seq}`,
+              seq: BigInt(seq), // lets the daemon answer a repeated request only once
             },
           },
         }),

@@ -65,6 +65,8 @@ export abstract class DaemonLink {
   /** Highest flow request (seq) applied in this epoch, and whether the flow has yet to hear of it. */
   protected appliedFlowSeq = 0;
   protected flowSeqDue = false;
+  /** Seq of the last snapshot sent on this stream: it answers every gap the flow saw before it. */
+  private snapshotSeq = 0;
   protected vars: Record<string, JsonValue>;
   /** The size limit of `vars`, checked as the work writes (rebuilt with the view). */
   protected budget!: DocumentBudget;
@@ -113,11 +115,11 @@ export abstract class DaemonLink {
     const onEnd = (why: string) => {
       if (ended) return;
       ended = true;
-      if (this.call === call) {
-        this.call = null;
-        this.connected = false;
-        this.blocked = false;
-      }
+      // Given up already (resyncByReconnect dialed again): nothing to reset or reschedule.
+      if (this.call !== call) return;
+      this.call = null;
+      this.connected = false;
+      this.blocked = false;
       if (!this.stopping) {
         this.diag(
           `connection to the flow at ${this.opts.flowAddress} ended (${why}); reconnecting in ${this.backoffMs} ms`,
@@ -126,6 +128,7 @@ export abstract class DaemonLink {
       }
     };
     call.on('data', (bytes: Buffer) => {
+      if (this.call !== call) return; // a stream given up (see resyncByReconnect): its rest is stale
       try {
         this.handle(decodeFlowMessage(bytes));
       } catch (err) {
@@ -174,6 +177,9 @@ export abstract class DaemonLink {
     const kind = message.kind;
     switch (kind.case) {
       case 'welcome': {
+        // The flow welcomes once per stream: another whole welcome is a repeat (a faulty link),
+        // and answering it would cost a snapshot for nothing.
+        if (this.connected) return;
         const w = kind.value;
         const stateJson = this.welcomeParts.add(String(w.epoch), w.part, w.parts, w.stateJson);
         if (stateJson === undefined) return; // more parts follow
@@ -213,6 +219,9 @@ export abstract class DaemonLink {
         this.applyFlowRequest(Number(kind.value.epoch), Number(kind.value.seq), opsFromWire(kind.value.ops));
         return;
       case 'snapshotRequest':
+        // A snapshot sent after the seq that showed the gap already answers it (the request
+        // was repeated on the way): one snapshot per gap.
+        if (kind.value.seq > 0n && this.snapshotSeq > Number(kind.value.seq)) return;
         this.pendingOps = [];
         this.sendSnapshot();
         return;
@@ -233,8 +242,13 @@ export abstract class DaemonLink {
   protected applyFlowRequest(epoch: number, seq: number, ops: PatchOperation[]): void {
     if (epoch !== this.epoch || seq <= this.appliedFlowSeq) return;
     if (seq !== this.appliedFlowSeq + 1) {
-      // The flow resends every unconfirmed request in order after a reconnect; wait for it.
-      this.diag(`flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; ignored until resent`);
+      // A request went missing on the way (the flow never skips a number). The flow resends
+      // every unconfirmed request, in order, on a new stream: dial again now rather than wait
+      // for a reconnect that may never come. The gap costs one snapshot (the welcome's).
+      this.diag(
+        `flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; reconnecting to have the flow resend its requests`,
+      );
+      this.resyncByReconnect();
       return;
     }
     flushPendingArrays(); // the work's own array mutations come first
@@ -251,11 +265,23 @@ export abstract class DaemonLink {
     this.flowSeqDue = true;
     this.scheduleFlush();
   }
+  /** Gives the current stream up and dials again at once (nothing more is read from it). */
+  private resyncByReconnect(): void {
+    const call = this.call;
+    if (!call) return;
+    this.call = null;
+    this.connected = false;
+    this.blocked = false;
+    call.cancel(); // its end is ignored: it is no longer the current stream
+    this.backoffMs = Math.min(100, this.opts.maxBackoffMs ?? 100);
+    this.scheduleReconnect();
+  }
   /** The whole document, in as many parts as it needs (one message each, same seq). */
   protected sendSnapshot(): void {
     const text = JSON.stringify(this.vars);
     const pieces = splitText(text);
     const seq = BigInt(++this.seq);
+    if (this.connected) this.snapshotSeq = this.seq;
     for (let part = 0; part < pieces.length; part++) {
       const last = part === pieces.length - 1;
       this.send({

@@ -5,7 +5,7 @@
  * (fault-proxy.ts), seeded: the daemon's deltas on the way to the flow; the flow's write
  * requests and acks, and (duplicated, delayed) its welcomes, runs and snapshot requests on the
  * way to the daemon. The work appends 1..N to an array (a duplicate applied would show twice,
- * a lost delta as a hole) while the flow writes a mark into the work's state every 100 (a
+ * a lost delta as a hole) while the flow writes a mark into the work's state every 20 (a
  * request applied twice would show twice, a lost one never be confirmed). Then the faults
  * stop and:
  * - the flow's copy, the daemon's copy and the model ([1..N], the flow's marks) are equal;
@@ -28,7 +28,7 @@ import { FaultProxy } from './fault-proxy.ts';
 import { prng } from './seeded-random.ts';
 
 const N = 4000;
-type S = { items: number[]; count: number; marks: number[] };
+type S = { items: number[]; count: number; marks: number[]; closed?: boolean };
 
 function buildApp() {
   class Appender extends Work<S> {
@@ -46,10 +46,10 @@ function buildApp() {
     override run() {
       this.w.run({});
       // The flow writes into the work's state as well (requests the daemon applies once).
-      // Every multiple of 100 the count has passed, in order: a pass may come after the count
+      // Every multiple of 20 the count has passed, in order: a pass may come after the count
       // crossed several of them (a fast work, a slow pass), and each must still be marked once.
-      const reached = Math.floor(this.w.state.count / 100) * 100;
-      for (let mark = 100; mark <= reached; mark += 100) {
+      const reached = Math.floor(this.w.state.count / 20) * 20;
+      for (let mark = 20; mark <= reached; mark += 20) {
         if (!this.w.state.marks.includes(mark)) this.w.state.marks.push(mark);
       }
     }
@@ -94,17 +94,24 @@ describe('a faulty link between daemon and flow', () => {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
       await pollUntil(() => loop.statusOf('root.w')?.phase === 'succeeded', 180_000, 'the work to succeed');
-      // Faults off; a last write of the flow makes both sides exchange once more.
+      // Faults off; a last write (the UI's PATCH) makes both sides exchange once more: a
+      // message lost last, with nothing after it on its way, shows as a gap only when the
+      // next one arrives (there is no timer that resends; see the README's Reliability).
       proxy.faulty = false;
+      await loop.patchState('root.w', [{ op: 'add', path: '/closed', value: true }]);
       await pollUntil(
-        () => flowVars().marks.length === N / 100 && loop.replicaOf('root.w')!.unconfirmed === 0,
+        () =>
+          flowVars().marks.length === N / 20 &&
+          loop.replicaOf('root.w')!.unconfirmed === 0 &&
+          (daemon.work.state as S).closed === true,
         30_000,
         'the flow to see every mark confirmed',
       );
       const expected: S = {
         items: Array.from({ length: N }, (_, i) => i + 1),
         count: N,
-        marks: Array.from({ length: N / 100 }, (_, i) => (i + 1) * 100),
+        marks: Array.from({ length: N / 20 }, (_, i) => (i + 1) * 20),
+        closed: true,
       };
       const flow = flowVars();
       const work = JSON.parse(JSON.stringify(daemon.work.state)) as S;
@@ -128,10 +135,14 @@ describe('a faulty link between daemon and flow', () => {
       expect(stats.duplicates).toBeGreaterThan(0);
       expect(stats.rejected).toBe(0);
       expect(stats.gaps).toBeGreaterThan(0);
+      expect(requestGaps).toBeGreaterThan(0);
       // One request per gap at most (one sent just as a cut ends the stream never arrives).
       expect(c.snapshotRequests).toBeLessThanOrEqual(stats.gaps);
       expect(c.snapshotRequests).toBeGreaterThan(0);
-      expect(c.snapshots).toBeLessThanOrEqual(c.connections + stats.gaps);
+      // A new stream only after a cut or a gap at the daemon, and a snapshot only for a new
+      // stream (its welcome) or a request: repeated welcomes and requests cost nothing.
+      expect(c.connections).toBeLessThanOrEqual(1 + c.cuts + requestGaps);
+      expect(c.snapshots).toBeLessThanOrEqual(c.connections + c.snapshotRequests);
     } finally {
       await daemon.shutdown('test over', 0);
       proxy.close();
