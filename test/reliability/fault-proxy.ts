@@ -102,6 +102,8 @@ export class FaultProxy {
    * right there (the message is lost with it), once. For tests that need a cut at one place.
    */
   cutBeforeToDaemon: ((message: Buffer) => boolean) | null = null;
+  /** The same for the daemon's messages. */
+  cutBeforeToFlow: ((message: Buffer) => boolean) | null = null;
   private readonly server = new grpc.Server(limits);
   private readonly client: grpc.Client;
   private readonly toFlowRates: FaultRates;
@@ -178,6 +180,11 @@ export class FaultProxy {
     down.on('data', (b: Buffer) => {
       if (!link.open) return;
       if (fromBinary(DaemonMessageSchema, b).kind.case === 'snapshot') this.counts.snapshots++;
+      if (this.cutBeforeToFlow?.(b)) {
+        this.cutBeforeToFlow = null;
+        cut();
+        return;
+      }
       toFlow(b);
     });
     down.on('end', () => end({ code: grpc.status.OK, details: '' }));

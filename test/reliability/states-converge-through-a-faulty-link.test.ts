@@ -14,18 +14,10 @@
  *   flow request missing), one reconnect, whose welcome the daemon answers with one snapshot.
  * Prints one line of figures. LIGHTNING_FAULT_SEED picks another seed.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
-import { openDrive } from '../../daemon/drive/open-drive.ts';
-import { EventLoop } from '../../daemon/flow/event-loop.ts';
-import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { WorkDaemon } from '../../daemon/work/work-daemon.ts';
 import { pollUntil } from '../support/app-fixture.ts';
-import { FaultProxy } from './fault-proxy.ts';
-import { prng } from './seeded-random.ts';
+import { startFaultyLink } from './faulty-link-rig.ts';
 
 const N = 4000;
 type S = { items: number[]; count: number; marks: number[]; closed?: boolean };
@@ -62,34 +54,17 @@ function buildApp() {
 describe('a faulty link between daemon and flow', () => {
   it('converges, applies no duplicate, and pays one snapshot per gap', { timeout: 240_000 }, async () => {
     const seed = Number(process.env.LIGHTNING_FAULT_SEED ?? 20261127);
-    const dir = await mkdtemp(join(tmpdir(), 'faulty-link-'));
-    const token = 'faulty-link-token';
-    const diagnostics: string[] = [];
-    const loop = new EventLoop(buildApp());
-    const server = new FlowServer(loop, { token });
-    const flowPort = await server.listen();
-    loop.start();
-    const proxy = new FaultProxy(
-      `127.0.0.1:${flowPort}`,
+    const link = await startFaultyLink(
+      buildApp,
+      'root.w',
       {
         toFlow: { drop: 0.03, duplicate: 0.05, reorder: 0.03, delay: 0.1, cut: 0.002 },
         // The flow sends fewer messages (a request per pass that wrote, acks, control): higher rates.
         toDaemon: { drop: 0.08, duplicate: 0.15, reorder: 0.08, delay: 0.1, cut: 0.002 },
       },
-      prng(seed),
-      prng(seed + 1),
+      seed,
     );
-    const proxyAddress = await proxy.listen();
-    const daemon = new WorkDaemon({
-      app: buildApp(),
-      appDir: dir,
-      workName: 'root.w',
-      flowAddress: proxyAddress,
-      token,
-      drive: await openDrive(join(dir, 'drive')),
-      maxBackoffMs: 50,
-      diagnostics: (line) => diagnostics.push(line),
-    });
+    const { loop, proxy, daemon, diagnostics } = link;
     try {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
@@ -144,9 +119,7 @@ describe('a faulty link between daemon and flow', () => {
       expect(c.connections).toBeLessThanOrEqual(1 + c.cuts + requestGaps);
       expect(c.snapshots).toBeLessThanOrEqual(c.connections + c.snapshotRequests);
     } finally {
-      await daemon.shutdown('test over', 0);
-      proxy.close();
-      await server.close();
+      await link.close();
     }
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * A real flow (event loop + gRPC server) and a real work daemon (WorkDaemon, in this process)
+ * joined through the fault proxy (fault-proxy.ts): the set-up of the faulty-link tests. The
+ * daemon's diagnostics are kept, so a test can count what it said (a gap, a reconnect).
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LightningApp } from '../../constructs/index.ts';
+import { openDrive } from '../../daemon/drive/open-drive.ts';
+import { EventLoop } from '../../daemon/flow/event-loop.ts';
+import { FlowServer } from '../../daemon/flow/flow-server.ts';
+import { WorkDaemon } from '../../daemon/work/work-daemon.ts';
+import { FaultProxy, type LinkFaults } from './fault-proxy.ts';
+import { prng } from './seeded-random.ts';
+
+export interface FaultyLink {
+  readonly loop: EventLoop;
+  readonly proxy: FaultProxy;
+  readonly daemon: WorkDaemon;
+  /** What the daemon said about its link, in order. */
+  readonly diagnostics: string[];
+  /** Stops the daemon, the proxy and the flow. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the flow of `buildApp()`, the proxy in front of it (faults drawn from `seed`, and
+ * `seed + 1` for the flow → daemon direction), and the daemon of `workName`, dialing the
+ * proxy. The app is built twice: the flow and the daemon each hold their own tree, as in
+ * separate processes.
+ */
+export async function startFaultyLink(
+  buildApp: () => LightningApp,
+  workName: string,
+  faults: LinkFaults,
+  seed: number,
+): Promise<FaultyLink> {
+  const dir = await mkdtemp(join(tmpdir(), 'faulty-link-'));
+  const token = 'faulty-link-token';
+  const diagnostics: string[] = [];
+  const loop = new EventLoop(buildApp());
+  const server = new FlowServer(loop, { token });
+  const flowPort = await server.listen();
+  loop.start();
+  const proxy = new FaultProxy(`127.0.0.1:${flowPort}`, faults, prng(seed), prng(seed + 1));
+  const daemon = new WorkDaemon({
+    app: buildApp(),
+    appDir: dir,
+    workName,
+    flowAddress: await proxy.listen(),
+    token,
+    drive: await openDrive(join(dir, 'drive')),
+    maxBackoffMs: 50,
+    diagnostics: (line) => diagnostics.push(line),
+  });
+  return {
+    loop,
+    proxy,
+    daemon,
+    diagnostics,
+    async close() {
+      await daemon.shutdown('test over', 0);
+      proxy.close();
+      await server.close();
+    },
+  };
+}
