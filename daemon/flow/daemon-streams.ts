@@ -26,6 +26,14 @@ import { LoopCore } from './loop-core.ts';
 import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
 
 export abstract class DaemonStreams extends LoopCore {
+  /**
+   * Works whose Run went out on a stream that then broke, before the daemon said it had the
+   * call: the same daemon came back, and the snapshot that answers its welcome tells whether
+   * the Run arrived (its status names the call) or was lost with the stream (send it again).
+   * Resending at once instead would run a call twice that the daemon got and finished while
+   * only its reports were lost.
+   */
+  private readonly runsInDoubt = new Set<WorkRecord>();
   /** A daemon's stream ended; if it stays gone while a call is in flight, 'lost' follows. */
   protected onStreamClosed(session: DaemonSession): void {
     const rec = this.sessions.get(session);
@@ -179,6 +187,8 @@ export abstract class DaemonStreams extends LoopCore {
     if (restoredWaiting && rec.lifecycle.stage === 'awaiting-daemon') this.announceRerun(rec);
     rec.awaitingSnapshot = true;
     rec.snapshotParts.reset();
+    this.runsInDoubt.delete(rec);
+    if (resumed && rec.lifecycle.stage === 'dispatched') this.runsInDoubt.add(rec);
     // The state in as many parts as it needs (the first message carries everything else).
     const pieces = splitText(JSON.stringify(rec.replica.vars));
     for (let part = 0; part < pieces.length; part++) {
@@ -381,6 +391,10 @@ export abstract class DaemonStreams extends LoopCore {
     rec.awaitingSnapshot = false;
     rec.ackDue = true;
     this.changed = true;
+    // See runsInDoubt: the daemon is on another call (or none), so the Run never arrived.
+    if (this.runsInDoubt.delete(rec) && rec.lifecycle.stage === 'dispatched' && rec.call) {
+      if (snap.status?.callHash !== rec.call.hash) this.sendRun(rec);
+    }
   }
 }
 
