@@ -88,8 +88,12 @@ export class FaultProxy {
     toDaemon: { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0, delayed: 0 } as DirectionCounts,
     cuts: 0,
     connections: 0,
-    /** Snapshots the daemon sent (messages, before any fault: parts of one count once each). */
+    /** Snapshots the daemon sent (before any fault; one in parts counts once). */
     snapshots: 0,
+    /** Messages of snapshots sent in more than one part. */
+    snapshotParts: 0,
+    /** Messages of welcomes sent in more than one part. */
+    welcomeParts: 0,
     /** Snapshot requests the flow sent (before any fault). */
     snapshotRequests: 0,
     /** Runs the flow sent (before any fault). */
@@ -179,7 +183,11 @@ export class FaultProxy {
     );
     down.on('data', (b: Buffer) => {
       if (!link.open) return;
-      if (fromBinary(DaemonMessageSchema, b).kind.case === 'snapshot') this.counts.snapshots++;
+      const kind = fromBinary(DaemonMessageSchema, b).kind;
+      if (kind.case === 'snapshot') {
+        if (kind.value.part === 0) this.counts.snapshots++;
+        if (kind.value.parts > 1) this.counts.snapshotParts++;
+      }
       if (this.cutBeforeToFlow?.(b)) {
         this.cutBeforeToFlow = null;
         cut();
@@ -192,9 +200,10 @@ export class FaultProxy {
     down.on('error', () => end({ code: grpc.status.CANCELLED, details: 'daemon went away' }));
     up.on('data', (b: Buffer) => {
       if (!link.open) return;
-      const kind = fromBinary(FlowMessageSchema, b).kind.case;
-      if (kind === 'snapshotRequest') this.counts.snapshotRequests++;
-      if (kind === 'run') this.counts.runs++;
+      const kind = fromBinary(FlowMessageSchema, b).kind;
+      if (kind.case === 'snapshotRequest') this.counts.snapshotRequests++;
+      if (kind.case === 'run') this.counts.runs++;
+      if (kind.case === 'welcome' && kind.value.parts > 1) this.counts.welcomeParts++;
       if (this.cutBeforeToDaemon?.(b)) {
         this.cutBeforeToDaemon = null;
         cut();

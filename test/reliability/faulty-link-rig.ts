@@ -20,6 +20,8 @@ export interface FaultyLink {
   readonly daemon: WorkDaemon;
   /** What the daemon said about its link, in order. */
   readonly diagnostics: string[];
+  /** What the flow said (a rejected message, …), in order. */
+  readonly notices: string[];
   /** Stops the daemon, the proxy and the flow. */
   close(): Promise<void>;
 }
@@ -39,7 +41,9 @@ export async function startFaultyLink(
   const dir = await mkdtemp(join(tmpdir(), 'faulty-link-'));
   const token = 'faulty-link-token';
   const diagnostics: string[] = [];
+  const notices: string[] = [];
   const loop = new EventLoop(buildApp());
+  loop.addObserver({ onLog: () => {}, onNotice: (line) => notices.push(line) });
   const server = new FlowServer(loop, { token });
   const flowPort = await server.listen();
   loop.start();
@@ -59,6 +63,7 @@ export async function startFaultyLink(
     proxy,
     daemon,
     diagnostics,
+    notices,
     async close() {
       await daemon.shutdown('test over', 0);
       proxy.close();
