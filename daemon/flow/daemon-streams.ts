@@ -258,6 +258,12 @@ export abstract class DaemonStreams extends LoopCore {
       return;
     }
     if (rec.snapshotParts.pending) {
+      // Sent before the snapshot whose parts are arriving, and overtaken on the way (a faulty
+      // link reorders): the snapshot covers it, like a duplicate. Anything newer is an error.
+      if (Number(m.epoch) === rec.epoch && Number(m.seq) < (rec.snapshotParts.pendingSeq ?? 0)) {
+        this.stats.duplicates++;
+        return;
+      }
       this.reject(
         rec,
         session,
@@ -366,7 +372,13 @@ export abstract class DaemonStreams extends LoopCore {
     const seq = Number(snap.seq);
     let vars: JsonValue;
     try {
-      const text = rec.snapshotParts.add(`${snap.epoch}/${snap.seq}`, snap.part, snap.parts, snap.stateJson);
+      const text = rec.snapshotParts.add(
+        `${snap.epoch}/${snap.seq}`,
+        snap.part,
+        snap.parts,
+        snap.stateJson,
+        Number(snap.seq),
+      );
       if (text === undefined) return; // more parts follow
       if (seq <= rec.appliedSeq) {
         this.stats.duplicates++;
