@@ -16,22 +16,8 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { ATTACH_PATH } from '../../daemon/protocol/flow-service.ts';
 import { DaemonMessageSchema, FlowMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-
-const identity = (b: Buffer) => b;
-const definition: grpc.ServiceDefinition = {
-  attach: {
-    path: ATTACH_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  },
-};
-const limits = { 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 };
+import { LARGE_MESSAGES, RAW_ATTACH, rawAttachClient } from './raw-attach.ts';
 
 /** Probabilities per message that a fault may hit (the rest pass through unharmed). */
 export interface FaultRates {
@@ -108,7 +94,7 @@ export class FaultProxy {
   cutBeforeToDaemon: ((message: Buffer) => boolean) | null = null;
   /** The same for the daemon's messages. */
   cutBeforeToFlow: ((message: Buffer) => boolean) | null = null;
-  private readonly server = new grpc.Server(limits);
+  private readonly server = new grpc.Server(LARGE_MESSAGES);
   private readonly client: grpc.Client;
   private readonly toFlowRates: FaultRates;
   private readonly toDaemonRates: FaultRates;
@@ -122,9 +108,8 @@ export class FaultProxy {
   ) {
     this.toFlowRates = faults.toFlow ?? NO_FAULTS;
     this.toDaemonRates = faults.toDaemon ?? NO_FAULTS;
-    const Client = grpc.makeGenericClientConstructor(definition, 'FlowService');
-    this.client = new Client(flowAddress, grpc.credentials.createInsecure(), limits);
-    this.server.addService(definition, {
+    this.client = rawAttachClient(flowAddress);
+    this.server.addService(RAW_ATTACH, {
       attach: (down: grpc.ServerDuplexStream<Buffer, Buffer>) => this.attach(down),
     });
   }
@@ -145,6 +130,7 @@ export class FaultProxy {
 
   private attach(down: grpc.ServerDuplexStream<Buffer, Buffer>): void {
     this.counts.connections++;
+    // The daemon's own metadata (its token) goes on to the flow as it came.
     const up = (
       this.client as unknown as { attach(md: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
     ).attach(down.metadata);
