@@ -11,6 +11,7 @@ import { openDrive } from '../../daemon/drive/open-drive.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
 import { WorkDaemon } from '../../daemon/work/work-daemon.ts';
+import { pollUntil } from '../support/app-fixture.ts';
 import { FaultProxy, type LinkFaults } from './fault-proxy.ts';
 import { prng } from './seeded-random.ts';
 
@@ -22,6 +23,15 @@ export interface FaultyLink {
   readonly diagnostics: string[];
   /** What the flow said (a rejected message, …), in order. */
   readonly notices: string[];
+  /** Gaps the daemon saw in the flow's requests (each one cost it a new stream). */
+  requestGaps(): number;
+  /**
+   * Waits for the work's call to succeed, turns the faults off and writes `/closed: true`
+   * into the work's state (the UI's PATCH path): one more exchange, so a message lost last,
+   * with nothing after it on its way, shows as a gap (nothing resends on a timer). Resolves
+   * once the daemon has it and the flow has no unconfirmed write left and `settled()` holds.
+   */
+  settle(settled: () => boolean): Promise<void>;
   /** Stops the daemon, the proxy and the flow. */
   close(): Promise<void>;
 }
@@ -64,6 +74,20 @@ export async function startFaultyLink(
     daemon,
     diagnostics,
     notices,
+    requestGaps: () => diagnostics.filter((l) => /^flow request \d+ arrived before \d+/.test(l)).length,
+    async settle(settled) {
+      await pollUntil(() => loop.statusOf(workName)?.phase === 'succeeded', 180_000, 'the work to succeed');
+      proxy.faulty = false;
+      await loop.patchState(workName, [{ op: 'add', path: '/closed', value: true }]);
+      await pollUntil(
+        () =>
+          settled() &&
+          loop.replicaOf(workName)!.unconfirmed === 0 &&
+          (daemon.work.state as { closed?: boolean }).closed === true,
+        30_000,
+        'the flow to see every write confirmed',
+      );
+    },
     async close() {
       await daemon.shutdown('test over', 0);
       proxy.close();

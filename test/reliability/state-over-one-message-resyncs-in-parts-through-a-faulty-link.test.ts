@@ -10,7 +10,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
-import { pollUntil } from '../support/app-fixture.ts';
 import { startFaultyLink } from './faulty-link-rig.ts';
 
 const N = 1000;
@@ -59,21 +58,11 @@ describe('state over one message, through a faulty link', () => {
       },
       seed,
     );
-    const { loop, proxy, daemon, diagnostics } = link;
+    const { loop, proxy, daemon } = link;
     try {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
-      await pollUntil(() => loop.statusOf('root.w')?.phase === 'succeeded', 180_000, 'the work to succeed');
-      proxy.faulty = false;
-      await loop.patchState('root.w', [{ op: 'add', path: '/closed', value: true }]);
-      await pollUntil(
-        () =>
-          flowVars().marks.length === N / 20 &&
-          loop.replicaOf('root.w')!.unconfirmed === 0 &&
-          (daemon.work.state as S).closed === true,
-        30_000,
-        'the flow to see every mark confirmed',
-      );
+      await link.settle(() => flowVars().marks.length === N / 20);
       const flow = flowVars();
       const work = daemon.work.state as S;
       // Compared by hand: a diff of two 1.8 MB strings would drown the report.
@@ -91,7 +80,7 @@ describe('state over one message, through a faulty link', () => {
 
       const c = proxy.counts;
       const stats = loop.stats;
-      const requestGaps = diagnostics.filter((l) => /^flow request \d+ arrived before \d+/.test(l)).length;
+      const requestGaps = link.requestGaps();
       process.stdout.write(
         `reliability: state over one message through the faulty link: snapshots ${c.snapshots} (${c.snapshotParts} part messages), welcomes in ${c.welcomeParts} part messages, ` +
           `gaps ${stats.gaps} at the flow and ${requestGaps} at the daemon, cuts ${c.cuts}, ${c.connections} connections, rejected ${stats.rejected}, seed ${seed}\n`,

@@ -16,7 +16,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
-import { pollUntil } from '../support/app-fixture.ts';
 import { startFaultyLink } from './faulty-link-rig.ts';
 
 const N = 4000;
@@ -64,24 +63,11 @@ describe('a faulty link between daemon and flow', () => {
       },
       seed,
     );
-    const { loop, proxy, daemon, diagnostics } = link;
+    const { loop, proxy, daemon } = link;
     try {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
-      await pollUntil(() => loop.statusOf('root.w')?.phase === 'succeeded', 180_000, 'the work to succeed');
-      // Faults off; a last write (the UI's PATCH) makes both sides exchange once more: a
-      // message lost last, with nothing after it on its way, shows as a gap only when the
-      // next one arrives (there is no timer that resends; see the README's Reliability).
-      proxy.faulty = false;
-      await loop.patchState('root.w', [{ op: 'add', path: '/closed', value: true }]);
-      await pollUntil(
-        () =>
-          flowVars().marks.length === N / 20 &&
-          loop.replicaOf('root.w')!.unconfirmed === 0 &&
-          (daemon.work.state as S).closed === true,
-        30_000,
-        'the flow to see every mark confirmed',
-      );
+      await link.settle(() => flowVars().marks.length === N / 20);
       const expected: S = {
         items: Array.from({ length: N }, (_, i) => i + 1),
         count: N,
@@ -98,7 +84,7 @@ describe('a faulty link between daemon and flow', () => {
       const [up, down] = [c.toFlow, c.toDaemon];
       const stats = loop.stats;
       // The daemon's side of a gap: a flow request that arrived before the one it waits for.
-      const requestGaps = diagnostics.filter((l) => /^flow request \d+ arrived before \d+/.test(l)).length;
+      const requestGaps = link.requestGaps();
       process.stdout.write(
         `reliability: faulty link to the flow dropped ${up.dropped}, duplicated ${up.duplicated}, reordered ${up.reordered}, delayed ${up.delayed}; ` +
           `to the daemon dropped ${down.dropped}, duplicated ${down.duplicated}, reordered ${down.reordered}, delayed ${down.delayed}; cuts ${c.cuts}; ` +
