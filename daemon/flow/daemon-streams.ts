@@ -405,7 +405,7 @@ export abstract class DaemonStreams extends LoopCore {
     this.changed = true;
     // See runsInDoubt: the daemon is on another call (or none), so the Run never arrived.
     if (this.runsInDoubt.delete(rec) && rec.lifecycle.stage === 'dispatched' && rec.call) {
-      if (snap.status?.callHash !== rec.call.hash) this.sendRun(rec);
+      if (snap.status?.callHash !== rec.call.hash) this.sendRun(rec, true);
     }
   }
 }
