@@ -149,6 +149,12 @@ export class FaultProxy {
       this.counts.cuts++;
       end({ code: grpc.status.UNAVAILABLE, details: 'cut by the fault proxy' });
     };
+    const cutIfAsked = (hook: 'cutBeforeToFlow' | 'cutBeforeToDaemon', b: Buffer) => {
+      if (!this[hook]?.(b)) return false;
+      this[hook] = null; // once
+      cut();
+      return true;
+    };
     const toFlow = this.direction(
       (b) => up.write(b),
       this.toFlowRates,
@@ -174,12 +180,7 @@ export class FaultProxy {
         if (kind.value.part === 0) this.counts.snapshots++;
         if (kind.value.parts > 1) this.counts.snapshotParts++;
       }
-      if (this.cutBeforeToFlow?.(b)) {
-        this.cutBeforeToFlow = null;
-        cut();
-        return;
-      }
-      toFlow(b);
+      if (!cutIfAsked('cutBeforeToFlow', b)) toFlow(b);
     });
     down.on('end', () => end({ code: grpc.status.OK, details: '' }));
     down.on('cancelled', () => end({ code: grpc.status.CANCELLED, details: 'daemon went away' }));
@@ -190,12 +191,7 @@ export class FaultProxy {
       if (kind.case === 'snapshotRequest') this.counts.snapshotRequests++;
       if (kind.case === 'run') this.counts.runs++;
       if (kind.case === 'welcome' && kind.value.parts > 1) this.counts.welcomeParts++;
-      if (this.cutBeforeToDaemon?.(b)) {
-        this.cutBeforeToDaemon = null;
-        cut();
-        return;
-      }
-      toDaemon(b);
+      if (!cutIfAsked('cutBeforeToDaemon', b)) toDaemon(b);
     });
     up.on('error', (err: grpc.ServiceError) => end({ code: err.code, details: err.details }));
     up.on('end', () => end({ code: grpc.status.OK, details: '' }));
