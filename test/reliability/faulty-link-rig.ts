@@ -15,6 +15,23 @@ import { pollUntil } from '../support/app-fixture.ts';
 import { FaultProxy, type LinkFaults } from './fault-proxy.ts';
 import { prng } from './seeded-random.ts';
 
+/** The suite's seed: LIGHTNING_FAULT_SEED, or the default one (each figures line names it). */
+export function faultSeed(): number {
+  return Number(process.env.LIGHTNING_FAULT_SEED ?? 20261127);
+}
+
+/**
+ * The faulty link's rates, both directions, with `cut` (per message) the tests choose. The
+ * flow sends fewer messages than the daemon (a request per pass that wrote, acks, control),
+ * so its direction has higher rates, to hit each kind a few times per run.
+ */
+export function suiteFaults(cut: number): LinkFaults {
+  return {
+    toFlow: { drop: 0.03, duplicate: 0.05, reorder: 0.03, delay: 0.1, cut },
+    toDaemon: { drop: 0.08, duplicate: 0.15, reorder: 0.08, delay: 0.1, cut },
+  };
+}
+
 export interface FaultyLink {
   readonly loop: EventLoop;
   readonly proxy: FaultProxy;

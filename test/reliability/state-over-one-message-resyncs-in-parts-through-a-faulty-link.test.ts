@@ -9,72 +9,33 @@
  * The document holds astral characters (surrogate pairs), so parts are cut beside them.
  */
 import { describe, expect, it } from 'vitest';
-import { Flow, LightningApp, Work } from '../../constructs/index.ts';
-import { startFaultyLink } from './faulty-link-rig.ts';
+import { type AppendingState, appendingApp, appendingModel, MARK_EVERY } from './appending-app.ts';
+import { faultSeed, startFaultyLink, suiteFaults } from './faulty-link-rig.ts';
 
 const N = 1000;
-const FIRST_BLOB = '😀a'.repeat(500_000); // 1.5 Mi units
-const SECOND_BLOB = 'b😀'.repeat(600_000); // 1.8 Mi units: over the 1 MiB op limit
-type S = { blob: string; items: number[]; count: number; marks: number[]; closed?: boolean };
-
-function buildApp() {
-  class Big extends Work<S> {
-    override async execute() {
-      for (let i = 1; i <= N; i++) {
-        this.state.items.push(i);
-        this.state.count = i;
-        if (i === N / 2) this.state.blob = SECOND_BLOB;
-        if (i % 5 === 0) await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-  }
-  class Root extends Flow {
-    readonly w = new Big(this, 'w', {
-      state: { blob: FIRST_BLOB, items: [], count: 0, marks: [] },
-      parallel: true,
-    });
-    override run() {
-      this.w.run({});
-      const reached = Math.floor(this.w.state.count / 20) * 20;
-      for (let mark = 20; mark <= reached; mark += 20) {
-        if (!this.w.state.marks.includes(mark)) this.w.state.marks.push(mark);
-      }
-    }
-  }
-  const app = new LightningApp({ name: 'bigfaultylink' });
-  new Root(app, 'root');
-  return app;
-}
+const BLOBS = {
+  first: '😀a'.repeat(500_000), // 1.5 Mi units
+  halfway: 'b😀'.repeat(600_000), // 1.8 Mi units: over the 1 MiB op limit
+};
+type S = AppendingState;
+const buildApp = appendingApp('bigfaultylink', N, BLOBS);
 
 describe('state over one message, through a faulty link', () => {
   it('resyncs in parts both ways and converges', { timeout: 240_000 }, async () => {
-    const seed = Number(process.env.LIGHTNING_FAULT_SEED ?? 20261127);
-    const link = await startFaultyLink(
-      buildApp,
-      'root.w',
-      {
-        toFlow: { drop: 0.03, duplicate: 0.05, reorder: 0.03, delay: 0.1, cut: 0.005 },
-        toDaemon: { drop: 0.08, duplicate: 0.15, reorder: 0.08, delay: 0.1, cut: 0.005 },
-      },
-      seed,
-    );
+    const seed = faultSeed();
+    const link = await startFaultyLink(buildApp, 'root.w', suiteFaults(0.005), seed);
     const { loop, proxy, daemon } = link;
     try {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
-      await link.settle(() => flowVars().marks.length === N / 20);
+      await link.settle(() => flowVars().marks.length === N / MARK_EVERY);
       const flow = flowVars();
       const work = daemon.work.state as S;
       // Compared by hand: a diff of two 1.8 MB strings would drown the report.
-      expect(flow.blob === SECOND_BLOB).toBe(true);
-      expect(work.blob === SECOND_BLOB).toBe(true);
+      expect(flow.blob === BLOBS.halfway).toBe(true);
+      expect(work.blob === BLOBS.halfway).toBe(true);
       const rest = (s: S) => ({ items: s.items.join(','), count: s.count, marks: s.marks, closed: s.closed });
-      const model = {
-        items: Array.from({ length: N }, (_, i) => i + 1).join(','),
-        count: N,
-        marks: Array.from({ length: N / 20 }, (_, i) => (i + 1) * 20),
-        closed: true,
-      };
+      const model = rest(appendingModel(N));
       expect(rest(flow)).toEqual(model);
       expect(rest({ ...work })).toEqual(model);
 

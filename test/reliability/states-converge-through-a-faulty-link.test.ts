@@ -15,65 +15,23 @@
  * Prints one line of figures. LIGHTNING_FAULT_SEED picks another seed.
  */
 import { describe, expect, it } from 'vitest';
-import { Flow, LightningApp, Work } from '../../constructs/index.ts';
-import { startFaultyLink } from './faulty-link-rig.ts';
+import { type AppendingState, appendingApp, appendingModel, MARK_EVERY } from './appending-app.ts';
+import { faultSeed, startFaultyLink, suiteFaults } from './faulty-link-rig.ts';
 
 const N = 4000;
-type S = { items: number[]; count: number; marks: number[]; closed?: boolean };
-
-function buildApp() {
-  class Appender extends Work<S> {
-    override async execute() {
-      for (let i = 1; i <= N; i++) {
-        this.state.items.push(i);
-        this.state.count = i;
-        // A tick (one delta) every few writes.
-        if (i % 5 === 0) await new Promise((r) => setTimeout(r, 1));
-      }
-    }
-  }
-  class Root extends Flow {
-    readonly w = new Appender(this, 'w', { state: { items: [], count: 0, marks: [] }, parallel: true });
-    override run() {
-      this.w.run({});
-      // The flow writes into the work's state as well (requests the daemon applies once).
-      // Every multiple of 20 the count has passed, in order: a pass may come after the count
-      // crossed several of them (a fast work, a slow pass), and each must still be marked once.
-      const reached = Math.floor(this.w.state.count / 20) * 20;
-      for (let mark = 20; mark <= reached; mark += 20) {
-        if (!this.w.state.marks.includes(mark)) this.w.state.marks.push(mark);
-      }
-    }
-  }
-  const app = new LightningApp({ name: 'faultylink' });
-  new Root(app, 'root');
-  return app;
-}
+type S = AppendingState;
+const buildApp = appendingApp('faultylink', N);
 
 describe('a faulty link between daemon and flow', () => {
   it('converges, applies no duplicate, and pays one snapshot per gap', { timeout: 240_000 }, async () => {
-    const seed = Number(process.env.LIGHTNING_FAULT_SEED ?? 20261127);
-    const link = await startFaultyLink(
-      buildApp,
-      'root.w',
-      {
-        toFlow: { drop: 0.03, duplicate: 0.05, reorder: 0.03, delay: 0.1, cut: 0.002 },
-        // The flow sends fewer messages (a request per pass that wrote, acks, control): higher rates.
-        toDaemon: { drop: 0.08, duplicate: 0.15, reorder: 0.08, delay: 0.1, cut: 0.002 },
-      },
-      seed,
-    );
+    const seed = faultSeed();
+    const link = await startFaultyLink(buildApp, 'root.w', suiteFaults(0.002), seed);
     const { loop, proxy, daemon } = link;
     try {
       await daemon.start();
       const flowVars = () => loop.snapshot()['root.w']!.vars as unknown as S;
-      await link.settle(() => flowVars().marks.length === N / 20);
-      const expected: S = {
-        items: Array.from({ length: N }, (_, i) => i + 1),
-        count: N,
-        marks: Array.from({ length: N / 20 }, (_, i) => (i + 1) * 20),
-        closed: true,
-      };
+      await link.settle(() => flowVars().marks.length === N / MARK_EVERY);
+      const expected = appendingModel(N);
       const flow = flowVars();
       const work = JSON.parse(JSON.stringify(daemon.work.state)) as S;
       expect(JSON.stringify(flow.items) === JSON.stringify(expected.items)).toBe(true);
