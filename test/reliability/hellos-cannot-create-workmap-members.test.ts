@@ -10,9 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work, WorkMap } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
+import { ATTACH_PATH, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
 import { DaemonMessageSchema } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { openAttach, rawAttachClient } from './raw-attach.ts';
 
 class Idle extends Work {
   override async execute(): Promise<void> {}
@@ -27,8 +26,26 @@ class Root extends Flow {
 const TOKEN = 'test-token-hellos';
 
 function helloFrom(address: string, work: string): Promise<grpc.StatusObject> {
-  const client = rawAttachClient(address);
-  const call = openAttach(client, TOKEN);
+  const Client = grpc.makeGenericClientConstructor(
+    {
+      attach: {
+        path: ATTACH_PATH,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    },
+    'FlowService',
+  );
+  const client = new Client(address, grpc.credentials.createInsecure());
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${TOKEN}`);
+  const call = (
+    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
+  ).attach(md);
   call.on('error', () => {});
   call.on('data', () => {});
   const message = create(DaemonMessageSchema, {

@@ -19,10 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Flow, LightningApp, Work } from '../../constructs/index.ts';
 import { EventLoop } from '../../daemon/flow/event-loop.ts';
 import { FlowServer } from '../../daemon/flow/flow-server.ts';
-import { opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
+import { ATTACH_PATH, opsToWire, PROTOCOL_VERSION } from '../../daemon/protocol/flow-service.ts';
 import type { PatchOperation } from '../../daemon/state/json-patch.ts';
 import { DaemonMessageSchema, Phase } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { openAttach, rawAttachClient } from './raw-attach.ts';
 import { prng } from './seeded-random.ts';
 
 class Idle extends Work<Record<string, unknown>> {
@@ -49,7 +48,24 @@ beforeAll(async () => {
   server = new FlowServer(loop, { token: TOKEN });
   const port = await server.listen();
   loop.start();
-  client = rawAttachClient(`127.0.0.1:${port}`);
+  const Client = grpc.makeGenericClientConstructor(
+    {
+      attach: {
+        path: ATTACH_PATH,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: (b: Buffer) => b,
+        requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: (b: Buffer) => b,
+      },
+    },
+    'FlowService',
+  );
+  client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  });
 });
 
 afterAll(async () => {
@@ -59,7 +75,11 @@ afterAll(async () => {
 
 /** One stream: frames in, its final status out (the flow's answer, or OK when we end it). */
 function stream(token = TOKEN) {
-  const call = openAttach(client, token);
+  const md = new grpc.Metadata();
+  if (token) md.set('authorization', `Bearer ${token}`);
+  const call = (
+    client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }
+  ).attach(md);
   const welcomes: Buffer[] = [];
   call.on('data', (b: Buffer) => welcomes.push(b));
   call.on('error', () => {});

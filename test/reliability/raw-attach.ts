@@ -1,7 +1,8 @@
 /**
- * The flow's Attach method as raw bytes both ways, for tests that speak the protocol by hand
- * or forward it whole (the hostile-frame fuzzing, the hello test, the fault proxy): no
- * (de)serialization in the way, so a test can send any bytes and see exactly what came back.
+ * The flow's Attach method as raw bytes both ways, for the fault proxy, which serves it to the
+ * daemon and calls it on the flow: whole messages pass through untouched, so the proxy can
+ * drop, repeat or hold each one. (main's test/support/raw-flow-client.ts is the client half
+ * of this for the tests that send hand-made frames.)
  */
 import * as grpc from '@grpc/grpc-js';
 import { ATTACH_PATH } from '../../daemon/protocol/flow-service.ts';
@@ -31,13 +32,4 @@ export const LARGE_MESSAGES = {
 export function rawAttachClient(address: string, options: grpc.ChannelOptions = LARGE_MESSAGES): grpc.Client {
   const Client = grpc.makeGenericClientConstructor(RAW_ATTACH, 'FlowService');
   return new Client(address, grpc.credentials.createInsecure(), options);
-}
-
-/** Opens one Attach stream with the app token `token` (none: no authorization header). */
-export function openAttach(client: grpc.Client, token: string): grpc.ClientDuplexStream<Buffer, Buffer> {
-  const md = new grpc.Metadata();
-  if (token) md.set('authorization', `Bearer ${token}`);
-  return (client as unknown as { attach(m: grpc.Metadata): grpc.ClientDuplexStream<Buffer, Buffer> }).attach(
-    md,
-  );
 }
