@@ -27,6 +27,14 @@ import { DaemonDepartures } from './daemon-departures.ts';
 import type { DaemonSession, LogStream, WorkRecord } from './loop-types.ts';
 
 export abstract class DaemonStreams extends DaemonDepartures {
+  /**
+   * Works whose Run went out on a stream that then broke, before the daemon said it had the
+   * call: the same daemon came back, and the snapshot that answers its welcome tells whether
+   * the Run arrived (its status names the call) or was lost with the stream (send it again).
+   * Resending at once instead would run a call twice that the daemon got and finished while
+   * only its reports were lost.
+   */
+  private readonly runsInDoubt = new Set<WorkRecord>();
   protected handleHello(session: DaemonSession, hello: Hello): void {
     if (hello.protocolVersion !== PROTOCOL_VERSION) {
       session.close(
@@ -105,6 +113,8 @@ export abstract class DaemonStreams extends DaemonDepartures {
     if (restoredWaiting && rec.lifecycle.stage === 'awaiting-daemon') this.announceRerun(rec);
     rec.awaitingSnapshot = true;
     rec.snapshotParts.reset();
+    this.runsInDoubt.delete(rec);
+    if (resumed && rec.lifecycle.stage === 'dispatched') this.runsInDoubt.add(rec);
     // The state in as many parts as it needs (the first message carries everything else).
     const pieces = splitText(JSON.stringify(rec.replica.vars));
     for (let part = 0; part < pieces.length; part++) {
@@ -174,6 +184,12 @@ export abstract class DaemonStreams extends DaemonDepartures {
       return;
     }
     if (rec.snapshotParts.pending) {
+      // Sent before the snapshot whose parts are arriving, and overtaken on the way (a faulty
+      // link reorders): the snapshot covers it, like a duplicate. Anything newer is an error.
+      if (Number(m.epoch) === rec.epoch && Number(m.seq) < (rec.snapshotParts.pendingSeq ?? 0)) {
+        this.stats.duplicates++;
+        return;
+      }
       this.reject(
         rec,
         session,
@@ -208,6 +224,7 @@ export abstract class DaemonStreams extends DaemonDepartures {
             value: {
               epoch: BigInt(rec.epoch),
               reason: `gap: expected seq ${rec.appliedSeq + 1}, got ${seq}`,
+              seq: BigInt(seq), // lets the daemon answer a repeated request only once
             },
           },
         }),
@@ -281,7 +298,13 @@ export abstract class DaemonStreams extends DaemonDepartures {
     const seq = Number(snap.seq);
     let vars: JsonValue;
     try {
-      const text = rec.snapshotParts.add(`${snap.epoch}/${snap.seq}`, snap.part, snap.parts, snap.stateJson);
+      const text = rec.snapshotParts.add(
+        `${snap.epoch}/${snap.seq}`,
+        snap.part,
+        snap.parts,
+        snap.stateJson,
+        Number(snap.seq),
+      );
       if (text === undefined) return; // more parts follow
       if (seq <= rec.appliedSeq) {
         this.stats.duplicates++;
@@ -306,6 +329,10 @@ export abstract class DaemonStreams extends DaemonDepartures {
     rec.awaitingSnapshot = false;
     rec.ackDue = true;
     this.changed = true;
+    // See runsInDoubt: the daemon is on another call (or none), so the Run never arrived.
+    if (this.runsInDoubt.delete(rec) && rec.lifecycle.stage === 'dispatched' && rec.call) {
+      if (snap.status?.callHash !== rec.call.hash) this.sendRun(rec, true);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
  * runs on the loop (see the invariants in event-loop.ts); `status` is written only by
  * `setStatus`, from CallLifecycle transitions and the daemon's reports.
  */
+import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import type { LightningApp } from '../../constructs/app.ts';
 import { DaemonError, GrpcCode, LightningError, WorkFailedError } from '../../constructs/errors.ts';
@@ -38,6 +39,8 @@ export abstract class LoopCore {
   protected readonly works = new Map<string, WorkRecord>();
   protected readonly flowVars = new Map<string, Record<string, JsonValue>>();
   protected readonly sessions = new Map<DaemonSession, WorkRecord>();
+  /** The id of the last Run sent to each work (see sendRun). */
+  private readonly runIds = new Map<WorkRecord, string>();
   protected readonly observers: LoopObserver[] = [];
   /** Fans every event out to the registered observers. */
   protected readonly observer: Required<LoopObserver> = {
@@ -203,7 +206,11 @@ export abstract class LoopCore {
       'rerun',
     );
   }
-  protected sendRun(rec: WorkRecord): void {
+  /**
+   * Sends the work's call to its daemon (or asks the host for one). `again`: the same Run as
+   * the last one sent, which a broken stream may have lost: it keeps its run id.
+   */
+  protected sendRun(rec: WorkRecord, again = false): void {
     const call = rec.call;
     if (!call) return;
     this.flushOps(rec);
@@ -213,6 +220,8 @@ export abstract class LoopCore {
       return;
     }
     rec.lifecycle.to('dispatched');
+    // The daemon starts a run id at most once: a copy of this Run never runs the call twice.
+    if (!again || !this.runIds.has(rec)) this.runIds.set(rec, randomUUID());
     if (rec.status.phase !== 'pending' || rec.status.attempt !== call.attempt) {
       this.setStatus(rec, { phase: 'pending', attempt: call.attempt });
     }
@@ -225,6 +234,7 @@ export abstract class LoopCore {
             argsJson: call.argsJson,
             attempt: call.attempt,
             rerun: call.rerun?.reason ?? '',
+            runId: this.runIds.get(rec)!,
           },
         },
       }),

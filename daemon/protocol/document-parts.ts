@@ -34,6 +34,7 @@ export class PartAssembler {
   private key = '';
   private parts = 0;
   private length = 0;
+  private seq: number | undefined;
 
   /**
    * @param what how errors name the document, e.g. "snapshot of root.train"
@@ -49,12 +50,18 @@ export class PartAssembler {
     return this.parts > 0;
   }
 
+  /** The sequence number given with the parts being collected (see `add`), if any. */
+  get pendingSeq(): number | undefined {
+    return this.pending ? this.seq : undefined;
+  }
+
   /**
    * Adds part `part` of `parts` of the document identified by `key` (its epoch and seq).
    * Returns the whole text once the last part is in, undefined before. Throws a DaemonError
    * for parts out of order, a changing key or count, or a document over the limit.
+   * `seq`: the document's place in the sender's order, for `pendingSeq`.
    */
-  add(key: string, part: number, parts: number, text: string): string | undefined {
+  add(key: string, part: number, parts: number, text: string, seq?: number): string | undefined {
     const whole = parts <= 1;
     if (whole && part === 0 && !this.pending) return text;
     if (part >= parts && !whole) {
@@ -68,6 +75,7 @@ export class PartAssembler {
       this.reset();
       this.key = key;
       this.parts = parts;
+      this.seq = seq;
     } else if (
       whole ||
       !this.pending ||
@@ -103,6 +111,7 @@ export class PartAssembler {
     this.key = '';
     this.parts = 0;
     this.length = 0;
+    this.seq = undefined;
   }
 }
 

@@ -21,21 +21,14 @@ import {
   type Run,
   type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
-import { deltaBatches, PartAssembler, splitText } from '../protocol/document-parts.ts';
+import { deltaBatches, PartAssembler } from '../protocol/document-parts.ts';
 import { FlowServiceClient, grpcChannelOptions, opsFromWire, opsToWire } from '../protocol/flow-service.ts';
 import { phaseToWire } from '../protocol/status-codec.ts';
 import { DocumentBudget } from '../state/document-budget.ts';
-import {
-  applyPatch,
-  captureOps,
-  type PatchOperation,
-  parseStateJson,
-  StateLimits,
-  toStateValue,
-} from '../state/json-patch.ts';
+import { applyPatch, captureOps, type PatchOperation, toStateValue } from '../state/json-patch.ts';
 import { flushPendingArrays, readonlyView, recordingView } from '../state/state-recorder.ts';
 import { CallFailure } from './call-failure.ts';
-import { type FlowStream, openFlowStream } from './flow-stream.ts';
+import { type FlowStream, openFlowStream, snapshotMessages, welcomeState } from './flow-stream.ts';
 import { LogBuffer } from './log-buffer.ts';
 import type { StateEndpoint } from './state-endpoint.ts';
 import { bindServedWork, refuseOtherComponents } from './work-bindings.ts';
@@ -56,6 +49,8 @@ export abstract class DaemonLink {
   /** Highest flow request (seq) applied in this epoch, and whether the flow has yet to hear of it. */
   protected appliedFlowSeq = 0;
   protected flowSeqDue = false;
+  /** Seq of the last snapshot sent on this stream: it answers every gap the flow saw before it. */
+  private snapshotSeq = 0;
   protected vars: Record<string, JsonValue>;
   /** The size limit of `vars`, checked as the work writes (rebuilt with the view). */
   protected budget!: DocumentBudget;
@@ -98,14 +93,17 @@ export abstract class DaemonLink {
       this.opts.token,
       { work: this.work.name, instanceId: this.instanceId, epoch: this.epoch },
       {
-        onMessage: (message) => this.handle(message),
+        // A stream given up (see resyncByReconnect): the rest of what it brings is stale.
+        onMessage: (message) => {
+          if (this.call === call) this.handle(message);
+        },
         diag: this.diag,
         onEnd: (why) => {
-          if (this.call === call) {
-            this.call = null;
-            this.connected = false;
-            this.blocked = false;
-          }
+          // Given up already (resyncByReconnect dialed again): nothing to reset or reschedule.
+          if (this.call !== call) return;
+          this.call = null;
+          this.connected = false;
+          this.blocked = false;
           if (!this.stopping) {
             this.diag(
               `connection to the flow at ${this.opts.flowAddress} ended (${why}); reconnecting in ${this.backoffMs} ms`,
@@ -134,6 +132,9 @@ export abstract class DaemonLink {
     const kind = message.kind;
     switch (kind.case) {
       case 'welcome': {
+        // The flow welcomes once per stream: another whole welcome is a repeat (a faulty link),
+        // and answering it would cost a snapshot for nothing.
+        if (this.connected) return;
         const w = kind.value;
         const stateJson = this.welcomeParts.add(String(w.epoch), w.part, w.parts, w.stateJson);
         if (stateJson === undefined) return; // more parts follow
@@ -143,13 +144,9 @@ export abstract class DaemonLink {
           this.epoch = epoch;
           this.seq = 0;
           this.appliedFlowSeq = 0;
-          const vars = parseStateJson(
-            stateJson || '{}',
-            'welcome state',
-            StateLimits.maxDocumentBytes + StateLimits.maxPartBytes,
-          );
-          if (typeof vars === 'object' && vars !== null && !Array.isArray(vars)) {
-            this.vars = vars as Record<string, JsonValue>;
+          const vars = welcomeState(stateJson);
+          if (vars) {
+            this.vars = vars;
             this.bindState();
           }
         }
@@ -173,6 +170,9 @@ export abstract class DaemonLink {
         this.applyFlowRequest(Number(kind.value.epoch), Number(kind.value.seq), opsFromWire(kind.value.ops));
         return;
       case 'snapshotRequest':
+        // A snapshot sent after the seq that showed the gap already answers it (the request
+        // was repeated on the way): one snapshot per gap.
+        if (kind.value.seq > 0n && this.snapshotSeq > Number(kind.value.seq)) return;
         this.pendingOps = [];
         this.sendSnapshot();
         return;
@@ -193,8 +193,13 @@ export abstract class DaemonLink {
   protected applyFlowRequest(epoch: number, seq: number, ops: PatchOperation[]): void {
     if (epoch !== this.epoch || seq <= this.appliedFlowSeq) return;
     if (seq !== this.appliedFlowSeq + 1) {
-      // The flow resends every unconfirmed request in order after a reconnect; wait for it.
-      this.diag(`flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; ignored until resent`);
+      // A request went missing on the way (the flow never skips a number). The flow resends
+      // every unconfirmed request, in order, on a new stream: dial again now rather than wait
+      // for a reconnect that may never come. The gap costs one snapshot (the welcome's).
+      this.diag(
+        `flow request ${seq} arrived before ${this.appliedFlowSeq + 1}; reconnecting to have the flow resend its requests`,
+      );
+      this.resyncByReconnect();
       return;
     }
     flushPendingArrays(); // the work's own array mutations come first
@@ -211,26 +216,23 @@ export abstract class DaemonLink {
     this.flowSeqDue = true;
     this.scheduleFlush();
   }
+  /** Gives the current stream up and dials again at once (nothing more is read from it). */
+  private resyncByReconnect(): void {
+    const call = this.call;
+    if (!call) return;
+    this.call = null;
+    this.connected = false;
+    this.blocked = false;
+    call.cancel(); // its end is ignored: it is no longer the current stream
+    this.backoffMs = Math.min(100, this.opts.maxBackoffMs ?? 100);
+    this.scheduleReconnect();
+  }
   /** The whole document, in as many parts as it needs (one message each, same seq). */
   protected sendSnapshot(): void {
     const text = JSON.stringify(this.vars);
-    const pieces = splitText(text);
-    const seq = BigInt(++this.seq);
-    for (let part = 0; part < pieces.length; part++) {
-      const last = part === pieces.length - 1;
-      this.send({
-        case: 'snapshot',
-        value: {
-          work: this.work.name,
-          epoch: BigInt(this.epoch),
-          seq,
-          stateJson: pieces[part]!,
-          part,
-          parts: pieces.length,
-          ...(last ? { status: this.statusMessage(), appliedFlowSeq: BigInt(this.appliedFlowSeq) } : {}),
-        },
-      });
-    }
+    if (this.connected) this.snapshotSeq = this.seq + 1;
+    const last = { status: this.statusMessage(), appliedFlowSeq: this.appliedFlowSeq };
+    for (const kind of snapshotMessages(this.work.name, this.epoch, ++this.seq, text, last)) this.send(kind);
     this.flowSeqDue = false;
     if (this.connected) this.opts.onStateSent?.(this.epoch, this.seq, text);
   }

@@ -4,14 +4,18 @@
  * stream however it ends (error, end, close), so the daemon reconnects exactly once.
  */
 import { hostname } from 'node:os';
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
+import type { JsonValue } from '../../constructs/json.ts';
 import {
   type DaemonMessage,
   DaemonMessageSchema,
   type FlowMessage,
+  type StatusSchema,
 } from '../../proto/gen/lightning/v1/runtime_pb.ts';
+import { splitText } from '../protocol/document-parts.ts';
 import { decodeFlowMessage, type FlowServiceClient, PROTOCOL_VERSION } from '../protocol/flow-service.ts';
+import { parseStateJson, StateLimits } from '../state/json-patch.ts';
 
 export type FlowStream = grpc.ClientDuplexStream<DaemonMessage, Buffer>;
 
@@ -71,4 +75,40 @@ export function openFlowStream(
     }),
   );
   return call;
+}
+
+/** The state a welcome carries (the flow's copy of ours), if it is an object. */
+export function welcomeState(stateJson: string): Record<string, JsonValue> | undefined {
+  const limit = StateLimits.maxDocumentBytes + StateLimits.maxPartBytes;
+  const vars = parseStateJson(stateJson || '{}', 'welcome state', limit);
+  return typeof vars === 'object' && vars !== null && !Array.isArray(vars)
+    ? (vars as Record<string, JsonValue>)
+    : undefined;
+}
+
+type DaemonMessageKind = MessageInitShape<typeof DaemonMessageSchema>['kind'];
+
+/** A document as snapshot messages, in as many parts as it needs (same seq); the last carries `last`. */
+export function snapshotMessages(
+  work: string,
+  epoch: number,
+  seq: number,
+  text: string,
+  last: { readonly status: MessageInitShape<typeof StatusSchema>; readonly appliedFlowSeq: number },
+): DaemonMessageKind[] {
+  const pieces = splitText(text);
+  return pieces.map((stateJson, part) => ({
+    case: 'snapshot',
+    value: {
+      work,
+      epoch: BigInt(epoch),
+      seq: BigInt(seq),
+      stateJson,
+      part,
+      parts: pieces.length,
+      ...(part === pieces.length - 1
+        ? { status: last.status, appliedFlowSeq: BigInt(last.appliedFlowSeq) }
+        : {}),
+    },
+  }));
 }

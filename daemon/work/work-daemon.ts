@@ -45,6 +45,9 @@ interface CurrentCall {
 export class WorkDaemon extends DaemonLink {
   private current: CurrentCall | null = null;
 
+  /** Run ids this daemon started, newest last (see startCall). */
+  private startedRuns: string[] = [];
+
   private graceOverrideMs: number | undefined;
 
   /** The VM got a preemption notice: no call starts on it any more. */
@@ -184,6 +187,12 @@ export class WorkDaemon extends DaemonLink {
 
   protected startCall(run: Run): void {
     if (this.preempted) return; // the flow runs it again once the VM is back
+    // A Run repeated on the way (or resent after a broken stream) has the id of one started
+    // already: never run it twice. A few ids suffice: a copy follows its original closely.
+    if (run.runId) {
+      if (this.startedRuns.includes(run.runId)) return;
+      this.startedRuns = [...this.startedRuns.slice(-15), run.runId];
+    }
     const previous = this.current;
     // The same call re-sent (a flow that restarted or reconnected): it is already running.
     if (previous && previous.hash === run.callHash && !previous.controller.signal.aborted) return;

@@ -4,36 +4,14 @@
  * kills it and starts a new one at once, without reporting the replaced process's exit (that
  * would fail the call the new daemon is about to run).
  */
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalDaemons } from '../../daemon/flow/local-daemons.ts';
-import { eventually, writeApp } from '../support/app-fixture.ts';
+import { eventually } from '../support/app-fixture.ts';
+import { hostWithoutFlow } from './daemon-host-without-flow.ts';
 import { isAlive } from './process-tree.ts';
 
 describe('the local daemon host', () => {
   it('replaces a daemon that stopped answering when a call needs it', async () => {
-    const dir = await writeApp({
-      'app.ts': `
-        import { Flow, LightningApp, ScriptWork } from '@api';
-        class Root extends Flow {
-          readonly w = new ScriptWork(this, 'w', { command: ['true'] });
-          override run() {}
-        }
-        const app = new LightningApp({ name: 'silent' });
-        new Root(app, 'root');
-        export default app;`,
-    });
-    const exits: string[] = [];
-    const lines: string[] = [];
-    const daemons = new LocalDaemons({
-      appFile: join(dir, 'app.ts'),
-      flowAddress: '127.0.0.1:1', // nobody there: the daemon keeps retrying, and answers pings
-      token: 't',
-      driveUrl: join(dir, '.lightning', 'drive'),
-      env: {},
-      onOutput: (_w, line) => lines.push(line),
-      onExit: (w, detail) => exits.push(`${w}: ${detail}`),
-    });
+    const { daemons, lines, exits } = await hostWithoutFlow('silent');
     try {
       daemons.ensureDaemon('root.w', 'start');
       const first = daemons.pidOf('root.w')!;

@@ -6,8 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
-import { isAlive, jobOverlaps, jobRuns, jobScript } from './process-tree.ts';
+import { eventually, type RunningApp, startApp } from '../support/app-fixture.ts';
+import { isAlive, jobOverlaps, jobRuns, jobScript, processesLeft } from './process-tree.ts';
 
 const SCRIPTS = ['a', 'b', 'c'];
 
@@ -87,12 +87,7 @@ describe('a daemon host killed with SIGKILL', () => {
     for (const w of SCRIPTS) expect(await jobRuns(app.dir, `-${w}`)).toHaveLength(2);
 
     await app.local.stop();
-    expect(
-      await eventually(
-        () => processesWith(marker),
-        (p) => p.length === 0,
-      ),
-    ).toEqual([]);
+    expect(await processesLeft(marker)).toEqual([]);
     for (const w of SCRIPTS)
       for (const pid of await jobRuns(app.dir, `-${w}`)) expect(await isAlive(pid)).toBe(false);
   });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
-import { isAlive, jobOverlaps, jobRuns, jobScript } from './process-tree.ts';
+import { isAlive, jobOverlaps, jobRuns, jobScript, processesLeft } from './process-tree.ts';
 
 let running: RunningApp | undefined;
 afterEach(async () => {
@@ -55,12 +55,7 @@ describe('a daemon killed with SIGKILL', () => {
       ),
     ).toHaveLength(1);
     await app.local.stop();
-    expect(
-      await eventually(
-        () => processesWith(marker),
-        (p) => p.length === 0,
-      ),
-    ).toEqual([]);
+    expect(await processesLeft(marker)).toEqual([]);
     for (const pid of await jobRuns(app.dir)) expect(await isAlive(pid)).toBe(false);
   });
 });

@@ -7,22 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
-import { isAlive, jobOverlaps, jobRuns, jobScript } from './process-tree.ts';
+import { eventually, type RunningApp, startApp } from '../support/app-fixture.ts';
+import { isAlive, jobOverlaps, jobRuns, jobScript, processesLeft } from './process-tree.ts';
+import { prng } from './seeded-random.ts';
 
 const WORKS = ['a', 'b', 'c', 'd'];
 const KILLS_PER_WORK = 5;
-
-/** mulberry32: a tiny seeded PRNG, so a failing sequence of kills can be replayed. */
-function prng(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let running: RunningApp | undefined;
 afterEach(async () => {
@@ -111,10 +101,7 @@ describe('a storm of daemon kills', () => {
       instances += (await jobRuns(app.dir, `-${w}`)).length;
     }
     await app.local.stop();
-    const leftHelpers = await eventually(
-      () => processesWith(marker),
-      (p) => p.length === 0,
-    );
+    const leftHelpers = await processesLeft(marker);
     let orphans = leftHelpers.length;
     for (const w of WORKS)
       for (const pid of await jobRuns(app.dir, `-${w}`)) if (await isAlive(pid)) orphans++;

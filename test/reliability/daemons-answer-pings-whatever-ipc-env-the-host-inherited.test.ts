@@ -6,10 +6,9 @@
  * would never read a ping: a stopped daemon went unnoticed for the 2-minute start-up
  * allowance. The host starts daemons without inherited `NODE_CHANNEL_*` variables.
  */
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LocalDaemons } from '../../daemon/flow/local-daemons.ts';
-import { eventually, writeApp } from '../support/app-fixture.ts';
+import { eventually } from '../support/app-fixture.ts';
+import { hostWithoutFlow } from './daemon-host-without-flow.ts';
 import { isAlive } from './process-tree.ts';
 
 afterEach(() => {
@@ -19,29 +18,7 @@ afterEach(() => {
 describe('a host whose environment names an IPC serialization mode', () => {
   it('still hears its daemons, so a stopped one is killed after the unresponsive limit', async () => {
     process.env.NODE_CHANNEL_SERIALIZATION_MODE = 'advanced';
-    const dir = await writeApp({
-      'app.ts': `
-        import { Flow, LightningApp, ScriptWork } from '@api';
-        class Root extends Flow {
-          readonly w = new ScriptWork(this, 'w', { command: ['true'] });
-          override run() {}
-        }
-        const app = new LightningApp({ name: 'ipc-env' });
-        new Root(app, 'root');
-        export default app;`,
-    });
-    const exits: string[] = [];
-    const lines: string[] = [];
-    const daemons = new LocalDaemons({
-      appFile: join(dir, 'app.ts'),
-      flowAddress: '127.0.0.1:1', // nobody there: the daemon keeps retrying, and answers pings
-      token: 't',
-      driveUrl: join(dir, '.lightning', 'drive'),
-      env: {},
-      onOutput: (_w, line) => lines.push(line),
-      onExit: (w, detail) => exits.push(`${w}: ${detail}`),
-      daemonUnresponsiveAfterMs: 2000,
-    });
+    const { daemons, lines, exits } = await hostWithoutFlow('ipc-env', { daemonUnresponsiveAfterMs: 2000 });
     try {
       daemons.ensureDaemon('root.w', 'start');
       const pid = daemons.pidOf('root.w')!;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, processesWith, type RunningApp, startApp } from '../support/app-fixture.ts';
-import { jobRuns, jobScript } from './process-tree.ts';
+import { jobRuns, jobScript, processesLeft } from './process-tree.ts';
 
 let running: RunningApp | undefined;
 afterEach(async () => {
@@ -39,12 +39,7 @@ describe('helpers started in a new session', () => {
       30_000,
       'the call to succeed although its helper still runs',
     );
-    expect(
-      await eventually(
-        () => processesWith(marker),
-        (p) => p.length === 0,
-      ),
-    ).toEqual([]);
+    expect(await processesLeft(marker)).toEqual([]);
   });
 
   it('Ctrl-C stops a SIGTERM-ignoring helper too (SIGKILL after the grace period)', async () => {

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { eventually, processesWith } from '../support/app-fixture.ts';
 
 /**
  * A job script: appends its pid to runs.txt, notes in overlaps.txt any earlier instance still
@@ -68,4 +69,16 @@ export async function isAlive(pid: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Waits until no process has `marker` on its command line (a stopped tree takes a moment to
+ * be reaped) and returns what is left then: empty, or the pids still there after `ms`.
+ */
+export function processesLeft(marker: string, ms = 10_000): Promise<number[]> {
+  return eventually(
+    () => processesWith(marker),
+    (p) => p.length === 0,
+    ms,
+  );
 }

@@ -128,6 +128,8 @@ describe('ordering by epoch and seq', () => {
     expect(request.kind.case === 'snapshotRequest' && request.kind.value.reason).toMatch(
       /expected seq 2, got 3/,
     );
+    // The seq that showed the gap: the daemon answers a repeat of this request only once.
+    expect(request.kind.case === 'snapshotRequest' && request.kind.value.seq).toBe(3n);
     d.send(delta(epoch, 2, [{ op: 'replace', path: '/a', value: 2 }])); // late: ignored while a snapshot is due
     await settleAfter();
     expect(vars()).toEqual({ a: 0 });
@@ -136,6 +138,28 @@ describe('ordering by epoch and seq', () => {
     await settleAfter();
     expect(vars()).toEqual({ a: 5 });
     expect(loop.stats.gaps).toBe(1);
+    d.close();
+  });
+
+  it('drops a delta overtaken by the parts of a later snapshot, and rejects a newer one between them', async () => {
+    const { d, epoch } = await attached();
+    const part = (seq: number, n: number, text: string): Kind => ({
+      case: 'snapshot',
+      value: { work: 'root.w', epoch: BigInt(epoch), seq: BigInt(seq), stateJson: text, part: n, parts: 2 },
+    });
+    d.send(part(3, 0, '{"a":'));
+    d.send(delta(epoch, 2, [{ op: 'replace', path: '/a', value: 2 }])); // sent before, arrives late
+    d.send(part(3, 1, '3}'));
+    await settleAfter();
+    expect(vars()).toEqual({ a: 3 });
+    expect(loop.stats.duplicates).toBe(1);
+    expect(loop.stats.rejected).toBe(0);
+    d.send(part(5, 0, '{"a":'));
+    d.send(delta(epoch, 6, [{ op: 'replace', path: '/a', value: 6 }])); // the daemon never sends that
+    const end = await d.ended;
+    expect(end.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(end.details).toMatch(/between the parts of a snapshot/);
+    expect(vars()).toEqual({ a: 3 });
     d.close();
   });
 
