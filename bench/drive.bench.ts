@@ -7,8 +7,8 @@
  *   against the same fake-gcs-server emulator;
  * - a Path handoff between two Works locally (uploadOutputs + fetchPath) vs `cp -r`.
  *
- * Run alone: `npx tsx bench/drive.bench.ts [--quick] [--repeats N]` (local rows: medians of N
- * interleaved repeats, 3 by default, 1 with --quick).
+ * Run alone: `npx tsx bench/drive.bench.ts [--quick] [--repeats N] [--local-only]` (local rows:
+ * medians of N repeats, 3 by default, 1 with --quick, measured as in bench/drive/local-vs-cp.ts).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -24,9 +24,9 @@ import { LocalDrive } from '../daemon/drive/local-drive.ts';
 import { openDrive } from '../daemon/drive/open-drive.ts';
 import { fetchPath, uploadOutputs } from '../daemon/drive/path-transfer.ts';
 import { startGcsEmulator } from '../test/support/gcs-emulator.ts';
+import { benchLocalDrive } from './drive/local-vs-cp.ts';
 
 import type { BenchRow } from './lib/row.ts';
-import { median, spreadOf } from './lib/stats.ts';
 
 const exec = promisify(execFile);
 
@@ -63,7 +63,9 @@ async function makeSmallFiles(dir: string, count: number, size: number): Promise
   return rels;
 }
 
-export async function benchDrive(opts: { quick?: boolean; repeats?: number } = {}): Promise<BenchRow[]> {
+export async function benchDrive(
+  opts: { quick?: boolean; repeats?: number; localOnly?: boolean } = {},
+): Promise<BenchRow[]> {
   const repeats = opts.repeats ?? 1;
   const largeBytes = opts.quick ? 64 * MiB : 1024 * MiB;
   const smallCount = opts.quick ? 1000 : 10_000;
@@ -80,87 +82,14 @@ export async function benchDrive(opts: { quick?: boolean; repeats?: number } = {
     const mibps = (seconds: number) => largeBytes / MiB / seconds;
     const filesps = (seconds: number) => smallCount / seconds;
 
-    // ---- local Drive vs cp: each pair interleaved, `repeats` times, each repeat on a fresh Drive
-    const t = new Map<string, number[]>();
-    const time = async (name: string, fn: () => Promise<unknown>) => {
-      const seconds = await timed(fn);
-      t.set(name, [...(t.get(name) ?? []), seconds]);
-    };
-    for (let r = 0; r < repeats; r++) {
-      const root = join(base, 'drive');
-      const drive = await new LocalDrive(root).init();
-      const copyDrive = new LocalDrive(root, { fetchMode: 'copy' });
-      await time('cpLarge', () => exec('cp', [src, join(base, 'cp-large.bin')]));
-      await time('putLarge', () => drive.put('large.bin', src));
-      await time('cpBack', () => exec('cp', [join(root, 'large.bin'), join(base, 'cp-back.bin')]));
-      await time('getCopy', () => copyDrive.get('large.bin', join(base, 'got-copy.bin')));
-      await time('getLink', () => drive.get('large.bin', join(base, 'got-link.bin')));
-      await time('cpSmall', () => exec('cp', ['-r', smallDir, join(base, 'cp-small')]));
-      await time('putSmall', () => drive.putDirectory(smallDir, 'small/'));
-      await time('cpSmallBack', () => exec('cp', ['-r', join(root, 'small'), join(base, 'cp-small-back')]));
-      await time('getSmall', () => drive.getDirectory('small/', join(base, 'got-small')));
-      for (const d of [
-        'drive',
-        'cp-large.bin',
-        'cp-back.bin',
-        'got-copy.bin',
-        'got-link.bin',
-        'cp-small',
-        'cp-small-back',
-        'got-small',
-      ]) {
-        await rm(join(base, d), { recursive: true, force: true });
-      }
-    }
-    const row = (
-      scenario: string,
-      ours: string,
-      baseline: string,
-      rate: (seconds: number) => number,
-      unit: string,
-      note: string,
-    ): BenchRow => {
-      const o = (t.get(ours) ?? []).map(rate);
-      const b = (t.get(baseline) ?? []).map(rate);
-      return {
-        scenario,
-        ours: median(o),
-        baseline: median(b),
-        oursSpread: spreadOf(o),
-        baselineSpread: spreadOf(b),
-        unit,
-        higherIsBetter: true,
-        note,
-      };
-    };
+    // ---- local Drive vs cp: pairs under the same conditions (bench/drive/local-vs-cp.ts)
     rows.push(
-      row(`local put ${largeLabel} file`, 'putLarge', 'cpLarge', mibps, 'MiB/s', 'baseline: cp'),
-      row(`local get ${largeLabel} file (copy mode)`, 'getCopy', 'cpBack', mibps, 'MiB/s', 'baseline: cp'),
-      row(
-        `local get ${largeLabel} file (hard link, default)`,
-        'getLink',
-        'cpBack',
-        mibps,
-        'MiB/s',
-        'baseline: cp; a link copies no bytes',
-      ),
-      row(
-        `local put ${smallCount} x 4 KiB files`,
-        'putSmall',
-        'cpSmall',
-        filesps,
-        'files/s',
-        'putDirectory; baseline: cp -r',
-      ),
-      row(
-        `local get ${smallCount} x 4 KiB files`,
-        'getSmall',
-        'cpSmallBack',
-        filesps,
-        'files/s',
-        'getDirectory; baseline: cp -r; ours hard-links',
-      ),
+      ...(await benchLocalDrive(
+        { base, largeFile: src, largeLabel, largeMiB: largeBytes / MiB, smallDir, smallCount },
+        repeats,
+      )),
     );
+    if (opts.localOnly) return rows;
 
     // ---- GCS Drive vs direct @google-cloud/storage, same emulator
     const storage = new Storage({ apiEndpoint: emu.endpoint, projectId: 'bench' });
@@ -337,5 +266,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const quick = process.argv.includes('--quick');
   const i = process.argv.indexOf('--repeats');
   const repeats = i >= 0 ? Number(process.argv[i + 1]) : quick ? 1 : 3;
-  printRows(await benchDrive({ quick, repeats }));
+  printRows(await benchDrive({ quick, repeats, localOnly: process.argv.includes('--local-only') }));
 }

@@ -110,9 +110,7 @@ export function joinStreams(
 
 /** A growable Float64Array: producers log a timestamp per change without GC churn. */
 export class TimeLog {
-  // Small at first: a phase makes a log per work (100 in the flow at 100 works), and 512 KiB
-  // each made the flow collect garbage inside the window it measures.
-  private buf = new Float64Array(1 << 10);
+  private buf = new Float64Array(1 << 16);
   length = 0;
   push(v: number): void {
     if (this.length === this.buf.length) {

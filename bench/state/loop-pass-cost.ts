@@ -2,8 +2,8 @@
  * What one pass of the flow's loop costs at N works, in this process: the stream benchmark's
  * run() (every work's `run()` with unchanged arguments, every work's state read), driven by
  * `loop.post()` without daemons or a journal, so only the loop and the user's run() are timed.
- * Issue 12's p99 at 100 works is this cost times the passes a burst of changes needs, on a
- * machine whose noise the end-to-end figure cannot separate from it.
+ * Every drain of changes runs such a pass, so its cost is part of each change's latency at
+ * many works (issue 12), and one the end-to-end figure cannot separate from a busy machine's.
  *
  *   npx tsx bench/state/loop-pass-cost.ts [works=100] [passes=2000] [repeats=7]
  *
