@@ -45,7 +45,12 @@ print("got ack", read().get("ack"))
     const end = await running.local.finished;
     expect(end.exitCode).toBe(0);
     const snap = running.local.loop.snapshot();
-    expect((snap.root!.vars as { epochs: number[] }).epochs).toEqual([0, 1, 2]);
+    // Changes coalesce (a pass sees the latest state, not every step): under load two reports
+    // can land in one drain, so the flow may skip an epoch, but never goes back, and it saw 2
+    // while the script ran (the script waited for the ack the flow sends on seeing it).
+    const epochs = (snap.root!.vars as { epochs: number[] }).epochs;
+    expect(epochs.at(-1)).toBe(2);
+    expect(epochs.every((e, i) => [0, 1, 2].includes(e) && (i === 0 || e > epochs[i - 1]!))).toBe(true);
     expect(snap['root.t']!.vars).toEqual({ epoch: 2, metrics: {}, done: true, ack: true });
     expect(running.logs.some((l) => l.line === 'got ack True')).toBe(true);
   });
