@@ -1,7 +1,7 @@
 /**
  * The flow's Attach method as raw bytes both ways, for the fault proxy, which serves it to the
  * daemon and calls it on the flow: whole messages pass through untouched, so the proxy can
- * drop, repeat or hold each one. (main's test/support/raw-flow-client.ts is the client half
+ * drop, repeat or hold each one. (test/support/raw-flow-client.ts is the client half
  * of this for the tests that send hand-made frames.)
  */
 import * as grpc from '@grpc/grpc-js';
