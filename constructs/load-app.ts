@@ -10,6 +10,7 @@ import { dirname, extname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LightningApp } from './app.ts';
 import { LightningError, ValidationError } from './errors.ts';
+import { locateScript } from './script-work.ts';
 
 export interface LoadedApp {
   readonly app: LightningApp;
@@ -143,15 +144,11 @@ function refuseMissingScripts(app: LightningApp, appDir: string): void {
   for (const work of app.works()) {
     const script = (work as { props?: { script?: unknown } }).props?.script;
     if (typeof script !== 'string') continue;
-    const file = resolve(appDir, script);
-    let kind: 'missing' | 'directory' | 'file' = 'missing';
-    try {
-      kind = statSync(file).isDirectory() ? 'directory' : 'file';
-    } catch {}
-    if (kind === 'file') continue;
+    const { file, found } = locateScript(appDir, script);
+    if (found === 'file') continue;
     problems.push({
       path: work.name,
-      message: `script ${JSON.stringify(script)} ${kind === 'missing' ? 'does not exist' : 'is a directory'} (looked for ${file})`,
+      message: `script ${JSON.stringify(script)} ${found === 'missing' ? 'does not exist' : 'is a directory'} (looked for ${file})`,
       fix: `\`script\` is resolved against the app file's directory (${appDir}): fix the path, or use \`command\` for a program on PATH`,
     });
   }

@@ -1,9 +1,27 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Construct } from 'constructs';
 import { LightningError, ProblemCollector } from './errors.ts';
 import type { JsonObject, StateShape } from './json.ts';
 import type { Path } from './path.ts';
 import { BINDING } from './runtime-binding.ts';
 import { Work, type WorkContext, type WorkProps } from './work.ts';
+
+/**
+ * Where a ScriptWork's `script` is looked for (against the app file's directory) and what is
+ * there: checked before an app starts (load-app.ts) and again when a call spawns it.
+ */
+export function locateScript(
+  appDir: string,
+  script: string,
+): { file: string; found: 'file' | 'missing' | 'directory' } {
+  const file = resolve(appDir, script);
+  try {
+    return { file, found: statSync(file).isDirectory() ? 'directory' : 'file' };
+  } catch {
+    return { file, found: 'missing' };
+  }
+}
 
 /** Call arguments as the work sees them: every Path fetched and replaced by its local file path. */
 export type Fetched<A> = A extends Path

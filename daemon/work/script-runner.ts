@@ -5,14 +5,14 @@
  * tree (SIGTERM to every process of it, SIGKILL after the grace period). The exit code decides
  * success; the call ends when the script exits, and what it left running is killed then.
  */
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { JsonObject } from '../../constructs/json.ts';
 import { Path } from '../../constructs/path.ts';
-import type { ScriptWork } from '../../constructs/script-work.ts';
+import { locateScript, type ScriptWork } from '../../constructs/script-work.ts';
 import type { WorkContext } from '../../constructs/work.ts';
 import { CallFailure } from './call-failure.ts';
 import {
@@ -86,14 +86,14 @@ export function resolveCommand(work: ScriptWork, args: JsonObject, ctx: WorkCont
     const file = head!.includes('/') && !isAbsolute(head!) ? resolve(ctx.appDir, head!) : head!;
     return { file, argv: [...rest, ...userArgs], display: [head, ...rest, ...userArgs].join(' ') };
   }
-  const script = resolve(ctx.appDir, props.script!);
-  if (!existsSync(script)) {
+  const { file: script, found } = locateScript(ctx.appDir, props.script!);
+  if (found === 'missing') {
     throw new CallFailure(
       'spawn_error',
       `${work.name}: script ${script} does not exist. \`script\` is resolved against the app file's directory (${ctx.appDir}); fix the path in the ScriptWork.`,
     );
   }
-  if (statSync(script).isDirectory()) {
+  if (found === 'directory') {
     throw new CallFailure('spawn_error', `${work.name}: script ${script} is a directory, not a file`);
   }
   const ext = extname(script);
